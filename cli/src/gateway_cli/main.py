@@ -1,0 +1,22 @@
+"""The ``gateway`` command."""
+
+from __future__ import annotations
+
+import argparse
+
+from gateway_cli import dev_cmd, keys_cmd
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    keys_cmd.add_parser(sub)
+    dev_cmd.add_parser(sub)
+    args = parser.parse_args(argv)
+    if args.command == "keys":
+        return keys_cmd.run(args)
+    return dev_cmd.run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

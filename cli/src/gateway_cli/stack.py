@@ -1,0 +1,198 @@
+"""The whole gateway as local processes: Redis, simulator, router, policy, edge.
+
+Used by ``gateway dev`` and by the system tests, so what developers run is what is
+tested. Every process is ours, started on loopback and stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from gateway_cli.ports import free_port
+from gateway_cli.redis_server import RedisServer
+
+TIERS = ("simulator", "router", "policy", "edge")
+
+
+@dataclass
+class Ports:
+    edge: int = field(default_factory=free_port)
+    policy: int = field(default_factory=free_port)
+    router: int = field(default_factory=free_port)
+    simulator: int = field(default_factory=free_port)
+
+
+@dataclass
+class StackSecrets:
+    internal_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    key_pepper: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+
+
+def write_simulator_catalog(path: Path, simulator_port: int) -> None:
+    """A catalog serving the simulator's chat and embedding models."""
+    base = f"http://127.0.0.1:{simulator_port}/v1"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "models:\n"
+        "  - alias: sim-chat\n"
+        "    deployments:\n"
+        f"      - {{name: sim-chat-1, provider: vllm, base_url: '{base}', model: sim-model}}\n"
+        "  - alias: sim-embed\n"
+        "    deployments:\n"
+        f"      - {{name: sim-embed-1, provider: vllm, base_url: '{base}', model: sim-embed}}\n"
+    )
+
+
+class Service:
+    """One tier's process."""
+
+    def __init__(self, name: str, module: str, env: dict[str, str], port: int, logdir: Path):
+        self.name = name
+        self.module = module
+        self.env = env
+        self.port = port
+        self.logdir = logdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.logdir / f"{self.name}.log"
+
+    def start(self) -> None:
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - our interpreter and module
+            [sys.executable, "-m", self.module],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited; see {self.log_path}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not become healthy in {timeout}s; see {self.log_path}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self, timeout: float = 20.0) -> None:
+        self.stop()
+        self.start()
+        self.wait_ready(timeout)
+
+
+class Stack:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        catalog_path: Path | None = None,
+        redis_url: str | None = None,
+        ports: Ports | None = None,
+        stack_secrets: StackSecrets | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.ports = ports or Ports()
+        self.secrets = stack_secrets or StackSecrets()
+        self.registry_path = workdir / "keys.json"
+        if catalog_path is None:
+            catalog_path = workdir / "catalog.yaml"
+            write_simulator_catalog(catalog_path, self.ports.simulator)
+        self.redis: RedisServer | None = None if redis_url else RedisServer(workdir / "redis")
+        self.redis_url = redis_url or self.redis.url  # type: ignore[union-attr]
+        base = {
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("EDGE_", "POLICY_", "ROUTER_", "SIM_"))
+            },
+            "GATEWAY_INTERNAL_SECRET": self.secrets.internal_secret,
+            "REDIS_URL": self.redis_url,
+            **(extra_env or {}),
+        }
+        p = self.ports
+        logs = workdir / "logs"
+        self.services = {
+            "simulator": Service(
+                "simulator", "simulator", base | {"SIM_PORT": str(p.simulator)}, p.simulator, logs
+            ),
+            "router": Service(
+                "router",
+                "router",
+                base | {"ROUTER_PORT": str(p.router), "ROUTER_CATALOG_PATH": str(catalog_path)},
+                p.router,
+                logs,
+            ),
+            "policy": Service(
+                "policy",
+                "policy",
+                base
+                | {
+                    "POLICY_PORT": str(p.policy),
+                    "POLICY_ROUTER_URL": f"http://127.0.0.1:{p.router}",
+                },
+                p.policy,
+                logs,
+            ),
+            "edge": Service(
+                "edge",
+                "edge",
+                base
+                | {
+                    "EDGE_PORT": str(p.edge),
+                    "EDGE_POLICY_URL": f"http://127.0.0.1:{p.policy}",
+                    "GATEWAY_KEY_PEPPER": self.secrets.key_pepper,
+                    "GATEWAY_KEY_REGISTRY_FILE": str(self.registry_path),
+                },
+                p.edge,
+                logs,
+            ),
+        }
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.edge}/v1"
+
+    def start(self, timeout: float = 30.0) -> None:
+        if self.redis:
+            self.redis.start()
+        for name in TIERS:
+            self.services[name].start()
+        for name in TIERS:
+            self.services[name].wait_ready(timeout)
+
+    def stop(self) -> None:
+        for name in reversed(TIERS):
+            self.services[name].stop()
+        if self.redis:
+            self.redis.stop()

@@ -1,0 +1,84 @@
+"""Who is calling: the key from the request, checked against Redis's copy of the registry.
+
+Valid keys are cached in-process for ``key_cache_seconds``: that is the bound on how long
+a revoked key keeps working on a replica, and it spares Redis a lookup per request.
+Unknown keys are never cached, so a new key works at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.datastructures import Headers
+
+from edge.registry_sync import RegistrySync
+from gateway_shared import keystore
+from gateway_shared.errors import GatewayError
+from gateway_shared.keys import KeyRecord, hash_key, looks_like_key
+
+log = logging.getLogger("edge.auth")
+
+_INVALID = (
+    "Incorrect API key provided. You can find your gateway API key with your gateway administrator."
+)
+
+
+def key_from_headers(headers: Headers) -> str | None:
+    authorization = headers.get("authorization")
+    if authorization:
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            return credentials.strip()
+        return None
+    api_key = headers.get("x-api-key")
+    return api_key.strip() if api_key else None
+
+
+def _unauthorized(message: str) -> GatewayError:
+    return GatewayError(message, status=401, code="invalid_api_key")
+
+
+class Authenticator:
+    def __init__(
+        self, redis: Redis, pepper: bytes, sync: RegistrySync, cache_seconds: float
+    ) -> None:
+        self._redis = redis
+        self._pepper = pepper
+        self._sync = sync
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[KeyRecord, float]] = {}
+
+    async def authenticate(self, headers: Headers) -> KeyRecord:
+        key = key_from_headers(headers)
+        if key is None:
+            raise _unauthorized(
+                "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' "
+                "or in the 'x-api-key' header."
+            )
+        if not looks_like_key(key):
+            raise _unauthorized(_INVALID)
+        key_hash = hash_key(key, self._pepper)
+        now = time.monotonic()
+        cached = self._cache.get(key_hash)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        try:
+            record = await keystore.lookup(self._redis, key_hash)
+            if record is None and await self._sync.reload_if_lost():
+                record = await keystore.lookup(self._redis, key_hash)
+        except RedisError as exc:
+            log.warning("key lookup failed: Redis unavailable (%s)", type(exc).__name__)
+            raise GatewayError(
+                "The gateway cannot verify API keys right now. Please retry shortly.",
+                status=503,
+                code="key_store_unavailable",
+                headers={"retry-after": "1"},
+            ) from None
+        if record is None:
+            self._cache.pop(key_hash, None)
+            raise _unauthorized(_INVALID)
+        self._cache[key_hash] = (record, now + self._cache_seconds)
+        return record

@@ -1,0 +1,31 @@
+"""The handlers' way to the clients and helpers that the lifespan created."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, Request
+
+from edge.auth import Authenticator
+from gateway_shared.identity import IdentitySigner
+
+
+def _policy(request: Request) -> httpx.AsyncClient:
+    client: httpx.AsyncClient = request.app.state.policy
+    return client
+
+
+def _auth(request: Request) -> Authenticator:
+    auth: Authenticator = request.app.state.auth
+    return auth
+
+
+def _signer(request: Request) -> IdentitySigner:
+    signer: IdentitySigner = request.app.state.signer
+    return signer
+
+
+PolicyClient = Annotated[httpx.AsyncClient, Depends(_policy)]
+Auth = Annotated[Authenticator, Depends(_auth)]
+Signer = Annotated[IdentitySigner, Depends(_signer)]

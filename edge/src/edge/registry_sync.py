@@ -1,0 +1,79 @@
+"""Keeps Redis's copy of the key registry present and current.
+
+The registry is the source of truth (Doppler secret or, in development, a file); Redis is
+ephemeral. Edge loads it at start, re-loads it when a lookup misses and the revision
+marker is gone (Redis restarted empty), and checks periodically in the background so a
+flushed Redis or an edited registry file is repaired without a request having to fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from gateway_shared import keystore
+from gateway_shared.keys import Registry
+
+log = logging.getLogger("edge.registry")
+
+
+class RegistrySync:
+    def __init__(self, redis: Redis, inline: str | None, path: Path | None) -> None:
+        if inline is None and path is None:
+            raise ValueError("set GATEWAY_KEY_REGISTRY or GATEWAY_KEY_REGISTRY_FILE")
+        self._redis = redis
+        self._inline = inline
+        self._path = path
+        self._mtime: float | None = None
+        self._registry = self._read()
+        self._lock = asyncio.Lock()
+
+    def _read(self) -> Registry:
+        if self._inline is not None:
+            return Registry.parse(self._inline)
+        assert self._path is not None
+        self._mtime = self._path.stat().st_mtime if self._path.exists() else None
+        return Registry.load(self._path)
+
+    def _file_changed(self) -> bool:
+        if self._path is None or self._inline is not None:
+            return False
+        mtime = self._path.stat().st_mtime if self._path.exists() else None
+        return mtime != self._mtime
+
+    async def ensure_loaded(self) -> bool:
+        """Load the registry into Redis if Redis lacks this revision. True if it loaded."""
+        async with self._lock:
+            if self._file_changed():
+                try:
+                    self._registry = self._read()
+                except (OSError, ValueError) as exc:
+                    log.error("key registry file is invalid, keeping the previous one: %s", exc)
+            revision = self._registry.revision()
+            if await keystore.loaded_revision(self._redis) == revision:
+                return False
+            await keystore.load_registry(self._redis, self._registry)
+            log.warning(
+                "loaded key registry revision %s (%d keys) into Redis",
+                revision,
+                len(self._registry.keys),
+            )
+            return True
+
+    async def reload_if_lost(self) -> bool:
+        """After a lookup miss: re-load only when Redis has lost the registry."""
+        if await keystore.loaded_revision(self._redis) is not None:
+            return False
+        return await self.ensure_loaded()
+
+    async def run(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.ensure_loaded()
+            except RedisError as exc:
+                log.warning("registry check skipped: Redis unavailable (%s)", type(exc).__name__)

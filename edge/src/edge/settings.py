@@ -1,0 +1,35 @@
+"""Edge settings (``EDGE_*``), plus the secrets it shares with the other tiers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from gateway_shared.settings import TierSettings
+
+
+class EdgeSettings(TierSettings):
+    model_config = SettingsConfigDict(env_prefix="EDGE_", extra="ignore", frozen=True)
+
+    port: int = 8080
+    policy_url: str = "http://127.0.0.1:8081"
+    redis_url: SecretStr = Field(validation_alias=AliasChoices("redis_url", "REDIS_URL"))
+    redis_timeout_seconds: float = 0.25
+    key_pepper: SecretStr = Field(
+        validation_alias=AliasChoices("key_pepper", "GATEWAY_KEY_PEPPER"), min_length=16
+    )
+    # The registry comes inline (the Doppler secret) or from a file (development).
+    key_registry: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("key_registry", "GATEWAY_KEY_REGISTRY")
+    )
+    key_registry_file: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("key_registry_file", "GATEWAY_KEY_REGISTRY_FILE"),
+    )
+    # Upper bound on how long a revoked key keeps working at one edge replica.
+    key_cache_seconds: float = 5.0
+    # How often edge checks that Redis still holds the registry (and the file is unchanged).
+    registry_check_seconds: float = 5.0
+    max_body_bytes: int = 4 * 1024 * 1024

@@ -1,0 +1,93 @@
+"""The adapter contract: how the router calls any provider.
+
+An adapter is built from one catalog deployment and the router's pooled HTTP client. It
+takes the client's OpenAI-format request body, speaks the provider's API, and returns
+OpenAI-format results with typed usage. It imports nothing from FastAPI, and raises only
+:mod:`router.providers.errors` exceptions.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import httpx
+
+from router.catalog import Deployment
+
+
+class Operation(StrEnum):
+    CHAT = "chat"
+    COMPLETIONS = "text_completion"
+    EMBEDDINGS = "embeddings"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    # True when the provider never said and the gateway counted for itself.
+    estimated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A whole (non-streaming) answer: the provider's status, body and content type."""
+
+    status: int
+    body: bytes
+    content_type: str
+    usage: Usage | None
+
+
+class CompletionStream(ABC):
+    """An open stream: iterate it for OpenAI-format SSE bytes, then read ``usage``.
+
+    Iteration raises :class:`~router.providers.errors.StreamInterrupted` if the provider
+    stops before the end; ``usage`` then holds an estimate of what was produced.
+    """
+
+    @abstractmethod
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    @property
+    @abstractmethod
+    def usage(self) -> Usage: ...
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+
+class Provider(ABC):
+    """One deployment of one provider type."""
+
+    #: The catalog's ``provider`` value for this adapter.
+    type: str
+
+    def __init__(self, deployment: Deployment, client: httpx.AsyncClient) -> None:
+        self.deployment = deployment
+        self.client = client
+
+    @property
+    def name(self) -> str:
+        return self.deployment.name
+
+    @abstractmethod
+    async def complete(self, operation: Operation, body: dict[str, Any]) -> Completion: ...
+
+    @abstractmethod
+    async def stream(self, operation: Operation, body: dict[str, Any]) -> CompletionStream:
+        """Open a stream; errors before the first byte are raised here, not while iterating."""
+
+    @abstractmethod
+    async def list_models(self) -> list[str]: ...
+
+    @abstractmethod
+    async def health(self) -> bool: ...
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Release what the adapter holds; the shared HTTP client is the router's to close."""

@@ -1,0 +1,156 @@
+"""One error envelope for every tier: OpenAI's ``{"error": {message, type, param, code}}``.
+
+Handlers raise :class:`GatewayError` (or a subclass chosen by status); the handlers that
+:func:`install_error_handlers` registers turn it, FastAPI's validation errors, unknown
+routes and any unexpected exception into that envelope. Unexpected exceptions are logged
+with their traceback server-side and answered as a bare 500 - never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+log = logging.getLogger("gateway.errors")
+
+# OpenAI's `type` for each status family, as its API returns them.
+_TYPE_BY_STATUS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    409: "invalid_request_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def error_type_for(status: int) -> str:
+    if status in _TYPE_BY_STATUS:
+        return _TYPE_BY_STATUS[status]
+    return "server_error" if status >= 500 else "invalid_request_error"
+
+
+def error_body(
+    message: str,
+    *,
+    status: int = 400,
+    type_: str | None = None,
+    param: str | None = None,
+    code: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "error": {
+            "message": message,
+            "type": type_ or error_type_for(status),
+            "param": param,
+            "code": code,
+        }
+    }
+
+
+def error_response(
+    message: str,
+    *,
+    status: int = 400,
+    type_: str | None = None,
+    param: str | None = None,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body = orjson.dumps(error_body(message, status=status, type_=type_, param=param, code=code))
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+class GatewayError(Exception):
+    """An error a client should see, with the status and OpenAI fields to answer it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 400,
+        code: str | None = None,
+        param: str | None = None,
+        type_: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.param = param
+        self.type = type_ or error_type_for(status)
+        self.headers = headers
+
+    def to_response(self) -> Response:
+        return error_response(
+            self.message,
+            status=self.status,
+            type_=self.type,
+            param=self.param,
+            code=self.code,
+            headers=self.headers,
+        )
+
+    def to_body(self) -> dict[str, Any]:
+        return error_body(
+            self.message, status=self.status, type_=self.type, param=self.param, code=self.code
+        )
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    errors = exc.errors()
+    if not errors:
+        return "Invalid request.", None
+    first = errors[0]
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    param = ".".join(loc) or None
+    msg = str(first.get("msg", "invalid value"))
+    return (f"Invalid value for '{param}': {msg}" if param else msg), param
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error of ``app`` in OpenAI's envelope."""
+
+    async def gateway_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, GatewayError)
+        return exc.to_response()
+
+    async def http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        status = exc.status_code
+        if status == 404:
+            message = "Unknown request URL. Please check the URL and method."
+            code = "unknown_url"
+        elif status == 405:
+            message = "Method not allowed for this URL."
+            code = "method_not_allowed"
+        else:
+            message = str(exc.detail)
+            code = None
+        return error_response(message, status=status, code=code, headers=exc.headers)
+
+    async def validation_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        message, param = _validation_message(exc)
+        return error_response(message, status=400, param=param, code="invalid_value")
+
+    async def unexpected_error(request: Request, exc: Exception) -> Response:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_response("The server had an error processing your request.", status=500)
+
+    app.add_exception_handler(GatewayError, gateway_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected_error)

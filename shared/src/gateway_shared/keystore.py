@@ -1,0 +1,45 @@
+"""Redis's copy of the key registry.
+
+Layout: ``gw:key:<hash>`` holds a key's record as JSON (revoked keys are absent) and
+``gw:registry`` holds the revision of the registry that was loaded. A missing revision
+means Redis has lost its state (restart, flush, failover): whoever notices re-loads the
+registry - edge on a failed lookup and in its periodic check.
+"""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from gateway_shared.keys import KeyRecord, Registry
+
+REVISION_KEY = "gw:registry"
+
+
+def record_key(key_hash: str) -> str:
+    return f"gw:key:{key_hash}"
+
+
+async def load_registry(redis: Redis, registry: Registry) -> None:
+    """Write every active key, delete revoked ones, then mark the revision."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for record in registry.keys:
+            if record.revoked:
+                pipe.delete(record_key(record.hash))
+            else:
+                pipe.set(record_key(record.hash), record.model_dump_json())
+        pipe.set(REVISION_KEY, registry.revision())
+        await pipe.execute()
+
+
+async def loaded_revision(redis: Redis) -> str | None:
+    value = await redis.get(REVISION_KEY)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def lookup(redis: Redis, key_hash: str) -> KeyRecord | None:
+    raw = await redis.get(record_key(key_hash))
+    return KeyRecord.model_validate_json(raw) if raw else None
+
+
+async def remove(redis: Redis, key_hash: str) -> None:
+    await redis.delete(record_key(key_hash))

@@ -1,0 +1,22 @@
+"""A key's plan: the limits policy enforces for it. Every limit is optional."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Plan(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rpm: int | None = Field(default=None, gt=0, description="requests per minute")
+    tpm: int | None = Field(default=None, gt=0, description="tokens per minute")
+    max_concurrent: int | None = Field(default=None, gt=0)
+    daily_tokens: int | None = Field(default=None, gt=0)
+    monthly_tokens: int | None = Field(default=None, gt=0)
+    models: tuple[str, ...] = Field(default=("*",), description="allowed model patterns")
+    max_tokens: int | None = Field(default=None, gt=0, description="cap on max_tokens")
+
+    def allows_model(self, model: str) -> bool:
+        return any(fnmatchcase(model, pattern) for pattern in self.models)

@@ -1,0 +1,52 @@
+"""What every tier's settings share, and loading them with errors that name, never show.
+
+Each service has one pydantic-settings class, built inside its ``create_app`` so tests
+pass overrides. Secrets are ``SecretStr`` fields without defaults, read from the
+environment that Doppler fills (``doppler run -- ...``).
+"""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MissingSettings(SystemExit):
+    """Startup stops here: what is missing or invalid is named, its value never shown."""
+
+
+class TierSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "warning"
+    internal_secret: SecretStr = Field(
+        validation_alias=AliasChoices("internal_secret", "GATEWAY_INTERNAL_SECRET"),
+        min_length=16,
+    )
+
+
+def env_name(settings_cls: type[BaseSettings], field: str) -> str:
+    info = settings_cls.model_fields[field]
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        names = [c for c in alias.choices if isinstance(c, str)]
+        return names[-1]
+    prefix = settings_cls.model_config.get("env_prefix", "")
+    return f"{prefix}{field}".upper()
+
+
+def load[S: BaseSettings](settings_cls: type[S]) -> S:
+    try:
+        return settings_cls()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            name = env_name(settings_cls, field) if field in settings_cls.model_fields else field
+            what = "is not set" if error["type"] == "missing" else f"is invalid: {error['msg']}"
+            problems.append(f"{name} {what}")
+        raise MissingSettings(
+            f"{settings_cls.__name__}: " + "; ".join(problems) + " (secrets come from Doppler)"
+        ) from None
