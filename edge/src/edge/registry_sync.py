@@ -65,8 +65,11 @@ class RegistrySync:
             return True
 
     async def reload_if_lost(self) -> bool:
-        """After a lookup miss: re-load only when Redis has lost the registry."""
-        if await keystore.loaded_revision(self._redis) is not None:
+        """After a lookup miss: re-load when Redis has lost the registry or the file changed.
+
+        A key just added to the registry file thus works on its first use.
+        """
+        if not self._file_changed() and await keystore.loaded_revision(self._redis) is not None:
             return False
         return await self.ensure_loaded()
 
