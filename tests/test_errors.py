@@ -35,7 +35,9 @@ def test_wrong_key_with_sdk(stack: Stack) -> None:
 
 
 def test_key_accepted_in_x_api_key_header(stack: Stack, api_key: str) -> None:
-    response = httpx.post(stack.base_url + "/chat/completions", json=CHAT, headers={"x-api-key": api_key})
+    response = httpx.post(
+        stack.base_url + "/chat/completions", json=CHAT, headers={"x-api-key": api_key}
+    )
     assert response.status_code == 200, response.text
 
 
@@ -77,15 +79,27 @@ def test_malformed_json(stack: Stack, api_key: str) -> None:
     [
         ({"model": 42, "messages": [{"role": "user", "content": "x"}]}, "model"),
         ({"model": "sim-chat", "messages": "hello"}, "messages"),
-        ({"model": "sim-chat", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}, "stream"),
-        ({"model": "sim-chat", "messages": [{"role": "user", "content": "x"}], "max_tokens": "9"}, "max_tokens"),
+        (
+            {"model": "sim-chat", "messages": [{"role": "user", "content": "x"}], "stream": "yes"},
+            "stream",
+        ),
+        (
+            {
+                "model": "sim-chat",
+                "messages": [{"role": "user", "content": "x"}],
+                "max_tokens": "9",
+            },
+            "max_tokens",
+        ),
         ({"model": "sim-chat"}, "messages"),
         ([1, 2, 3], "body"),
     ],
 )
 def test_wrong_types_are_400(stack: Stack, api_key: str, body: object, param: str) -> None:
     response = httpx.post(
-        stack.base_url + "/chat/completions", json=body, headers={"authorization": f"Bearer {api_key}"}
+        stack.base_url + "/chat/completions",
+        json=body,
+        headers={"authorization": f"Bearer {api_key}"},
     )
     _assert_openai_error(response, 400, None)
     assert response.json()["error"]["param"] == param
@@ -125,7 +139,10 @@ def test_non_json_content_type_is_415(stack: Stack, api_key: str) -> None:
     response = httpx.post(
         stack.base_url + "/chat/completions",
         content=b"model=sim-chat",
-        headers={"authorization": f"Bearer {api_key}", "content-type": "application/x-www-form-urlencoded"},
+        headers={
+            "authorization": f"Bearer {api_key}",
+            "content-type": "application/x-www-form-urlencoded",
+        },
     )
     _assert_openai_error(response, 415, "unsupported_media_type")
 

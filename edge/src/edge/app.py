@@ -137,13 +137,14 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
         parse_body(raw, request.url.path)
         return await forward(request, auth, signer, policy, raw)
 
-    async def models(
+    async def lookup(
         request: Request, auth: Auth, signer: Signer, policy: PolicyClient
     ) -> Response:
         return await forward(request, auth, signer, policy, None)
 
     for path in (CHAT, COMPLETIONS, EMBEDDINGS):
         app.add_api_route(path, inference, methods=["POST"])
-    app.add_api_route("/v1/models", models, methods=["GET"])
-    app.add_api_route("/v1/models/{model_id:path}", models, methods=["GET"])
+    app.add_api_route("/v1/models", lookup, methods=["GET"])
+    app.add_api_route("/v1/usage", lookup, methods=["GET"])
+    app.add_api_route("/v1/models/{model_id:path}", lookup, methods=["GET"])
     return app

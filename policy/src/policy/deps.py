@@ -1,4 +1,4 @@
-"""The handlers' way to the clients that the lifespan created."""
+"""The handlers' way to what the lifespan created."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from typing import Annotated
 
 import httpx
 from fastapi import Depends, Request
+from redis.asyncio import Redis
+
+from policy.admission import Admission
 
 
 def _router(request: Request) -> httpx.AsyncClient:
@@ -13,4 +16,16 @@ def _router(request: Request) -> httpx.AsyncClient:
     return client
 
 
+def _admission(request: Request) -> Admission:
+    admission: Admission = request.app.state.admission
+    return admission
+
+
+def _redis(request: Request) -> Redis:
+    redis: Redis = request.app.state.redis
+    return redis
+
+
 RouterClient = Annotated[httpx.AsyncClient, Depends(_router)]
+AdmissionDep = Annotated[Admission, Depends(_admission)]
+RedisDep = Annotated[Redis, Depends(_redis)]

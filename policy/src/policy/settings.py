@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from gateway_shared.settings import TierSettings
+
+
+class FailureMode(StrEnum):
+    """What policy does when Redis cannot be reached."""
+
+    CLOSED = "closed"  # refuse with 503: no request goes unmetered
+    OPEN = "open"  # admit unmetered, counted in a metric and logged once per interval
 
 
 class PolicySettings(TierSettings):
@@ -15,3 +24,11 @@ class PolicySettings(TierSettings):
     router_url: str = "http://127.0.0.1:8082"
     redis_url: SecretStr = Field(validation_alias=AliasChoices("redis_url", "REDIS_URL"))
     redis_timeout_seconds: float = 0.25
+    redis_failure_mode: FailureMode = FailureMode.CLOSED
+    # The sliding window of the per-minute limits. 60 s in any real deployment; tests
+    # shorten it to observe many windows quickly.
+    rate_window_seconds: float = Field(default=60.0, gt=0)
+    # Longest a concurrency slot is held if its policy replica dies mid-request.
+    lease_seconds: float = Field(default=900.0, gt=0)
+    # Completion tokens reserved when a request sets no max_tokens and its plan no cap.
+    default_completion_tokens: int = Field(default=1024, ge=0)

@@ -22,5 +22,6 @@ RETURN_RESPONSE = (
     "x-ratelimit-remaining-tokens",
     "x-ratelimit-reset-tokens",
     "retry-after",
+    "retry-after-ms",
     "x-request-id",
 )

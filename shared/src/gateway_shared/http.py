@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 
+import anyio
 import httpx
 from httpx_aiohttp import AiohttpTransport
 from starlette.background import BackgroundTask
@@ -50,7 +51,10 @@ async def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
         async for chunk in response.aiter_raw():
             yield chunk
     finally:
-        await response.aclose()
+        # Shielded: when the client left, this runs inside a cancelled scope, and an
+        # unshielded await would be cancelled before the connection upstream is dropped.
+        with anyio.CancelScope(shield=True):
+            await response.aclose()
 
 
 async def relay(

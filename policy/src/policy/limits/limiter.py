@@ -1,0 +1,127 @@
+"""Admission and settlement of requests against their key's plan, in Redis.
+
+One request costs two round trips: ``admit`` before the call (skipped when the plan has
+no limit at all) and ``settle`` after it, whatever the outcome. Scripts are registered
+once; redis-py calls them by SHA and re-loads them after a Redis restart (NOSCRIPT).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from redis.asyncio import Redis
+
+from gateway_shared.plans import Plan
+from gateway_shared.usage import DAY_TTL_SECONDS, MONTH_TTL_SECONDS, KeyLayout, utcnow
+from policy.limits.scripts import ADMIT, SETTLE
+
+
+class Reason(StrEnum):
+    REQUESTS = "requests"
+    TOKENS = "tokens"
+    TOKENS_TOO_LARGE = "tokens_too_large"
+    CONCURRENCY = "concurrency"
+    DAILY_QUOTA = "daily_quota"
+    MONTHLY_QUOTA = "monthly_quota"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    admitted: bool
+    reason: Reason | None
+    retry_after_ms: int  # -1: retrying will not help before the quota period ends
+    requests_remaining: int  # -1: no such limit
+    requests_reset_ms: int
+    tokens_remaining: int
+    tokens_reset_ms: int
+
+
+UNLIMITED = Decision(True, None, 0, -1, 0, -1, 0)
+
+
+def has_limits(plan: Plan) -> bool:
+    return any((plan.rpm, plan.tpm, plan.max_concurrent, plan.daily_tokens, plan.monthly_tokens))
+
+
+class Limiter:
+    def __init__(self, redis: Redis, window_seconds: float, lease_seconds: float) -> None:
+        self._window_ms = int(window_seconds * 1000)
+        self._lease_ms = int(lease_seconds * 1000)
+        self._admit = redis.register_script(ADMIT)
+        self._settle = redis.register_script(SETTLE)
+
+    async def admit(self, key_id: str, plan: Plan, request_id: str, estimate: int) -> Decision:
+        if not has_limits(plan):
+            return UNLIMITED
+        layout = KeyLayout(key_id)
+        now = utcnow()
+        result = await self._admit(
+            keys=[
+                layout.rpm,
+                layout.tpm,
+                layout.tpm_amounts,
+                layout.tpm_sum,
+                layout.inflight,
+                layout.day(now),
+                layout.month(now),
+            ],
+            args=[
+                request_id,
+                self._window_ms,
+                plan.rpm or 0,
+                plan.tpm or 0,
+                plan.max_concurrent or 0,
+                plan.daily_tokens or 0,
+                plan.monthly_tokens or 0,
+                estimate,
+                self._lease_ms,
+                DAY_TTL_SECONDS,
+                MONTH_TTL_SECONDS,
+            ],
+        )
+        admitted, reason, retry, req_left, req_reset, tok_left, tok_reset = result
+        return Decision(
+            admitted=bool(admitted),
+            reason=Reason(reason.decode()) if reason else None,
+            retry_after_ms=int(retry),
+            requests_remaining=int(req_left),
+            requests_reset_ms=int(req_reset),
+            tokens_remaining=int(tok_left),
+            tokens_reset_ms=int(tok_reset),
+        )
+
+    async def settle(
+        self,
+        *,
+        key_id: str,
+        request_id: str,
+        model: str,
+        reserved: int,
+        prompt_tokens: int,
+        completion_tokens: int,
+        admitted_at: datetime,
+    ) -> None:
+        """Charge real usage to the day and month the reservation was made in."""
+        layout = KeyLayout(key_id)
+        now = admitted_at
+        await self._settle(
+            keys=[
+                layout.tpm,
+                layout.tpm_amounts,
+                layout.tpm_sum,
+                layout.inflight,
+                layout.day(now),
+                layout.month(now),
+            ],
+            args=[
+                request_id,
+                reserved,
+                prompt_tokens,
+                completion_tokens,
+                model,
+                DAY_TTL_SECONDS,
+                MONTH_TTL_SECONDS,
+            ],
+        )

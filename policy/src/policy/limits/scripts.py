@@ -1,0 +1,145 @@
+"""The two Lua scripts that are policy's whole conversation with Redis.
+
+``ADMIT`` decides a request against every limit of its key in one atomic round trip and
+consumes nothing unless all pass. ``SETTLE`` charges what a finished request really used,
+returns the rest of its reservation and frees its concurrency slot. Both take the time
+from Redis itself (``TIME``), so replicas with skewed clocks still share one window.
+Every key a script touches is passed in KEYS with the key's hash tag (Redis Cluster).
+"""
+
+from __future__ import annotations
+
+# KEYS: 1 rpm log, 2 tpm log, 3 tpm amounts, 4 tpm sum, 5 inflight, 6 day usage, 7 month usage
+# ARGV: 1 request id, 2 window ms, 3 rpm, 4 tpm, 5 max concurrent, 6 daily tokens,
+#       7 monthly tokens, 8 token estimate, 9 lease ms, 10 day ttl s, 11 month ttl s
+# A limit of 0 is "no limit". Returns {admitted, reason, retry_after_ms,
+#   requests_remaining, requests_reset_ms, tokens_remaining, tokens_reset_ms}.
+ADMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local rid = ARGV[1]
+local window = tonumber(ARGV[2])
+local rpm, tpm, conc = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local daily, monthly = tonumber(ARGV[6]), tonumber(ARGV[7])
+local est = tonumber(ARGV[8])
+local lease = tonumber(ARGV[9])
+local since = now - window
+
+local req_left, req_reset = -1, 0
+if rpm > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', since)
+  local count = redis.call('ZCARD', KEYS[1])
+  if count >= rpm then
+    local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+    local wait = tonumber(oldest[2]) + window - now
+    return {0, 'requests', wait, 0, wait, -1, 0}
+  end
+  req_left = rpm - count - 1
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  if oldest[2] then req_reset = tonumber(oldest[2]) + window - now else req_reset = window end
+end
+
+local tok_left, tok_reset = -1, 0
+if tpm > 0 then
+  -- Expire old entries in bounded batches (unpack has a stack limit).
+  while true do
+    local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', since, 'LIMIT', 0, 500)
+    if #expired == 0 then break end
+    local amounts = redis.call('HMGET', KEYS[3], unpack(expired))
+    local freed = 0
+    for i = 1, #amounts do freed = freed + (tonumber(amounts[i]) or 0) end
+    redis.call('HDEL', KEYS[3], unpack(expired))
+    redis.call('ZREM', KEYS[2], unpack(expired))
+    redis.call('DECRBY', KEYS[4], freed)
+  end
+  local used = tonumber(redis.call('GET', KEYS[4]) or '0')
+  if est > tpm then
+    return {0, 'tokens_too_large', -1, req_left, req_reset, tpm - used, 0}
+  end
+  if used + est > tpm then
+    -- When enough of the oldest reservations leave the window for this one to fit.
+    local wait = window
+    local need = used + est - tpm
+    local entries = redis.call('ZRANGE', KEYS[2], 0, 499, 'WITHSCORES')
+    for i = 1, #entries, 2 do
+      need = need - (tonumber(redis.call('HGET', KEYS[3], entries[i])) or 0)
+      if need <= 0 then wait = tonumber(entries[i + 1]) + window - now; break end
+    end
+    return {0, 'tokens', wait, req_left, req_reset, math.max(0, tpm - used), wait}
+  end
+  tok_left = tpm - used - est
+  local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  if oldest[2] then tok_reset = tonumber(oldest[2]) + window - now else tok_reset = window end
+end
+
+if conc > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
+  if redis.call('ZCARD', KEYS[5]) >= conc then
+    return {0, 'concurrency', 1000, req_left, req_reset, tok_left, tok_reset}
+  end
+end
+
+if daily > 0 then
+  local used = tonumber(redis.call('HGET', KEYS[6], 'tokens') or '0')
+  if used + est > daily then
+    return {0, 'daily_quota', -1, req_left, req_reset, tok_left, tok_reset}
+  end
+end
+if monthly > 0 then
+  local used = tonumber(redis.call('HGET', KEYS[7], 'tokens') or '0')
+  if used + est > monthly then
+    return {0, 'monthly_quota', -1, req_left, req_reset, tok_left, tok_reset}
+  end
+end
+
+-- Every limit passed: consume.
+if rpm > 0 then
+  redis.call('ZADD', KEYS[1], now, rid)
+  redis.call('PEXPIRE', KEYS[1], window + 1000)
+end
+if tpm > 0 then
+  redis.call('ZADD', KEYS[2], now, rid)
+  redis.call('HSET', KEYS[3], rid, est)
+  redis.call('INCRBY', KEYS[4], est)
+  for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], window + 1000) end
+end
+if conc > 0 then
+  redis.call('ZADD', KEYS[5], now + lease, rid)
+  redis.call('PEXPIRE', KEYS[5], lease)
+end
+redis.call('HINCRBY', KEYS[6], 'tokens', est)
+redis.call('EXPIRE', KEYS[6], tonumber(ARGV[10]))
+redis.call('HINCRBY', KEYS[7], 'tokens', est)
+redis.call('EXPIRE', KEYS[7], tonumber(ARGV[11]))
+return {1, '', 0, req_left, req_reset, tok_left, tok_reset}
+"""
+
+# KEYS: 1 tpm log, 2 tpm amounts, 3 tpm sum, 4 inflight, 5 day usage, 6 month usage
+# ARGV: 1 request id, 2 tokens reserved at admission, 3 prompt tokens,
+#       4 completion tokens, 5 model, 6 day ttl s, 7 month ttl s
+SETTLE = """
+local rid = ARGV[1]
+local reserved = tonumber(ARGV[2])
+local prompt, completion = tonumber(ARGV[3]), tonumber(ARGV[4])
+local actual = prompt + completion
+local model = ARGV[5]
+redis.call('ZREM', KEYS[4], rid)
+local held = redis.call('HGET', KEYS[2], rid)
+if held then
+  redis.call('HSET', KEYS[2], rid, actual)
+  redis.call('INCRBY', KEYS[3], actual - tonumber(held))
+end
+for i = 5, 6 do
+  redis.call('HINCRBY', KEYS[i], 'tokens', actual - reserved)
+  redis.call('HINCRBY', KEYS[i], 'requests', 1)
+  -- A failed request (model '') is counted but adds no per-model fields: unknown model
+  -- names a client sends must not grow the hash.
+  if model ~= '' then
+    redis.call('HINCRBY', KEYS[i], model .. '|requests', 1)
+    redis.call('HINCRBY', KEYS[i], model .. '|prompt_tokens', prompt)
+    redis.call('HINCRBY', KEYS[i], model .. '|completion_tokens', completion)
+  end
+  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[i + 1]))
+end
+return 1
+"""

@@ -1,0 +1,143 @@
+"""The admission and settlement scripts against a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from gateway_cli.redis_server import RedisServer
+from gateway_shared.plans import Plan
+from gateway_shared.usage import KeyLayout, read_usage, utcnow
+from policy.limits.limiter import Limiter, Reason
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_server.url)
+    yield client
+    await client.aclose()
+
+
+def _key() -> str:
+    return "key_" + uuid.uuid4().hex[:12]
+
+
+def _rid() -> str:
+    return "req_" + uuid.uuid4().hex
+
+
+async def test_rpm_is_exact_under_concurrency(redis: Redis) -> None:
+    limiter = Limiter(redis, window_seconds=60, lease_seconds=60)
+    key, plan = _key(), Plan(rpm=25)
+    decisions = await asyncio.gather(*(limiter.admit(key, plan, _rid(), 1) for _ in range(100)))
+    assert sum(d.admitted for d in decisions) == 25
+    rejected = [d for d in decisions if not d.admitted]
+    assert {d.reason for d in rejected} == {Reason.REQUESTS}
+    assert all(0 < d.retry_after_ms <= 60_000 for d in rejected)
+
+
+async def test_a_rejection_consumes_nothing(redis: Redis) -> None:
+    limiter = Limiter(redis, window_seconds=60, lease_seconds=60)
+    key = _key()
+    plan = Plan(rpm=100, tpm=10_000, max_concurrent=5, daily_tokens=500)
+    assert (await limiter.admit(key, plan, _rid(), 400)).admitted
+    layout = KeyLayout(key)
+    before = (
+        await redis.zcard(layout.rpm),
+        await redis.get(layout.tpm_sum),
+        await redis.zcard(layout.inflight),
+        await redis.hget(layout.day(utcnow()), "tokens"),
+    )
+    rejected = await limiter.admit(key, plan, _rid(), 200)  # 400 + 200 > daily 500
+    assert not rejected.admitted
+    assert rejected.reason is Reason.DAILY_QUOTA
+    after = (
+        await redis.zcard(layout.rpm),
+        await redis.get(layout.tpm_sum),
+        await redis.zcard(layout.inflight),
+        await redis.hget(layout.day(utcnow()), "tokens"),
+    )
+    assert after == before
+
+
+async def test_settle_reconciles_tokens_and_frees_the_slot(redis: Redis) -> None:
+    limiter = Limiter(redis, window_seconds=60, lease_seconds=60)
+    key, plan = _key(), Plan(tpm=1000, max_concurrent=1)
+    rid = _rid()
+    admitted_at = utcnow()
+    first = await limiter.admit(key, plan, rid, 600)
+    assert first.admitted
+    assert first.tokens_remaining == 400
+    blocked = await limiter.admit(key, plan, _rid(), 10)
+    assert blocked.reason is Reason.CONCURRENCY
+    await limiter.settle(
+        key_id=key,
+        request_id=rid,
+        model="m",
+        reserved=600,
+        prompt_tokens=50,
+        completion_tokens=50,
+        admitted_at=admitted_at,
+    )
+    layout = KeyLayout(key)
+    assert int(await redis.get(layout.tpm_sum)) == 100
+    assert await redis.zcard(layout.inflight) == 0
+    usage = await read_usage(redis, key)
+    assert usage["day"]["charged_and_reserved_tokens"] == 100
+    assert usage["day"]["by_model"]["m"] == {
+        "requests": 1,
+        "prompt_tokens": 50,
+        "completion_tokens": 50,
+    }
+    after = await limiter.admit(key, plan, _rid(), 900)
+    assert after.admitted
+    assert after.tokens_remaining == 0
+
+
+async def test_tpm_rejects_a_request_larger_than_the_limit(redis: Redis) -> None:
+    limiter = Limiter(redis, window_seconds=60, lease_seconds=60)
+    decision = await limiter.admit(_key(), Plan(tpm=100), _rid(), 101)
+    assert decision.reason is Reason.TOKENS_TOO_LARGE
+
+
+async def test_tpm_retry_after_points_at_when_enough_tokens_free_up(redis: Redis) -> None:
+    limiter = Limiter(redis, window_seconds=2, lease_seconds=60)
+    key, plan = _key(), Plan(tpm=100)
+    assert (await limiter.admit(key, plan, _rid(), 60)).admitted
+    assert (await limiter.admit(key, plan, _rid(), 30)).admitted
+    decision = await limiter.admit(key, plan, _rid(), 50)
+    assert decision.reason is Reason.TOKENS
+    # Only the first reservation (60) leaving the window frees enough: ~2 s from now.
+    assert 1000 < decision.retry_after_ms <= 2000
+
+
+async def test_sliding_window_frees_slots_as_entries_age(redis: Redis) -> None:
+    limiter = Limiter(redis, window_seconds=0.5, lease_seconds=60)
+    key, plan = _key(), Plan(rpm=2)
+    assert (await limiter.admit(key, plan, _rid(), 1)).admitted
+    assert (await limiter.admit(key, plan, _rid(), 1)).admitted
+    rejected = await limiter.admit(key, plan, _rid(), 1)
+    assert not rejected.admitted
+    await asyncio.sleep(rejected.retry_after_ms / 1000 + 0.05)  # the wait Redis told us
+    assert (await limiter.admit(key, plan, _rid(), 1)).admitted
+
+
+async def test_expired_lease_frees_a_slot_of_a_dead_replica(redis: Redis) -> None:
+    limiter = Limiter(redis, window_seconds=60, lease_seconds=0.3)
+    key, plan = _key(), Plan(max_concurrent=1)
+    assert (await limiter.admit(key, plan, _rid(), 1)).admitted  # never settled
+    assert not (await limiter.admit(key, plan, _rid(), 1)).admitted
+    await asyncio.sleep(0.35)  # the lease length
+    assert (await limiter.admit(key, plan, _rid(), 1)).admitted
+
+
+async def test_scripts_survive_a_script_cache_flush(redis: Redis) -> None:
+    limiter = Limiter(redis, window_seconds=60, lease_seconds=60)
+    key, plan = _key(), Plan(rpm=5)
+    assert (await limiter.admit(key, plan, _rid(), 1)).admitted
+    await redis.script_flush()  # what a Redis restart does to loaded scripts
+    assert (await limiter.admit(key, plan, _rid(), 1)).admitted
