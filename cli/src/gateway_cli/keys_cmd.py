@@ -1,4 +1,4 @@
-"""``gateway keys``: create (the key is printed once), list (never a secret), revoke.
+"""``gateway keys``: create (the key is printed once), list (never a secret), revoke, usage.
 
 The registry file is the source of truth; when ``REDIS_URL`` is set the change is also
 written to Redis at once, otherwise edge picks the file change up on its next check.
@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -20,6 +22,7 @@ from gateway_shared import keystore
 from gateway_shared.keys import KeyRecord, Registry
 from gateway_shared.plans import Plan
 from gateway_shared.redis import connect
+from gateway_shared.usage import read_usage
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,6 +42,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     actions.add_parser("list", help="list keys (never their secret)")
     revoke = actions.add_parser("revoke", help="revoke a key by id or name")
     revoke.add_argument("key")
+    usage = actions.add_parser("usage", help="a key's usage today and this month (needs REDIS_URL)")
+    usage.add_argument("key")
+
+
+async def _usage(key_id: str) -> dict[str, Any]:
+    redis = connect(os.environ["REDIS_URL"], timeout_seconds=2.0)
+    try:
+        return await read_usage(redis, key_id)
+    finally:
+        await redis.aclose()
 
 
 async def _sync_redis(record: KeyRecord, registry: Registry) -> None:
@@ -94,6 +107,18 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(_sync_redis(record, registry))
         print(f"created {record.id} ({record.name}); this is the only time the key is shown:")
         print(key)
+        return 0
+    if args.action == "usage":
+        if not os.environ.get("REDIS_URL"):
+            print("error: REDIS_URL is not set", file=sys.stderr)
+            return 2
+        try:
+            record = registry.find(args.key)
+        except KeyError:
+            print(f"error: no key {args.key!r}", file=sys.stderr)
+            return 1
+        report = {"key": {"id": record.id, "name": record.name}, **asyncio.run(_usage(record.id))}
+        print(json.dumps(report, indent=2))
         return 0
     try:
         record = registry.revoke(args.key)
