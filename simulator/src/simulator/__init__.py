@@ -1,0 +1,1 @@
+"""OpenAI-compatible stand-in for a vLLM server, with latency and fault injection."""

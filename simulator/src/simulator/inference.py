@@ -1,0 +1,174 @@
+"""Serving one inference request: auth, fault injection, parsing, then the answer.
+
+Order, as a real server would meet them: the API key (401), an injected error
+(``error_rate``), the body (400), the model (404). A request that gets past all of these
+is *accepted* (vLLM metrics start) and answered: hung, streamed, delayed or at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from gateway_shared.errors import GatewayError, error_response
+from simulator import payloads
+from simulator.faults import FaultConfig
+from simulator.parsing import (
+    EmbeddingJob,
+    GenerationJob,
+    load_object,
+    parse_embedding,
+)
+from simulator.payloads import MALFORMED_BODY, StreamChunks
+from simulator.responses import DelayedResponse, EventStream, HangResponse, plain_json
+from simulator.state import RequestRecord, SimState
+from simulator.stats import Outcome
+
+Parser = Callable[[dict[str, Any], dict[str, bytes]], GenerationJob]
+
+
+def check_api_key(request: Request, sim: SimState) -> None:
+    expected = sim.expected_authorization
+    if expected is None:
+        return
+    for name, value in request.scope["headers"]:
+        if name == b"authorization" and secrets.compare_digest(value, expected):
+            return
+    raise GatewayError(
+        "Incorrect API key provided. You can find your API key in your simulator settings.",
+        status=401,
+        code="invalid_api_key",
+    )
+
+
+def injected_error(faults: FaultConfig) -> Response:
+    return error_response(
+        f"Injected fault: the simulator answered {faults.error_status} on purpose.",
+        status=faults.error_status,
+        code="rate_limit_exceeded" if faults.error_status == 429 else None,
+        headers=faults.retry_after_header(),
+    )
+
+
+async def _admit(request: Request, sim: SimState, faults: FaultConfig) -> dict[str, Any] | Response:
+    """The request's JSON object, or the response that ends it here (already counted)."""
+    try:
+        check_api_key(request, sim)
+        if sim.inject_error(faults):
+            sim.stats.end(Outcome.INJECTED)
+            return injected_error(faults)
+        return load_object(await request.body())
+    except GatewayError as exc:
+        sim.stats.end(Outcome.REJECTED)
+        return exc.to_response()
+    except ClientDisconnect:
+        sim.stats.end(Outcome.CANCELLED)
+        return Response(status_code=499)
+
+
+async def serve_generation(request: Request, sim: SimState, parse: Parser) -> Response:
+    sim.stats.start()
+    faults = sim.faults
+    data = await _admit(request, sim, faults)
+    if isinstance(data, Response):
+        return data
+    try:
+        job = parse(data, sim.models)
+    except GatewayError as exc:
+        sim.stats.end(Outcome.REJECTED)
+        return exc.to_response()
+
+    record = sim.accept(job.model, job.prompt_tokens)
+    if faults.hang:
+        return HangResponse(record)
+    limit = faults.output_tokens
+    if job.max_tokens is not None and job.max_tokens < limit:
+        tokens, finish_reason = job.max_tokens, "length"
+    else:
+        tokens, finish_reason = limit, "stop"
+    rid = payloads.request_id(job.kind)
+
+    if job.stream:
+        chunks = StreamChunks(job, rid, int(time.time()), sim.models[job.model])
+        return EventStream(
+            record,
+            chunks,
+            faults,
+            choices=job.choices,
+            tokens=tokens,
+            finish_reason=finish_reason,
+            prompt_tokens=job.prompt_tokens,
+            include_usage=job.include_usage,
+        )
+
+    if faults.malformed_stream:
+        body = MALFORMED_BODY
+    else:
+        body = payloads.generation_body(job, rid, int(time.time()), tokens, finish_reason)
+    return _answer(
+        record,
+        body,
+        faults,
+        ttft_s=faults.ttft_s,
+        rest_s=faults.itl_s * (tokens - 1),
+        tokens=tokens * job.choices,
+        finish_reason=finish_reason,
+    )
+
+
+async def serve_embedding(request: Request, sim: SimState) -> Response:
+    sim.stats.start()
+    faults = sim.faults
+    data = await _admit(request, sim, faults)
+    if isinstance(data, Response):
+        return data
+    try:
+        job: EmbeddingJob = parse_embedding(data, sim.models)
+    except GatewayError as exc:
+        sim.stats.end(Outcome.REJECTED)
+        return exc.to_response()
+
+    record = sim.accept(job.model, job.prompt_tokens)
+    if faults.hang:
+        return HangResponse(record)
+    if faults.malformed_stream:
+        body = MALFORMED_BODY
+    else:
+        body = payloads.embedding_body(job, sim.settings.embedding_dim)
+    return _answer(
+        record, body, faults, ttft_s=faults.ttft_s, rest_s=0.0, tokens=0, finish_reason="stop"
+    )
+
+
+def _answer(
+    record: RequestRecord,
+    body: bytes,
+    faults: FaultConfig,
+    *,
+    ttft_s: float,
+    rest_s: float,
+    tokens: int,
+    finish_reason: str,
+) -> Response:
+    """A whole-body answer: at once when nothing delays or cuts it."""
+    faulty = faults.malformed_stream
+    cut = faults.disconnect_after_tokens is not None
+    if ttft_s > 0 or rest_s > 0 or cut:
+        return DelayedResponse(
+            record,
+            body,
+            ttft_s=ttft_s,
+            rest_s=rest_s,
+            tokens=tokens,
+            finish_reason=finish_reason,
+            cut=cut,
+            faulty=faulty,
+        )
+    record.first_token()
+    record.end(Outcome.INJECTED if faulty else Outcome.COMPLETED, tokens, finish_reason)
+    return plain_json(body)
