@@ -5,8 +5,6 @@ from __future__ import annotations
 import openai
 import pytest
 
-from gateway_cli.stack import Stack
-
 
 def test_chat_completion(client: openai.OpenAI) -> None:
     reply = client.chat.completions.create(

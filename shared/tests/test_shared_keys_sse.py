@@ -1,0 +1,74 @@
+"""Keys, the registry, SSE framing and the token estimator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway_shared.keys import KEY_PREFIX, Registry, hash_key, looks_like_key
+from gateway_shared.plans import Plan
+from gateway_shared.sse import EventFramer, parse_usage_trailer, usage_trailer
+from gateway_shared.tokens import estimate_prompt_tokens
+
+PEPPER = b"pepper-pepper-pepper"
+
+
+def test_keys_are_high_entropy_and_only_their_hash_is_stored(tmp_path: Path) -> None:
+    registry = Registry()
+    key, record = registry.add("app", Plan(rpm=10), PEPPER)
+    other, _ = registry.add("other", Plan(), PEPPER)
+    assert key.startswith(KEY_PREFIX)
+    assert looks_like_key(key)
+    assert key != other
+    assert record.hash == hash_key(key, PEPPER) != hash_key(key, b"another-pepper-1234")
+    path = tmp_path / "keys.json"
+    registry.save(path)
+    stored = path.read_text()
+    assert key not in stored
+    assert other not in stored
+    assert Registry.load(path).find("app").plan.rpm == 10
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_duplicate_active_names_and_revocation() -> None:
+    registry = Registry()
+    _, record = registry.add("app", Plan(), PEPPER)
+    with pytest.raises(ValueError, match="already exists"):
+        registry.add("app", Plan(), PEPPER)
+    revision = registry.revision()
+    assert registry.revoke("app").revoked
+    assert registry.revision() != revision
+    registry.add("app", Plan(), PEPPER)  # the name is free again
+    assert registry.find(record.id).revoked
+
+
+def test_framer_yields_whole_events_across_chunk_boundaries() -> None:
+    framer = EventFramer()
+    stream = b'data: {"a":1}\n\ndata: {"b":2}\r\n\r\ndata: [DONE]\n\n'
+    events = []
+    for i in range(0, len(stream), 7):
+        events.extend(framer.feed(stream[i : i + 7]))
+    assert events == [b'data: {"a":1}\n\n', b'data: {"b":2}\n\n', b"data: [DONE]\n\n"]
+    assert framer.pending == b""
+
+
+def test_usage_trailer_round_trip() -> None:
+    trailer = usage_trailer(12, 34, estimated=True)
+    assert trailer.startswith(b":")  # an SSE comment: clients ignore it
+    assert parse_usage_trailer(trailer.rstrip(b"\n")) == {
+        "prompt_tokens": 12,
+        "completion_tokens": 34,
+        "estimated": 1,
+    }
+    assert parse_usage_trailer(b'data: {"x": 1}') is None
+
+
+def test_prompt_estimate_counts_text_of_every_shape() -> None:
+    chat = {"messages": [{"role": "user", "content": "x" * 40}]}
+    assert estimate_prompt_tokens(chat) == 10 + 4
+    parts = {"messages": [{"role": "user", "content": [{"type": "text", "text": "y" * 8}]}]}
+    assert estimate_prompt_tokens(parts) == 2 + 4
+    assert estimate_prompt_tokens({"prompt": "z" * 9}) == 3
+    assert estimate_prompt_tokens({"input": ["ab", "cd"]}) == 1
+    assert estimate_prompt_tokens({"prompt": [1, 2, 3]}) == 3
