@@ -17,7 +17,13 @@ from gateway_shared.plans import Plan
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dev = sub.add_parser("dev", help="run the whole stack locally")
     dev.add_argument("--workdir", type=Path, default=Path(".gateway"))
-    dev.add_argument("--port", type=int, default=8080, help="edge port (others follow it)")
+    dev.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="edge port; policy, router and simulator take "
+        "the next ports (+1, +2, +10); 0 picks free ports for all",
+    )
     dev.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
 
 
@@ -46,10 +52,11 @@ def _dev_key(stack: Stack) -> str:
 def run(args: argparse.Namespace) -> int:
     workdir: Path = args.workdir.resolve()
     p = args.port
+    ports = Ports(edge=p, policy=p + 1, router=p + 2, simulator=p + 10) if p else Ports()
     stack = Stack(
         workdir,
         redis_url=args.redis_url,
-        ports=Ports(edge=p, policy=p + 1, router=p + 2, simulator=p + 10),
+        ports=ports,
         stack_secrets=_dev_secrets(workdir),
     )
     key = _dev_key(stack)
