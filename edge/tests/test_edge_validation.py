@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from edge.validation import CHAT, COMPLETIONS, EMBEDDINGS, check_content_type, parse_body
+from edge.validation import (
+    CHAT,
+    COMPLETIONS,
+    EMBEDDINGS,
+    Limits,
+    check_content_type,
+    check_header_size,
+    parse_body,
+)
 from gateway_shared.errors import GatewayError
 
 
@@ -59,3 +67,32 @@ def test_other_content_types_are_415(bad: str) -> None:
     with pytest.raises(GatewayError) as caught:
         check_content_type(bad)
     assert caught.value.status == 415
+
+
+def test_nesting_beyond_the_limit_is_400() -> None:
+    deep = b'{"model": "m", "messages": [{"role": "user"}], "x": ' + b"[" * 40 + b"]" * 40 + b"}"
+    with pytest.raises(GatewayError) as caught:
+        parse_body(deep, CHAT)
+    assert caught.value.code == "nesting_too_deep"
+    shallow = b'{"model": "m", "messages": [{"role": "user"}], "x": ' + b"[" * 20 + b"]" * 20 + b"}"
+    assert parse_body(shallow, CHAT)["model"] == "m"
+
+
+def test_bounds_on_messages_n_and_max_tokens() -> None:
+    limits = Limits(max_messages=2, max_n=4, max_tokens=100)
+    many = b'{"model": "m", "messages": [{"role": "user"}, {"role": "user"}, {"role": "user"}]}'
+    with pytest.raises(GatewayError) as caught:
+        parse_body(many, CHAT, limits)
+    assert caught.value.param == "messages"
+    for field, value in (("n", 5), ("max_tokens", 101), ("max_completion_tokens", 101)):
+        raw = b'{"model": "m", "messages": [{"role": "user"}], "%s": %d}' % (field.encode(), value)
+        with pytest.raises(GatewayError) as caught:
+            parse_body(raw, CHAT, limits)
+        assert (caught.value.param, caught.value.code) == (field, "invalid_value")
+
+
+def test_oversized_headers_are_431() -> None:
+    with pytest.raises(GatewayError) as caught:
+        check_header_size([(b"x-big", b"v" * 20_000)], 16 * 1024)
+    assert caught.value.status == 431
+    check_header_size([(b"x-small", b"v" * 100)], 16 * 1024)

@@ -8,6 +8,7 @@ import httpx
 from fastapi import Depends, Request
 
 from edge.auth import Authenticator
+from edge.settings import EdgeSettings
 from gateway_shared.identity import IdentitySigner
 
 
@@ -26,6 +27,12 @@ def _signer(request: Request) -> IdentitySigner:
     return signer
 
 
+def _settings(request: Request) -> EdgeSettings:
+    settings: EdgeSettings = request.app.state.settings
+    return settings
+
+
 PolicyClient = Annotated[httpx.AsyncClient, Depends(_policy)]
 Auth = Annotated[Authenticator, Depends(_auth)]
 Signer = Annotated[IdentitySigner, Depends(_signer)]
+Settings = Annotated[EdgeSettings, Depends(_settings)]

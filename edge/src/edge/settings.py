@@ -33,3 +33,8 @@ class EdgeSettings(TierSettings):
     # How often edge checks that Redis still holds the registry (and the file is unchanged).
     registry_check_seconds: float = 5.0
     max_body_bytes: int = 4 * 1024 * 1024
+    max_header_bytes: int = 16 * 1024
+    max_json_depth: int = 32
+    max_messages: int = 2048
+    max_n: int = 128
+    max_tokens: int = 1_000_000
