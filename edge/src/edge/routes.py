@@ -20,7 +20,7 @@ from edge.validation import (
 )
 from gateway_shared import headers as h
 from gateway_shared.errors import GatewayError
-from gateway_shared.http import relay
+from gateway_shared.http import inward_path, relay
 from gateway_shared.identity import Identity, IdentitySigner
 
 routes = APIRouter()
@@ -64,7 +64,7 @@ async def forward(
     token = signer.sign(Identity(record.id, record.name, record.plan, request_id))
     upstream_request = policy.build_request(
         request.method,
-        request.url.path,
+        inward_path(request),
         content=body,
         headers=_inward_headers(request, token, request_id),
     )

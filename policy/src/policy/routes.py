@@ -11,7 +11,7 @@ from starlette.responses import Response, StreamingResponse
 
 from gateway_shared import headers as h
 from gateway_shared.errors import GatewayError
-from gateway_shared.http import is_event_stream, returned_headers
+from gateway_shared.http import inward_path, is_event_stream, returned_headers
 from gateway_shared.inner import CallerIdentity
 from gateway_shared.usage import read_usage
 from policy.accounting import metered_stream
@@ -50,7 +50,7 @@ async def inference(
     )
     limit_headers = rate_limit_headers(identity.plan, decision)
     upstream_request = router.build_request(
-        "POST", request.url.path, content=raw, headers=_inward(request)
+        "POST", inward_path(request), content=raw, headers=_inward(request)
     )
     try:
         upstream = await router.send(upstream_request, stream=True)
@@ -87,7 +87,7 @@ async def inference(
 @routes.get("/v1/models/{model_id:path}")
 async def models(request: Request, identity: CallerIdentity, router: RouterClient) -> Response:
     try:
-        upstream = await router.get(request.url.path, headers=_inward(request))
+        upstream = await router.get(inward_path(request), headers=_inward(request))
     except httpx.HTTPError:
         raise _unavailable() from None
     return Response(

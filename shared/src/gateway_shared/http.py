@@ -8,11 +8,13 @@ httpx over the aiohttp transport: measured on these machines, a stock
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from urllib.parse import quote
 
 import anyio
 import httpx
 from httpx_aiohttp import AiohttpTransport
 from starlette.background import BackgroundTask
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from gateway_shared.headers import RETURN_RESPONSE
@@ -35,6 +37,15 @@ def pooled_client(
         transport=AiohttpTransport(limits=limits),
         timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=30.0, pool=5.0),
     )
+
+
+def inward_path(request: Request) -> str:
+    """The request's path, percent-encoded again for the next hop.
+
+    Starlette hands handlers the decoded path; a path parameter (a model id) may hold
+    any byte a client sent, which must not reach the next request line raw.
+    """
+    return quote(request.url.path, safe="/:@!$&'()*+,;=-._~")
 
 
 def returned_headers(upstream: httpx.Headers | Mapping[str, str]) -> dict[str, str]:
