@@ -41,9 +41,14 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
         with contextlib.suppress(RedisError):
             await sync.ensure_loaded()  # if Redis is down now, the periodic check loads later
         app.state.redis = redis
+        peppers = tuple(
+            p.get_secret_value().encode()
+            for p in (settings.key_pepper, settings.key_pepper_previous)
+            if p is not None
+        )
         app.state.auth = Authenticator(
             redis,
-            settings.key_pepper.get_secret_value().encode(),
+            peppers,
             sync,
             settings.key_cache_seconds,
         )

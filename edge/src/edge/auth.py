@@ -18,8 +18,10 @@ from edge.registry_sync import RegistrySync
 from gateway_shared import keystore
 from gateway_shared.errors import GatewayError
 from gateway_shared.keys import KeyRecord, hash_key, looks_like_key
+from gateway_shared.logs import ThrottledLog
 
 log = logging.getLogger("edge.auth")
+_redis_down = ThrottledLog(log)
 
 _INVALID = (
     "Incorrect API key provided. You can find your gateway API key with your gateway administrator."
@@ -42,14 +44,25 @@ def _unauthorized(message: str) -> GatewayError:
 
 
 class Authenticator:
+    """Checks keys against Redis; ``peppers`` lists the current pepper first, then the
+    previous one while a rotation is under way (docs/security.md)."""
+
     def __init__(
-        self, redis: Redis, pepper: bytes, sync: RegistrySync, cache_seconds: float
+        self, redis: Redis, peppers: tuple[bytes, ...], sync: RegistrySync, cache_seconds: float
     ) -> None:
         self._redis = redis
-        self._pepper = pepper
+        self._peppers = peppers
         self._sync = sync
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[KeyRecord, float]] = {}
+
+    async def _find(self, key: str, current_hash: str) -> KeyRecord | None:
+        record = await keystore.lookup(self._redis, current_hash)
+        for pepper in self._peppers[1:]:
+            if record is not None:
+                break
+            record = await keystore.lookup(self._redis, hash_key(key, pepper))
+        return record
 
     async def authenticate(self, headers: Headers) -> KeyRecord:
         key = key_from_headers(headers)
@@ -60,17 +73,17 @@ class Authenticator:
             )
         if not looks_like_key(key):
             raise _unauthorized(_INVALID)
-        key_hash = hash_key(key, self._pepper)
+        key_hash = hash_key(key, self._peppers[0])
         now = time.monotonic()
         cached = self._cache.get(key_hash)
         if cached is not None and cached[1] > now:
             return cached[0]
         try:
-            record = await keystore.lookup(self._redis, key_hash)
+            record = await self._find(key, key_hash)
             if record is None and await self._sync.reload_if_lost():
-                record = await keystore.lookup(self._redis, key_hash)
+                record = await self._find(key, key_hash)
         except RedisError as exc:
-            log.warning("key lookup failed: Redis unavailable (%s)", type(exc).__name__)
+            _redis_down.warning("key lookup failed: Redis unavailable (%s)", type(exc).__name__)
             raise GatewayError(
                 "The gateway cannot verify API keys right now. Please retry shortly.",
                 status=503,

@@ -20,6 +20,12 @@ class EdgeSettings(TierSettings):
     key_pepper: SecretStr = Field(
         validation_alias=AliasChoices("key_pepper", "GATEWAY_KEY_PEPPER"), min_length=16
     )
+    # Set only while rotating the pepper: keys hashed with it keep working.
+    key_pepper_previous: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("key_pepper_previous", "GATEWAY_KEY_PEPPER_PREVIOUS"),
+        min_length=16,
+    )
     # The registry comes inline (the Doppler secret) or from a file (development).
     key_registry: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("key_registry", "GATEWAY_KEY_REGISTRY")

@@ -32,7 +32,8 @@ class Ticket:
     limiter: Limiter
     identity: Identity
     model: str
-    reserved: int
+    reserved: int  # recorded in Redis at admission; 0 when admission skipped Redis
+    estimate: int
     prompt_estimate: int
     admitted_at: datetime
     settled: bool = field(default=False)
@@ -65,7 +66,7 @@ class Ticket:
             await self.settle(int(usage["prompt_tokens"]), int(usage["completion_tokens"]))
         except (KeyError, ValueError, TypeError, orjson.JSONDecodeError):
             # The provider gave no usage: charge the reservation rather than nothing.
-            await self.settle(self.prompt_estimate, self.reserved - self.prompt_estimate)
+            await self.settle(self.prompt_estimate, self.estimate - self.prompt_estimate)
 
     async def settle_estimated(self, chunks: int = 0) -> None:
         await self.settle(self.prompt_estimate, chunks)

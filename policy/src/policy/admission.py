@@ -83,5 +83,7 @@ class Admission:
             decision = UNLIMITED
         if not decision.admitted:
             raise rejection(plan, decision, estimate)
-        ticket = Ticket(self._limiter, identity, model, estimate, prompt, admitted_at)
+        ticket = Ticket(
+            self._limiter, identity, model, decision.reserved, estimate, prompt, admitted_at
+        )
         return ticket, decision

@@ -36,8 +36,11 @@ class Decision:
     requests_reset_ms: int
     tokens_remaining: int
     tokens_reset_ms: int
+    # Tokens this admission recorded in Redis, which settling must take back.
+    reserved: int = 0
 
 
+# Admitted without Redis: no limit to check (or Redis down in fail-open), nothing reserved.
 UNLIMITED = Decision(True, None, 0, -1, 0, -1, 0)
 
 
@@ -90,6 +93,7 @@ class Limiter:
             requests_reset_ms=int(req_reset),
             tokens_remaining=int(tok_left),
             tokens_reset_ms=int(tok_reset),
+            reserved=estimate if admitted else 0,
         )
 
     async def settle(

@@ -131,10 +131,10 @@ if held then
 end
 for i = 5, 6 do
   redis.call('HINCRBY', KEYS[i], 'tokens', actual - reserved)
-  redis.call('HINCRBY', KEYS[i], 'requests', 1)
-  -- A failed request (model '') is counted but adds no per-model fields: unknown model
-  -- names a client sends must not grow the hash.
+  -- A failed request (model '') releases its reservation and is not usage; nor may the
+  -- unknown model names a client sends grow the hash.
   if model ~= '' then
+    redis.call('HINCRBY', KEYS[i], 'requests', 1)
     redis.call('HINCRBY', KEYS[i], model .. '|requests', 1)
     redis.call('HINCRBY', KEYS[i], model .. '|prompt_tokens', prompt)
     redis.call('HINCRBY', KEYS[i], model .. '|completion_tokens', completion)
