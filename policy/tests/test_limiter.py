@@ -126,13 +126,35 @@ async def test_sliding_window_frees_slots_as_entries_age(redis: Redis) -> None:
     assert (await limiter.admit(key, plan, _rid(), 1)).admitted
 
 
-async def test_expired_lease_frees_a_slot_of_a_dead_replica(redis: Redis) -> None:
+async def test_expired_lease_frees_the_slot_and_tokens_of_a_dead_replica(redis: Redis) -> None:
     limiter = Limiter(redis, window_seconds=60, lease_seconds=0.3)
-    key, plan = _key(), Plan(max_concurrent=1)
-    assert (await limiter.admit(key, plan, _rid(), 1)).admitted  # never settled
+    key, plan = _key(), Plan(max_concurrent=1, daily_tokens=100)
+    assert (await limiter.admit(key, plan, _rid(), 80)).admitted  # never settled
     assert not (await limiter.admit(key, plan, _rid(), 1)).admitted
     await asyncio.sleep(0.35)  # the lease length
-    assert (await limiter.admit(key, plan, _rid(), 1)).admitted
+    # The dead request's 80 tokens are back: a new 90-token request fits the quota.
+    assert (await limiter.admit(key, plan, _rid(), 90)).admitted
+    assert int(await redis.hget(KeyLayout(key).day(utcnow()), "tokens")) == 90
+
+
+async def test_settling_after_the_lease_was_reaped_charges_once(redis: Redis) -> None:
+    limiter = Limiter(redis, window_seconds=60, lease_seconds=0.2)
+    key, plan = _key(), Plan(max_concurrent=5)
+    slow, admitted_at = _rid(), utcnow()
+    assert (await limiter.admit(key, plan, slow, 50)).admitted
+    await asyncio.sleep(0.25)  # outlives its lease
+    assert (await limiter.admit(key, plan, _rid(), 1)).admitted  # reaps the slow one
+    await limiter.settle(
+        key_id=key,
+        request_id=slow,
+        model="m",
+        reserved=50,
+        prompt_tokens=10,
+        completion_tokens=20,
+        admitted_at=admitted_at,
+    )
+    # 1 (still reserved by the second request) + 30 actually used by the slow one.
+    assert int(await redis.hget(KeyLayout(key).day(utcnow()), "tokens")) == 31
 
 
 async def test_scripts_survive_a_script_cache_flush(redis: Redis) -> None:

@@ -20,8 +20,11 @@ from redis.exceptions import RedisError
 
 from gateway_shared.identity import Identity
 from gateway_shared.logs import ThrottledLog
-from gateway_shared.sse import USAGE_TRAILER, EventFramer, parse_usage_trailer
+from gateway_shared.observability import RequestContext, current_request
+from gateway_shared.http import upstream_lost
+from gateway_shared.sse import USAGE_TRAILER, EventFramer, data_event, parse_usage_trailer
 from policy.limits.limiter import Limiter
+from policy.metrics import PolicyMetrics
 
 log = logging.getLogger("policy.accounting")
 _settle_failures = ThrottledLog(log)
@@ -37,13 +40,18 @@ class Ticket:
     prompt_estimate: int
     admitted_at: datetime
     settled: bool = field(default=False)
+    metrics: PolicyMetrics | None = None
+    # The request it was taken for: the router's model label and the log line's tokens.
+    request: RequestContext | None = field(default_factory=current_request)
 
     async def settle(self, prompt_tokens: int, completion_tokens: int, *, ok: bool = True) -> None:
         if self.settled:
             return
         self.settled = True
+        if ok:
+            self._observe(prompt_tokens, completion_tokens)
         try:
-            await self.limiter.settle(
+            totals = await self.limiter.settle(
                 key_id=self.identity.key_id,
                 request_id=self.identity.request_id,
                 model=self.model if ok else "",
@@ -56,6 +64,17 @@ class Ticket:
             _settle_failures.warning(
                 "could not settle usage: Redis unavailable (%s)", type(exc).__name__
             )
+            return
+        if self.metrics is not None:
+            self.metrics.quota(self.identity.key_name, self.identity.plan, *totals)
+
+    def _observe(self, prompt_tokens: int, completion_tokens: int) -> None:
+        request = self.request
+        if request is not None:
+            request.set_tokens(prompt_tokens, completion_tokens)
+        if self.metrics is not None:
+            model = request.model if request is not None else None
+            self.metrics.charged(self.identity.key_name, model, prompt_tokens, completion_tokens)
 
     async def settle_from_header(self, response: httpx.Response, header: str) -> None:
         if response.status_code >= 400:
@@ -89,6 +108,9 @@ async def metered_stream(response: httpx.Response, ticket: Ticket) -> AsyncItera
                 out.append(event)
             if out:
                 yield b"".join(out)
+    except httpx.HTTPError:
+        # Router died mid-stream: the client must see the stream fail, not end.
+        yield data_event(upstream_lost().to_body())
     finally:
         # Shielded: a client that disconnected cancels this generator, and the charge
         # and the slot must still be settled (bounded by the Redis timeout).

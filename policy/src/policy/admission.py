@@ -14,6 +14,7 @@ from gateway_shared.tokens import estimate_prompt_tokens
 from gateway_shared.usage import utcnow
 from policy.accounting import Ticket
 from policy.limits.limiter import UNLIMITED, Decision, Limiter
+from policy.metrics import LIMITER_UNAVAILABLE, PolicyMetrics
 from policy.settings import FailureMode, PolicySettings
 from policy.signals import rejection
 
@@ -28,9 +29,12 @@ def completion_budget(body: dict[str, Any], plan_cap: int | None, default: int) 
 
 
 class Admission:
-    def __init__(self, limiter: Limiter, settings: PolicySettings) -> None:
+    def __init__(
+        self, limiter: Limiter, settings: PolicySettings, metrics: PolicyMetrics | None = None
+    ) -> None:
         self._limiter = limiter
         self._settings = settings
+        self._metrics = metrics
         self._fail_open_log = ThrottledLog(log)
         self.unmetered = 0  # requests admitted without Redis (fail-open mode)
 
@@ -69,6 +73,8 @@ class Admission:
             )
         except RedisError as exc:
             if self._settings.redis_failure_mode is FailureMode.CLOSED:
+                if self._metrics is not None:
+                    self._metrics.rejected(LIMITER_UNAVAILABLE, identity.key_name)
                 raise GatewayError(
                     "The gateway cannot check rate limits right now. Please retry shortly.",
                     status=503,
@@ -76,14 +82,25 @@ class Admission:
                     headers={"retry-after": "1"},
                 ) from None
             self.unmetered += 1
+            if self._metrics is not None:
+                self._metrics.unmetered.inc()
             self._fail_open_log.warning(
                 "Redis unavailable (%s): admitting requests unmetered (fail-open)",
                 type(exc).__name__,
             )
             decision = UNLIMITED
         if not decision.admitted:
+            if self._metrics is not None and decision.reason is not None:
+                self._metrics.rejected(decision.reason, identity.key_name)
             raise rejection(plan, decision, estimate)
         ticket = Ticket(
-            self._limiter, identity, model, decision.reserved, estimate, prompt, admitted_at
+            self._limiter,
+            identity,
+            model,
+            decision.reserved,
+            estimate,
+            prompt,
+            admitted_at,
+            metrics=self._metrics,
         )
         return ticket, decision

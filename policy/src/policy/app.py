@@ -16,16 +16,21 @@ from gateway_shared.errors import install_error_handlers
 from gateway_shared.health import add_health_routes
 from gateway_shared.http import pooled_client
 from gateway_shared.identity import IdentitySigner
+from gateway_shared.observability import NATIVE_TELEMETRY_OFF, Observability
+from gateway_shared.observability.redis_calls import server_address
 from gateway_shared.redis import connect
 from gateway_shared.settings import load
 from policy.admission import Admission
 from policy.limits.limiter import Limiter
+from policy.metrics import PolicyMetrics
 from policy.routes import routes
 from policy.settings import PolicySettings
 
 
 def create_app(settings: PolicySettings | None = None) -> FastAPI:
     settings = settings or load(PolicySettings)
+    obs = Observability("policy")
+    metrics = PolicyMetrics(obs.registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -33,8 +38,9 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
             settings.redis_url.get_secret_value(), timeout_seconds=settings.redis_timeout_seconds
         )
         app.state.redis = redis
-        limiter = Limiter(redis, settings.rate_window_seconds, settings.lease_seconds)
-        app.state.admission = Admission(limiter, settings)
+        redis_calls = obs.redis_calls(("admit", "settle"), server_address(redis))
+        limiter = Limiter(redis, settings.rate_window_seconds, settings.lease_seconds, redis_calls)
+        app.state.admission = Admission(limiter, settings, metrics)
         app.state.signer = IdentitySigner(settings.internal_secret.get_secret_value().encode())
         app.state.router = pooled_client(base_url=settings.router_url, read_timeout=None)
         try:
@@ -42,9 +48,18 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
         finally:
             await app.state.router.aclose()
             await redis.aclose()
+            obs.shutdown()
 
-    app = FastAPI(title="gateway policy", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="gateway policy",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        telemetry=NATIVE_TELEMETRY_OFF,
+    )
     install_error_handlers(app)
+    obs.install(app)
+    app.state.obs = obs
 
     async def ready() -> dict[str, bool]:
         try:

@@ -25,7 +25,9 @@ routes = APIRouter()
 
 
 def _inward(request: Request) -> dict[str, str]:
-    return {n: request.headers[n] for n in _FORWARD if n in request.headers}
+    headers = {n: request.headers[n] for n in _FORWARD if n in request.headers}
+    headers.update(request.app.state.obs.tracing.outgoing(request.headers))
+    return headers
 
 
 def _unavailable() -> GatewayError:
@@ -57,6 +59,8 @@ async def inference(
     except httpx.HTTPError:
         await ticket.settle(0, 0, ok=False)
         raise _unavailable() from None
+    if ticket.request is not None:
+        ticket.request.from_upstream(upstream.headers)
     headers = returned_headers(upstream.headers) | limit_headers
     if is_event_stream(upstream):
         return StreamingResponse(

@@ -8,10 +8,22 @@ IDENTITY = "x-gateway-identity"
 # Tokens used by a finished non-streaming call, reported by router to policy.
 USAGE = "x-gateway-usage"
 
+# What the inner tiers report outward with each answer (observability; docs/observability.md).
+# Router sets them, policy passes them on, edge consumes them; none reaches a client.
+# The catalog alias that served the request: the only value the `model` metric label takes.
+MODEL = "x-gateway-model"
+# Milliseconds the router spent on providers (all attempts, to the answer or first token).
+PROVIDER_MS = "x-gateway-provider-ms"
+# Public: what the gateway itself added to the answer's latency, set by edge.
+OVERHEAD_MS = "x-gateway-overhead-ms"
+
 REQUEST_ID = "x-request-id"
 
 # Request headers edge forwards inward (everything else a client sends stays at edge).
-FORWARD_REQUEST = ("content-type", "accept", "traceparent", "tracestate")
+FORWARD_REQUEST = ("content-type", "accept")
+# W3C trace context. Each tier injects its own server span's context into the requests it
+# sends; with tracing off, the caller's headers are passed on as they came.
+TRACE_CONTEXT = ("traceparent", "tracestate")
 
 # Response headers that travel back out to the client from the inner tiers.
 RETURN_RESPONSE = (

@@ -17,7 +17,11 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from gateway_shared.errors import GatewayError
 from gateway_shared.headers import RETURN_RESPONSE
+from gateway_shared.observability.tracing import Tracing
+from gateway_shared.observability.transport import TracedTransport
+from gateway_shared.sse import data_event
 
 
 def pooled_client(
@@ -26,15 +30,20 @@ def pooled_client(
     connect_timeout: float = 2.0,
     read_timeout: float | None = 600.0,
     base_url: str = "",
+    tracing: Tracing | None = None,
 ) -> httpx.AsyncClient:
+    """``tracing``: give each request an HTTP client span (when tracing is on)."""
     limits = httpx.Limits(
         max_connections=max_connections,
         max_keepalive_connections=max_connections,
         keepalive_expiry=60.0,
     )
+    transport: httpx.AsyncBaseTransport = AiohttpTransport(limits=limits)
+    if tracing is not None and tracing.enabled:
+        transport = TracedTransport(transport, tracing.tracer)
     return httpx.AsyncClient(
         base_url=base_url,
-        transport=AiohttpTransport(limits=limits),
+        transport=transport,
         timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=30.0, pool=5.0),
     )
 
@@ -57,10 +66,22 @@ def is_event_stream(response: httpx.Response) -> bool:
     return content_type.startswith("text/event-stream")
 
 
+def upstream_lost() -> GatewayError:
+    return GatewayError(
+        "The gateway lost its connection to an internal service before the answer was "
+        "complete. Please retry.",
+        status=503,
+        code="upstream_unavailable",
+    )
+
+
 async def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
     try:
         async for chunk in response.aiter_raw():
             yield chunk
+    except httpx.HTTPError:
+        # The next tier died mid-stream: the client must see the stream fail, not end.
+        yield data_event(upstream_lost().to_body())
     finally:
         # Shielded: when the client left, this runs inside a cancelled scope, and an
         # unshielded await would be cancelled before the connection upstream is dropped.
@@ -93,6 +114,8 @@ async def relay(
         )
     try:
         body = await response.aread()
+    except httpx.HTTPError:
+        raise upstream_lost() from None
     finally:
         await response.aclose()
     return Response(body, status_code=response.status_code, headers=headers, media_type=media_type)

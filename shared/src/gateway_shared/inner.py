@@ -9,12 +9,13 @@ from fastapi import Depends, Request
 from gateway_shared.errors import GatewayError
 from gateway_shared.headers import IDENTITY
 from gateway_shared.identity import Identity, IdentitySigner, InvalidIdentity
+from gateway_shared.observability.context import current_request
 
 
 def verified_identity(request: Request) -> Identity:
     signer: IdentitySigner = request.app.state.signer
     try:
-        return signer.verify(request.headers.get(IDENTITY))
+        identity = signer.verify(request.headers.get(IDENTITY))
     except InvalidIdentity as exc:
         # Same answer whatever was wrong: a prober learns nothing about the token format.
         raise GatewayError(
@@ -22,6 +23,12 @@ def verified_identity(request: Request) -> Identity:
             status=401,
             code="invalid_identity",
         ) from exc
+    # The key name is a metric label here: it comes from the registry, through edge.
+    ctx = current_request()
+    if ctx is not None:
+        ctx.key_name = identity.key_name
+        ctx.request_id = identity.request_id
+    return identity
 
 
 CallerIdentity = Annotated[Identity, Depends(verified_identity)]

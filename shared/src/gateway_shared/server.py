@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uvicorn
 
+from gateway_shared.observability.logging import configure_logging
+
 
 def serve(
     factory: str,
@@ -12,12 +14,16 @@ def serve(
     port: int,
     log_level: str = "warning",
     graceful_seconds: int = 30,
+    access_log: bool = True,
 ) -> None:
     """Serve ``factory`` ("module:create_app") until SIGINT/SIGTERM.
 
     On SIGTERM uvicorn stops accepting connections and waits up to ``graceful_seconds``
-    for in-flight requests (streams included) before it exits.
+    for in-flight requests (streams included) before it exits. Every log line of the
+    process is JSON on stderr, named after the factory's package (``edge``, ...);
+    ``access_log``: one line per request (docs/observability.md).
     """
+    configure_logging(factory.split(".", 1)[0], log_level, access_log=access_log)
     uvicorn.run(
         factory,
         factory=True,
@@ -27,6 +33,7 @@ def serve(
         http="httptools",
         lifespan="on",
         log_level=log_level,
+        log_config=None,
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=graceful_seconds,

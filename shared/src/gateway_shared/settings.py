@@ -21,6 +21,8 @@ class TierSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "warning"
+    # One JSON line per request (docs/observability.md), whatever the log level.
+    access_log: bool = True
     internal_secret: SecretStr = Field(
         validation_alias=AliasChoices("internal_secret", "GATEWAY_INTERNAL_SECRET"),
         min_length=16,

@@ -6,7 +6,8 @@ touch a single slot and run unchanged on Redis Cluster:
 - ``gw:{k}:rpm``                 sliding log of admitted requests (ZSET id -> ms)
 - ``gw:{k}:tpm``, ``:tpm:n``, ``:tpm:sum``  sliding log of tokens (ZSET id -> ms,
   HASH id -> tokens, running total)
-- ``gw:{k}:inflight``            requests in flight (ZSET id -> lease expiry ms)
+- ``gw:{k}:inflight``, ``:inflight:n``  requests in flight (ZSET id -> lease expiry ms,
+  HASH id -> tokens reserved)
 - ``gw:{k}:usage:d:YYYYMMDD`` and ``gw:{k}:usage:m:YYYYMM``  HASH of ``tokens``
   (charged plus reserved, what quotas check), ``requests``, and per model
   ``<model>|requests``, ``<model>|prompt_tokens``, ``<model>|completion_tokens``.
@@ -52,6 +53,10 @@ class KeyLayout:
     @property
     def inflight(self) -> str:
         return self._k("inflight")
+
+    @property
+    def inflight_reserved(self) -> str:
+        return self._k("inflight:n")
 
     def day(self, now: datetime) -> str:
         return self._k(f"usage:d:{now:%Y%m%d}")

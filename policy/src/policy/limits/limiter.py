@@ -7,12 +7,14 @@ once; redis-py calls them by SHA and re-loads them after a Redis restart (NOSCRI
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from redis.asyncio import Redis
 
+from gateway_shared.observability import RedisCalls
 from gateway_shared.plans import Plan
 from gateway_shared.usage import DAY_TTL_SECONDS, MONTH_TTL_SECONDS, KeyLayout, utcnow
 from policy.limits.scripts import ADMIT, SETTLE
@@ -49,41 +51,53 @@ def has_limits(plan: Plan) -> bool:
 
 
 class Limiter:
-    def __init__(self, redis: Redis, window_seconds: float, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        window_seconds: float,
+        lease_seconds: float,
+        redis_calls: RedisCalls | None = None,
+    ) -> None:
         self._window_ms = int(window_seconds * 1000)
         self._lease_ms = int(lease_seconds * 1000)
         self._admit = redis.register_script(ADMIT)
         self._settle = redis.register_script(SETTLE)
+        self._calls = redis_calls
+
+    def _observe(self, operation: str) -> AbstractContextManager[None]:
+        return self._calls.observe(operation, "EVALSHA") if self._calls else nullcontext()
 
     async def admit(self, key_id: str, plan: Plan, request_id: str, estimate: int) -> Decision:
         if not has_limits(plan):
             return UNLIMITED
         layout = KeyLayout(key_id)
         now = utcnow()
-        result = await self._admit(
-            keys=[
-                layout.rpm,
-                layout.tpm,
-                layout.tpm_amounts,
-                layout.tpm_sum,
-                layout.inflight,
-                layout.day(now),
-                layout.month(now),
-            ],
-            args=[
-                request_id,
-                self._window_ms,
-                plan.rpm or 0,
-                plan.tpm or 0,
-                plan.max_concurrent or 0,
-                plan.daily_tokens or 0,
-                plan.monthly_tokens or 0,
-                estimate,
-                self._lease_ms,
-                DAY_TTL_SECONDS,
-                MONTH_TTL_SECONDS,
-            ],
-        )
+        with self._observe("admit"):
+            result = await self._admit(
+                keys=[
+                    layout.rpm,
+                    layout.tpm,
+                    layout.tpm_amounts,
+                    layout.tpm_sum,
+                    layout.inflight,
+                    layout.day(now),
+                    layout.month(now),
+                    layout.inflight_reserved,
+                ],
+                args=[
+                    request_id,
+                    self._window_ms,
+                    plan.rpm or 0,
+                    plan.tpm or 0,
+                    plan.max_concurrent or 0,
+                    plan.daily_tokens or 0,
+                    plan.monthly_tokens or 0,
+                    estimate,
+                    self._lease_ms,
+                    DAY_TTL_SECONDS,
+                    MONTH_TTL_SECONDS,
+                ],
+            )
         admitted, reason, retry, req_left, req_reset, tok_left, tok_reset = result
         return Decision(
             admitted=bool(admitted),
@@ -106,26 +120,30 @@ class Limiter:
         prompt_tokens: int,
         completion_tokens: int,
         admitted_at: datetime,
-    ) -> None:
-        """Charge real usage to the day and month the reservation was made in."""
+    ) -> tuple[int, int]:
+        """Charge real usage to the day and month the reservation was made in; returns
+        the day's and the month's charged-plus-reserved totals."""
         layout = KeyLayout(key_id)
         now = admitted_at
-        await self._settle(
-            keys=[
-                layout.tpm,
-                layout.tpm_amounts,
-                layout.tpm_sum,
-                layout.inflight,
-                layout.day(now),
-                layout.month(now),
-            ],
-            args=[
-                request_id,
-                reserved,
-                prompt_tokens,
-                completion_tokens,
-                model,
-                DAY_TTL_SECONDS,
-                MONTH_TTL_SECONDS,
-            ],
-        )
+        with self._observe("settle"):
+            totals = await self._settle(
+                keys=[
+                    layout.tpm,
+                    layout.tpm_amounts,
+                    layout.tpm_sum,
+                    layout.inflight,
+                    layout.day(now),
+                    layout.month(now),
+                    layout.inflight_reserved,
+                ],
+                args=[
+                    request_id,
+                    reserved,
+                    prompt_tokens,
+                    completion_tokens,
+                    model,
+                    DAY_TTL_SECONDS,
+                    MONTH_TTL_SECONDS,
+                ],
+            )
+        return int(totals[0]), int(totals[1])

@@ -2,14 +2,20 @@
 
 ``ADMIT`` decides a request against every limit of its key in one atomic round trip and
 consumes nothing unless all pass. ``SETTLE`` charges what a finished request really used,
-returns the rest of its reservation and frees its concurrency slot. Both take the time
+returns the rest of its reservation and frees its concurrency slot.
+
+Every admitted request holds a lease in the in-flight set until it is settled. A lease
+that expires unsettled belonged to a policy replica that died mid-request: the next
+admission of that key reaps it, freeing the slot and returning the reservation (the
+client never got a complete answer), so a crash leaks neither slots nor tokens. Both take the time
 from Redis itself (``TIME``), so replicas with skewed clocks still share one window.
 Every key a script touches is passed in KEYS with the key's hash tag (Redis Cluster).
 """
 
 from __future__ import annotations
 
-# KEYS: 1 rpm log, 2 tpm log, 3 tpm amounts, 4 tpm sum, 5 inflight, 6 day usage, 7 month usage
+# KEYS: 1 rpm log, 2 tpm log, 3 tpm amounts, 4 tpm sum, 5 inflight, 6 day usage,
+#       7 month usage, 8 inflight reservations
 # ARGV: 1 request id, 2 window ms, 3 rpm, 4 tpm, 5 max concurrent, 6 daily tokens,
 #       7 monthly tokens, 8 token estimate, 9 lease ms, 10 day ttl s, 11 month ttl s
 # A limit of 0 is "no limit". Returns {admitted, reason, retry_after_ms,
@@ -24,6 +30,15 @@ local daily, monthly = tonumber(ARGV[6]), tonumber(ARGV[7])
 local est = tonumber(ARGV[8])
 local lease = tonumber(ARGV[9])
 local since = now - window
+
+local dead = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 100)
+for i = 1, #dead do
+  local held = tonumber(redis.call('HGET', KEYS[8], dead[i]) or '0')
+  redis.call('HINCRBY', KEYS[6], 'tokens', -held)
+  redis.call('HINCRBY', KEYS[7], 'tokens', -held)
+  redis.call('HDEL', KEYS[8], dead[i])
+  redis.call('ZREM', KEYS[5], dead[i])
+end
 
 local req_left, req_reset = -1, 0
 if rpm > 0 then
@@ -73,7 +88,6 @@ if tpm > 0 then
 end
 
 if conc > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
   if redis.call('ZCARD', KEYS[5]) >= conc then
     return {0, 'concurrency', 1000, req_left, req_reset, tok_left, tok_reset}
   end
@@ -103,10 +117,9 @@ if tpm > 0 then
   redis.call('INCRBY', KEYS[4], est)
   for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], window + 1000) end
 end
-if conc > 0 then
-  redis.call('ZADD', KEYS[5], now + lease, rid)
-  redis.call('PEXPIRE', KEYS[5], lease)
-end
+-- No expiry on the lease set: an unsettled lease must stay until it is reaped.
+redis.call('ZADD', KEYS[5], now + lease, rid)
+redis.call('HSET', KEYS[8], rid, est)
 redis.call('HINCRBY', KEYS[6], 'tokens', est)
 redis.call('EXPIRE', KEYS[6], tonumber(ARGV[10]))
 redis.call('HINCRBY', KEYS[7], 'tokens', est)
@@ -114,7 +127,9 @@ redis.call('EXPIRE', KEYS[7], tonumber(ARGV[11]))
 return {1, '', 0, req_left, req_reset, tok_left, tok_reset}
 """
 
-# KEYS: 1 tpm log, 2 tpm amounts, 3 tpm sum, 4 inflight, 5 day usage, 6 month usage
+# KEYS: 1 tpm log, 2 tpm amounts, 3 tpm sum, 4 inflight, 5 day usage, 6 month usage,
+#       7 inflight reservations
+# Returns {day tokens, month tokens}: the periods' charged-plus-reserved totals after it.
 # ARGV: 1 request id, 2 tokens reserved at admission, 3 prompt tokens,
 #       4 completion tokens, 5 model, 6 day ttl s, 7 month ttl s
 SETTLE = """
@@ -123,14 +138,17 @@ local reserved = tonumber(ARGV[2])
 local prompt, completion = tonumber(ARGV[3]), tonumber(ARGV[4])
 local actual = prompt + completion
 local model = ARGV[5]
-redis.call('ZREM', KEYS[4], rid)
+-- A lease reaped before this settlement has already given the reservation back.
+if reserved > 0 and redis.call('ZREM', KEYS[4], rid) == 0 then reserved = 0 end
+redis.call('HDEL', KEYS[7], rid)
 local held = redis.call('HGET', KEYS[2], rid)
 if held then
   redis.call('HSET', KEYS[2], rid, actual)
   redis.call('INCRBY', KEYS[3], actual - tonumber(held))
 end
+local totals = {}
 for i = 5, 6 do
-  redis.call('HINCRBY', KEYS[i], 'tokens', actual - reserved)
+  totals[i - 4] = redis.call('HINCRBY', KEYS[i], 'tokens', actual - reserved)
   -- A failed request (model '') releases its reservation and is not usage; nor may the
   -- unknown model names a client sends grow the hash.
   if model ~= '' then
@@ -141,5 +159,5 @@ for i = 5, 6 do
   end
   redis.call('EXPIRE', KEYS[i], tonumber(ARGV[i + 1]))
 end
-return 1
+return totals
 """

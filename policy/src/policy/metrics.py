@@ -1,0 +1,74 @@
+"""Policy's own metrics: rejections, token usage and quota saturation, per key.
+
+``key_name`` comes only from the caller's verified identity (edge looked the key up in
+the registry), ``model`` only from the router's report of the catalog alias that served
+the request (``other`` otherwise): both are bounded by configuration, not by clients.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from gateway_shared.observability.labels import OTHER
+from gateway_shared.plans import Plan
+from policy.limits.limiter import Reason
+
+# Refused without a decision: Redis down and the failure mode is "closed".
+LIMITER_UNAVAILABLE = "limiter_unavailable"
+
+
+class PolicyMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.rejections = Counter(
+            "gateway_ratelimit_rejections",
+            "Requests refused by a key's limits, by reason (requests, tokens, "
+            "tokens_too_large, concurrency, daily_quota, monthly_quota, "
+            "limiter_unavailable) and key name.",
+            ("reason", "key_name"),
+            registry=registry,
+        )
+        self.tokens = Counter(
+            "gateway_tokens",
+            "Tokens charged to keys (the provider's count; an estimate for a stream cut "
+            "short), by token type (input, output), model and key name.",
+            ("token_type", "model", "key_name"),
+            registry=registry,
+        )
+        self.quota_used = Gauge(
+            "gateway_quota_used_ratio",
+            "Share of a key's daily or monthly token quota used (charged plus reserved) as "
+            "of its last settled request; 1 is exhausted.",
+            ("key_name", "period"),
+            registry=registry,
+        )
+        self.unmetered = Counter(
+            "gateway_policy_unmetered_requests",
+            "Requests admitted without a limit check because Redis was unavailable "
+            "(POLICY_REDIS_FAILURE_MODE=open).",
+            registry=registry,
+        )
+        self.unmetered.inc(0)
+        self._tokens: dict[tuple[str, str, str], Counter] = {}
+
+    def rejected(self, reason: Reason | str, key_name: str) -> None:
+        self.rejections.labels(str(reason), key_name).inc()
+
+    def charged(self, key_name: str, model: str | None, prompt: int, completion: int) -> None:
+        label = model or OTHER
+        if prompt:
+            self._token_counter("input", label, key_name).inc(prompt)
+        if completion:
+            self._token_counter("output", label, key_name).inc(completion)
+
+    def _token_counter(self, token_type: str, model: str, key_name: str) -> Counter:
+        key = (token_type, model, key_name)
+        child = self._tokens.get(key)
+        if child is None:
+            child = self._tokens[key] = self.tokens.labels(*key)
+        return child
+
+    def quota(self, key_name: str, plan: Plan, day_tokens: int, month_tokens: int) -> None:
+        if plan.daily_tokens:
+            self.quota_used.labels(key_name, "daily").set(day_tokens / plan.daily_tokens)
+        if plan.monthly_tokens:
+            self.quota_used.labels(key_name, "monthly").set(month_tokens / plan.monthly_tokens)

@@ -1,0 +1,262 @@
+"""The request observer every tier installs: a pure ASGI middleware.
+
+Per HTTP request it makes a :class:`RequestContext` current, starts the tier's server
+span (tracing on), counts the request in flight, and when the last byte of the response
+has been sent it records the latency histogram (with the trace id as exemplar), counts
+an error by its OpenAI type and code, ends the span and writes the request's log line.
+
+At the response's start it adds the tier's report to the response headers: inner tiers
+(policy, router) report the model label, the router's provider time and the usage to the
+tier in front of them; edge, the public tier, reports ``x-gateway-overhead-ms`` to the
+client instead (its time to this first byte minus the provider time) and records it.
+
+It touches a streamed body only to notice its last chunk. It is not Starlette's
+``BaseHTTPMiddleware``, which buffers and slows streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from opentelemetry.trace import Span, SpanKind, StatusCode
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway_shared import headers as h
+from gateway_shared.observability import labels
+from gateway_shared.observability.context import RequestContext, _current
+from gateway_shared.observability.logging import access_logger
+from gateway_shared.observability.tracing import (
+    attach_span,
+    detach,
+    trace_id_from_header,
+    trace_id_of,
+)
+
+if TYPE_CHECKING:
+    from gateway_shared.observability import Observability
+
+# Probes and scrapes are measured but not logged.
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+# The status recorded for a request whose client left before any response (nginx's).
+CLIENT_CLOSED = 499
+# Longest raw path and requested model name written to a log line.
+_MAX_LOGGED = 200
+
+_MODEL = h.MODEL.encode()
+_PROVIDER_MS = h.PROVIDER_MS.encode()
+_USAGE = h.USAGE.encode()
+_OVERHEAD_MS = h.OVERHEAD_MS.encode()
+
+
+@dataclass(slots=True)
+class _Response:
+    """What the middleware learns about one response, filled in as it goes."""
+
+    status: int = 0
+    error_body: list[bytes] | None = None
+    error_size: int = 0
+    overhead: float | None = None
+    finished: bool = False
+    # Set when it ends:
+    seconds: float = 0.0
+    route: str = labels.UNMATCHED
+    method: str = ""
+    error_type: str | None = None
+    code: str | None = None
+    exc: BaseException | None = None
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class ObservabilityMiddleware:
+    def __init__(self, app: ASGIApp, obs: Observability) -> None:
+        self.app = app
+        self.http = obs.http
+        self.tracing = obs.tracing
+        self.public = obs.public
+        self.access = access_logger()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        ctx = RequestContext(time.perf_counter())
+        ctx_token = _current.set(ctx)
+        span: Span | None = None
+        span_token = None
+        if self.tracing.enabled:
+            span = self.tracing.tracer.start_span(
+                scope["method"],
+                context=self.tracing.extract(scope["headers"]),
+                kind=SpanKind.SERVER,
+                attributes={
+                    "http.request.method": labels.method(scope["method"]),
+                    "url.path": scope["path"],
+                    "url.scheme": scope.get("scheme", "http"),
+                },
+            )
+            span_token = attach_span(span)
+        response = _Response()
+        self.http.in_flight.inc()
+
+        async def observed_send(message: Message) -> None:
+            kind = message["type"]
+            if kind == "http.response.start":
+                response.status = message["status"]
+                if response.status >= 400:
+                    response.error_body = []
+                message = self._report(message, ctx, response)
+            elif kind == "http.response.body":
+                if response.error_body is not None:
+                    chunk = message.get("body", b"")
+                    response.error_size += len(chunk)
+                    if response.error_size <= labels.MAX_ERROR_BODY:
+                        response.error_body.append(chunk)
+                if not message.get("more_body", False):
+                    await send(message)
+                    self._finish(scope, ctx, response, span, None)
+                    return
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        except BaseException as exc:
+            if not response.finished:
+                self._finish(scope, ctx, response, span, exc)
+            raise
+        finally:
+            if not response.finished:
+                self._finish(scope, ctx, response, span, None)
+            self.http.in_flight.dec()
+            if span_token is not None:
+                detach(span_token)
+            _current.reset(ctx_token)
+
+    def _report(self, message: Message, ctx: RequestContext, response: _Response) -> Message:
+        """Add this tier's report to the response headers (see the module docstring)."""
+        headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
+        if self.public:
+            provider = ctx.provider_seconds
+            overhead = max(time.perf_counter() - ctx.started - (provider or 0.0), 0.0)
+            headers.append((_OVERHEAD_MS, f"{overhead * 1000:.2f}".encode()))
+            if provider is not None:
+                response.overhead = overhead
+        else:
+            present = {name for name, _ in headers}
+            if ctx.model and _MODEL not in present and ctx.model.isascii():
+                headers.append((_MODEL, ctx.model.encode()))
+            if ctx.provider_seconds is not None and _PROVIDER_MS not in present:
+                headers.append((_PROVIDER_MS, f"{ctx.provider_seconds * 1000:.3f}".encode()))
+            if ctx.prompt_tokens is not None and _USAGE not in present:
+                usage = {
+                    "prompt_tokens": ctx.prompt_tokens,
+                    "completion_tokens": ctx.completion_tokens,
+                }
+                headers.append((_USAGE, orjson.dumps(usage)))
+        return {**message, "headers": headers}
+
+    def _finish(
+        self,
+        scope: Scope,
+        ctx: RequestContext,
+        response: _Response,
+        span: Span | None,
+        exc: BaseException | None,
+    ) -> None:
+        response.finished = True
+        response.exc = exc
+        response.seconds = time.perf_counter() - ctx.started
+        if not response.status:  # no response was started
+            cancelled = isinstance(exc, asyncio.CancelledError)
+            response.status = CLIENT_CLOSED if cancelled else 500
+        status = response.status
+        route = response.route = labels.route(scope)
+        method = response.method = labels.method(scope["method"])
+        status_class = labels.status_class(status)
+        trace_id = trace_id_of(span) if span is not None else None
+        model = ctx.model or labels.OTHER
+        self.http.observe((route, method, status_class, model), response.seconds, trace_id)
+        if response.overhead is not None:
+            self.http.observe_overhead(route, response.overhead, trace_id)
+        if status >= 400:
+            body = response.error_body
+            if body and response.error_size <= labels.MAX_ERROR_BODY:
+                response.error_type, response.code = labels.error_labels(b"".join(body))
+            else:
+                response.error_type, response.code = labels.OTHER, labels.OTHER
+            self.http.error((route, status_class, response.error_type, response.code))
+        if span is not None:
+            _end_span(span, ctx, response)
+        if route not in QUIET_ROUTES and self.access.isEnabledFor(logging.INFO):
+            self.access.info("request", extra={"fields": _log_fields(scope, ctx, response, span)})
+
+
+def _end_span(span: Span, ctx: RequestContext, response: _Response) -> None:
+    route, status, exc = response.route, response.status, response.exc
+    if route != labels.UNMATCHED:
+        span.update_name(f"{response.method} {route}")
+        span.set_attribute("http.route", route)
+    span.set_attribute("http.response.status_code", status)
+    if ctx.key_name:
+        span.set_attribute("gateway.key.name", ctx.key_name)
+    if ctx.model:
+        span.set_attribute("gateway.model", ctx.model)
+    if exc is not None and not isinstance(exc, asyncio.CancelledError):
+        span.set_attribute("error.type", type(exc).__qualname__)
+        span.set_status(StatusCode.ERROR)
+    elif status >= 500:
+        code = response.code
+        span.set_attribute("error.type", code if code and code != labels.OTHER else str(status))
+        span.set_status(StatusCode.ERROR)
+    span.end()
+
+
+def _ms(seconds: float | None) -> float | None:
+    return round(seconds * 1000, 3) if seconds is not None else None
+
+
+def _log_fields(
+    scope: Scope, ctx: RequestContext, response: _Response, span: Span | None
+) -> dict[str, Any]:
+    """The request's log line (docs/observability.md): never the key, never a body."""
+    fields: dict[str, Any] = {"method": scope["method"], "route": response.route}
+    if response.route == labels.UNMATCHED:
+        fields["path"] = scope["path"][:_MAX_LOGGED]
+    fields["status"] = response.status
+    fields["duration_ms"] = _ms(response.seconds)
+    if span is not None:
+        context = span.get_span_context()
+        fields["trace_id"] = format(context.trace_id, "032x")
+        fields["span_id"] = format(context.span_id, "016x")
+    else:
+        trace_id = trace_id_from_header(_header(scope, b"traceparent"))
+        if trace_id:
+            fields["trace_id"] = trace_id
+    requested = ctx.requested_model
+    optional = {
+        "request_id": ctx.request_id,
+        "key_name": ctx.key_name,
+        "model": ctx.model,
+        "requested_model": requested[:_MAX_LOGGED] if requested else None,
+        "stream": ctx.stream or None,
+        "prompt_tokens": ctx.prompt_tokens,
+        "completion_tokens": ctx.completion_tokens,
+        "provider_ms": _ms(ctx.provider_seconds),
+        "overhead_ms": _ms(response.overhead),
+        "deployment": ctx.deployment,
+        "attempts": ctx.attempts or None,
+        "error_type": response.error_type,
+        "error_code": response.code,
+    }
+    fields.update((k, v) for k, v in optional.items() if v is not None)
+    return fields
