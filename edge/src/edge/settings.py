@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from gateway_shared.settings import TierSettings
@@ -44,3 +44,11 @@ class EdgeSettings(TierSettings):
     max_messages: int = 2048
     max_n: int = 128
     max_tokens: int = 1_000_000
+
+    @model_validator(mode="after")
+    def _has_a_registry(self) -> EdgeSettings:
+        if self.key_registry is None and self.key_registry_file is None:
+            raise ValueError(
+                "set GATEWAY_KEY_REGISTRY (or, in development, GATEWAY_KEY_REGISTRY_FILE)"
+            )
+        return self

@@ -23,6 +23,8 @@ class TierSettings(BaseSettings):
     log_level: str = "warning"
     # One JSON line per request (docs/observability.md), whatever the log level.
     access_log: bool = True
+    # On SIGTERM: how long in-flight requests and streams may run before the process exits.
+    graceful_seconds: int = Field(default=30, ge=0)
     internal_secret: SecretStr = Field(
         validation_alias=AliasChoices("internal_secret", "GATEWAY_INTERNAL_SECRET"),
         min_length=16,
@@ -45,7 +47,10 @@ def load[S: BaseSettings](settings_cls: type[S]) -> S:
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_input=False, include_url=False):
-            field = str(error["loc"][0]) if error["loc"] else "?"
+            if not error["loc"]:  # a rule across fields: its message names them
+                problems.append(str(error["msg"]).removeprefix("Value error, "))
+                continue
+            field = str(error["loc"][0])
             name = env_name(settings_cls, field) if field in settings_cls.model_fields else field
             what = "is not set" if error["type"] == "missing" else f"is invalid: {error['msg']}"
             problems.append(f"{name} {what}")
