@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,7 +121,11 @@ class Stack:
         ports: Ports | None = None,
         stack_secrets: StackSecrets | None = None,
         extra_env: dict[str, str] | None = None,
+        extra_simulators: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
+        """``extra_simulators``: more simulator processes, name -> their ``SIM_*`` env
+        (each on a free port, ``services[name]``), for catalogs with several
+        deployments; they start before the router, like the first simulator."""
         self.workdir = workdir
         self.ports = ports or Ports()
         self.secrets = stack_secrets or StackSecrets()
@@ -146,6 +151,12 @@ class Stack:
             "simulator": Service(
                 "simulator", "simulator", base | {"SIM_PORT": str(p.simulator)}, p.simulator, logs
             ),
+        }
+        for name, sim_env in (extra_simulators or {}).items():
+            port = free_port()
+            env = base | {"SIM_PORT": str(port), **sim_env}
+            self.services[name] = Service(name, "simulator", env, port, logs)
+        self.services |= {
             "router": Service(
                 "router",
                 "router",
@@ -186,13 +197,13 @@ class Stack:
     def start(self, timeout: float = 30.0) -> None:
         if self.redis:
             self.redis.start()
-        for name in TIERS:
-            self.services[name].start()
-        for name in TIERS:
-            self.services[name].wait_ready(timeout)
+        for service in self.services.values():
+            service.start()
+        for service in self.services.values():
+            service.wait_ready(timeout)
 
     def stop(self) -> None:
-        for name in reversed(TIERS):
-            self.services[name].stop()
+        for service in reversed(self.services.values()):
+            service.stop()
         if self.redis:
             self.redis.stop()

@@ -1,17 +1,21 @@
-"""The model catalog: each public model alias and the deployments that serve it.
+"""The model catalog: each public model alias, the deployments that serve it, and the
+routing policy (retries, circuit breaker, health checks) applied to them.
 
-Loaded from a YAML file and validated whole at start; a catalog with any error is
-refused with a message naming the file, the alias and the field.
+Loaded from a YAML file and validated whole, at start and on every reload; a catalog with
+any error is refused with a message naming the file, the alias and the field. The format
+is documented in docs/router.md; config/catalog.example.yaml is a complete example.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class CatalogError(Exception):
@@ -19,53 +23,141 @@ class CatalogError(Exception):
 
 
 class Strategy(StrEnum):
-    WEIGHTED = "weighted"
+    """How a deployment is chosen within one priority group of an alias."""
+
+    WEIGHTED = "weighted"  # weighted random
+    ROUND_ROBIN = "round_robin"  # smooth weighted round-robin
+    LEAST_IN_FLIGHT = "least_in_flight"  # fewest requests in flight per unit of weight
+    LATENCY = "latency"  # lowest EWMA time to first token x (in flight + 1) / weight
 
 
-class Timeouts(BaseModel):
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Timeouts(_Strict):
+    """Per-deployment time limits, in seconds."""
 
     connect: float = Field(default=2.0, gt=0)
-    # Streams: longest wait for the first byte of the answer (and between chunks).
+    # The first token of an answer (streams) must arrive this long after the request left;
+    # until then the request may still fail over to another deployment.
     first_token: float = Field(default=30.0, gt=0)
+    # Streams: longest silence between two chunks once the answer has started.
+    idle: float = Field(default=30.0, gt=0)
+    # The whole request, streams included.
     total: float = Field(default=600.0, gt=0)
 
+    @model_validator(mode="after")
+    def _ordered(self) -> Timeouts:
+        if self.first_token > self.total:
+            raise ValueError("first_token must not exceed total")
+        if self.connect > self.total:
+            raise ValueError("connect must not exceed total")
+        return self
 
-class Deployment(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
+class Deployment(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     provider: str
     base_url: str = Field(pattern=r"^https?://")
     model: str = Field(min_length=1)
     api_key_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
     weight: float = Field(default=1.0, gt=0)
+    # Lower numbers are tried first; higher groups are fallbacks.
     priority: int = Field(default=0, ge=0)
+    # Requests in flight at most; a deployment at its cap is skipped. None: no cap.
+    max_concurrency: int | None = Field(default=None, ge=1)
+    # Seconds between active health checks; None: the adapter's default; 0: never.
+    health_interval: float | None = Field(default=None, ge=0)
     timeouts: Timeouts = Timeouts()
 
+    @field_validator("base_url")
+    @classmethod
+    def _no_secrets_in_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.username or parts.password:
+            raise ValueError("credentials in a URL are not allowed; use api_key_env")
+        if parts.query or parts.fragment:
+            raise ValueError("the base URL must not carry a query string or fragment")
+        if not parts.hostname:
+            raise ValueError("the base URL has no host")
+        return value
 
-class ModelEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    def same_endpoint(self, other: Deployment) -> bool:
+        """True when ``other`` is the same upstream, so its runtime state carries over."""
+        return (self.name, self.provider, self.base_url, self.model) == (
+            other.name,
+            other.provider,
+            other.base_url,
+            other.model,
+        )
 
+
+class ModelEntry(_Strict):
     alias: str = Field(min_length=1)
     strategy: Strategy = Strategy.WEIGHTED
     owned_by: str = "gateway"
     deployments: tuple[Deployment, ...] = Field(min_length=1)
 
 
-class Catalog(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class RetryPolicy(_Strict):
+    """Retries before the first byte reached the client (never after)."""
 
+    # Attempts per request, the first one included.
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    # No attempt starts, and no backoff ends, later than this after the request arrived.
+    budget_seconds: float = Field(default=30.0, gt=0)
+    # Exponential backoff with full jitter when the same deployment is tried again.
+    backoff_initial_seconds: float = Field(default=0.1, ge=0)
+    backoff_max_seconds: float = Field(default=2.0, ge=0)
+    # A provider's Retry-After is honoured (the deployment is skipped meanwhile) up to this.
+    max_retry_after_seconds: float = Field(default=30.0, ge=0)
+
+
+class BreakerPolicy(_Strict):
+    """When a deployment's circuit breaker opens, and when it is tried again."""
+
+    # Opens after this many failures in a row...
+    consecutive_failures: int = Field(default=5, ge=1)
+    # ...or when this share of the calls in the window failed (with at least min_calls).
+    failure_ratio: float = Field(default=0.5, gt=0, le=1)
+    window_seconds: float = Field(default=30.0, gt=0)
+    min_calls: int = Field(default=20, ge=1)
+    # Open this long, then half-open: one probe request decides.
+    cooldown_seconds: float = Field(default=10.0, gt=0)
+    # When every deployment that could take a request is out only because its breaker
+    # is open, send the request to one of them anyway rather than refuse it: a breaker
+    # steers traffic away while another deployment can serve, but never takes a model
+    # out of service by itself (Envoy's "panic" routing). False: refuse with 503.
+    panic_routing: bool = True
+
+
+class HealthPolicy(_Strict):
+    timeout_seconds: float = Field(default=2.0, gt=0)
+    # Failed checks in a row that mark a deployment unhealthy and open its breaker.
+    unhealthy_after: int = Field(default=2, ge=1)
+
+
+class Routing(_Strict):
+    retry: RetryPolicy = RetryPolicy()
+    breaker: BreakerPolicy = BreakerPolicy()
+    health: HealthPolicy = HealthPolicy()
+
+
+class Catalog(_Strict):
+    routing: Routing = Routing()
     models: tuple[ModelEntry, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _unique(self) -> Catalog:
         aliases = [m.alias for m in self.models]
         if len(set(aliases)) != len(aliases):
-            raise ValueError(f"duplicate model aliases: {sorted(aliases)}")
+            duplicates = sorted({a for a in aliases if aliases.count(a) > 1})
+            raise ValueError(f"duplicate model aliases: {duplicates}")
         names = [d.name for m in self.models for d in m.deployments]
         if len(set(names)) != len(names):
-            raise ValueError("deployment names must be unique across the catalog")
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"deployment names must be unique across the catalog: {duplicates}")
         return self
 
     def get(self, alias: str) -> ModelEntry | None:
@@ -75,11 +167,17 @@ class Catalog(BaseModel):
         return [d for m in self.models for d in m.deployments]
 
 
-def load_catalog(path: Path, known_providers: set[str]) -> Catalog:
+def digest(text: bytes) -> str:
+    """The catalog's fingerprint, shown on the router's status page."""
+    return hashlib.sha256(text).hexdigest()
+
+
+def parse_catalog(text: bytes, source: Path, known_providers: set[str]) -> Catalog:
+    """Validate a catalog's text; raises :class:`CatalogError` naming ``source``."""
     try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise CatalogError(f"cannot read model catalog {path}: {exc}") from None
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"invalid model catalog {source}: not valid YAML ({exc})") from None
     try:
         catalog = Catalog.model_validate(raw)
     except ValidationError as exc:
@@ -87,16 +185,27 @@ def load_catalog(path: Path, known_providers: set[str]) -> Catalog:
         for error in exc.errors(include_input=False, include_url=False):
             where = ".".join(str(p) for p in error["loc"]) or "(top level)"
             problems.append(f"{where}: {error['msg']}")
-        raise CatalogError(f"invalid model catalog {path}: " + "; ".join(problems)) from None
+        raise CatalogError(f"invalid model catalog {source}: " + "; ".join(problems)) from None
     for deployment in catalog.deployments():
         if deployment.provider not in known_providers:
             raise CatalogError(
-                f"invalid model catalog {path}: deployment {deployment.name!r} has unknown "
+                f"invalid model catalog {source}: deployment {deployment.name!r} has unknown "
                 f"provider {deployment.provider!r} (known: {', '.join(sorted(known_providers))})"
             )
         if deployment.api_key_env and not os.environ.get(deployment.api_key_env):
             raise CatalogError(
-                f"deployment {deployment.name!r} needs {deployment.api_key_env}, which is not "
-                "set (secrets come from Doppler)"
+                f"invalid model catalog {source}: deployment {deployment.name!r} needs "
+                f"{deployment.api_key_env}, which is not set (secrets come from Doppler)"
             )
     return catalog
+
+
+def read_catalog(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CatalogError(f"cannot read model catalog {path}: {exc.strerror or exc}") from None
+
+
+def load_catalog(path: Path, known_providers: set[str]) -> Catalog:
+    return parse_catalog(read_catalog(path), path, known_providers)

@@ -1,32 +1,125 @@
-"""What the router holds while it runs: the catalog and one adapter per deployment."""
+"""What the router holds while it runs: the routing table in force, the pooled HTTP
+client, the dispatcher, and the background work (health checks, catalog reloads).
+
+Lifecycle: :meth:`RouterState.build` loads the catalog (a bad one stops the start),
+:meth:`start` launches the background tasks, :meth:`reload` swaps in a new catalog or
+refuses it, :meth:`aclose` stops everything and closes the adapters and the client.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import random
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from router.catalog import Catalog, load_catalog
+from router.catalog import CatalogError, digest, parse_catalog, read_catalog
 from router.providers.base import Provider
 from router.providers.registry import ADAPTERS
+from router.routing.health import HealthMonitor
+from router.routing.reload import CatalogWatcher
+from router.routing.retry import Dispatcher
+from router.routing.table import CatalogSource, RoutingTable
+
+log = logging.getLogger("router.catalog")
+
+
+def _load(
+    path: Path,
+    client: httpx.AsyncClient,
+    adapters: Mapping[str, type[Provider]],
+    previous: RoutingTable | None,
+    rng: random.Random,
+) -> tuple[RoutingTable, list[Provider]]:
+    text = read_catalog(path)
+    catalog = parse_catalog(text, path, set(adapters))
+    source = CatalogSource(path, digest(text))
+    return RoutingTable.build(catalog, source, client, adapters, previous=previous, rng=rng)
 
 
 @dataclass
 class RouterState:
-    catalog: Catalog
-    providers: dict[str, Provider]
+    table: RoutingTable
     client: httpx.AsyncClient
+    adapters: Mapping[str, type[Provider]] = field(default_factory=lambda: ADAPTERS)
+    dispatcher: Dispatcher = field(default_factory=Dispatcher)
+    monitor: HealthMonitor = field(default_factory=HealthMonitor)
     rng: random.Random = field(default_factory=random.Random)
+    watcher: CatalogWatcher | None = None
+    health_checks: bool = False
+    _retiring: set[asyncio.Task[None]] = field(default_factory=set)
+    _retired: list[Provider] = field(default_factory=list)
 
     @classmethod
-    def build(cls, catalog_path: Path, client: httpx.AsyncClient) -> RouterState:
-        catalog = load_catalog(catalog_path, set(ADAPTERS))
-        providers = {d.name: ADAPTERS[d.provider](d, client) for d in catalog.deployments()}
-        return cls(catalog=catalog, providers=providers, client=client)
+    def build(
+        cls,
+        catalog_path: Path,
+        client: httpx.AsyncClient,
+        adapters: Mapping[str, type[Provider]] = ADAPTERS,
+    ) -> RouterState:
+        rng = random.Random()  # noqa: S311 - load balancing, not security
+        table, _ = _load(catalog_path, client, adapters, None, rng)
+        return cls(table=table, client=client, adapters=adapters, rng=rng)
+
+    def start(self, *, poll_seconds: float, health_checks: bool, handle_sighup: bool) -> None:
+        self.health_checks = health_checks
+        if health_checks:
+            self.monitor.sync(self.table.states, self.table.catalog.routing.health)
+        self.watcher = CatalogWatcher(self.table.source.path, self.reload, poll_seconds)
+        self.watcher.start(handle_sighup=handle_sighup)
+
+    def reload(self) -> bool:
+        """Load the catalog file again; keep the running one if the new one is invalid."""
+        path = self.table.source.path
+        try:
+            table, retired = _load(path, self.client, self.adapters, self.table, self.rng)
+        except CatalogError as exc:
+            log.error("catalog reload refused, the previous catalog stays in force: %s", exc)
+            return False
+        self.table = table
+        if self.health_checks:
+            self.monitor.sync(table.states, table.catalog.routing.health)
+        self._retire(retired)
+        log.info(
+            "catalog reloaded from %s (sha256 %s): %d models, %d deployments",
+            path,
+            table.source.sha256[:12],
+            len(table.routes),
+            len(table.states),
+        )
+        return True
+
+    def _retire(self, providers: Iterable[Provider]) -> None:
+        """Close replaced adapters once no request can still be using them."""
+        providers = list(providers)
+        if not providers:
+            return
+        self._retired.extend(providers)
+        grace = max(p.deployment.timeouts.total for p in providers)
+
+        async def close_later() -> None:
+            await asyncio.sleep(grace)
+            for provider in providers:
+                self._retired.remove(provider)
+                await provider.aclose()
+
+        task = asyncio.create_task(close_later())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     async def aclose(self) -> None:
-        for provider in self.providers.values():
+        if self.watcher is not None:
+            await self.watcher.aclose()
+        await self.monitor.aclose()
+        for task in list(self._retiring):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for provider in [*self._retired, *(s.provider for s in self.table.states.values())]:
             await provider.aclose()
         await self.client.aclose()

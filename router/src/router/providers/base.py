@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -46,8 +46,10 @@ class Completion:
 class CompletionStream(ABC):
     """An open stream: iterate it for OpenAI-format SSE bytes, then read ``usage``.
 
-    Iteration raises :class:`~router.providers.errors.StreamInterrupted` if the provider
-    stops before the end; ``usage`` then holds an estimate of what was produced.
+    It is returned only once the answer has started (its first token arrived), so the
+    first bytes are ready at once. Iteration raises
+    :class:`~router.providers.errors.StreamInterrupted` if the provider stops, stalls or
+    breaks before the end; ``usage`` then holds an estimate of what was produced.
     """
 
     @abstractmethod
@@ -62,10 +64,19 @@ class CompletionStream(ABC):
 
 
 class Provider(ABC):
-    """One deployment of one provider type."""
+    """One deployment of one provider type.
+
+    The constructor raises ``ValueError`` for a deployment the adapter cannot serve (say,
+    plain HTTP to OpenAI); the router checks this when it loads a catalog, so such a
+    catalog is refused as a whole.
+    """
 
     #: The catalog's ``provider`` value for this adapter.
-    type: str
+    type: ClassVar[str]
+    #: What the provider can do; the router sends it nothing else.
+    operations: ClassVar[frozenset[Operation]] = frozenset(Operation)
+    #: Seconds between health checks when the catalog does not say.
+    default_health_interval: ClassVar[float] = 10.0
 
     def __init__(self, deployment: Deployment, client: httpx.AsyncClient) -> None:
         self.deployment = deployment
@@ -80,13 +91,16 @@ class Provider(ABC):
 
     @abstractmethod
     async def stream(self, operation: Operation, body: dict[str, Any]) -> CompletionStream:
-        """Open a stream; errors before the first byte are raised here, not while iterating."""
+        """Open a stream and wait for its first token, within the deployment's
+        ``first_token`` timeout. Every error up to then is raised here, so the router may
+        still fail over; once this returns, errors surface while iterating."""
 
     @abstractmethod
     async def list_models(self) -> list[str]: ...
 
     @abstractmethod
-    async def health(self) -> bool: ...
+    async def health(self) -> bool:
+        """One cheap probe of the provider (never an inference); False if it failed."""
 
     @abstractmethod
     async def aclose(self) -> None:

@@ -3,19 +3,20 @@
 The request body passes through with the model name swapped for the deployment's, and,
 on streams, ``stream_options.include_usage`` forced on so the gateway always learns the
 real usage; the usage chunk is taken out again when the client did not ask for it.
+Answers pass through byte for byte; stream events are checked to be JSON (an unreadable
+event is a provider failure, not something to hand a client) but never re-encoded.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import orjson
 
-from gateway_shared.sse import DONE, EventFramer
+from gateway_shared.sse import DONE
 from gateway_shared.tokens import estimate_prompt_tokens
 from router.catalog import Deployment
 from router.providers.base import Completion, CompletionStream, Operation, Provider, Usage
@@ -23,9 +24,14 @@ from router.providers.errors import (
     ProviderError,
     ProviderRateLimited,
     ProviderRejected,
-    ProviderTimeout,
     ProviderUnavailable,
-    StreamInterrupted,
+)
+from router.providers.transport import (
+    EventTranslator,
+    client_timeout,
+    fetch,
+    open_stream,
+    retry_after,
 )
 
 log = logging.getLogger("router.providers")
@@ -35,18 +41,9 @@ PATHS = {
     Operation.COMPLETIONS: "/completions",
     Operation.EMBEDDINGS: "/embeddings",
 }
-# Bound on an error body read from a provider: enough for any real message.
-_ERROR_BODY_LIMIT = 64 * 1024
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
-    try:
-        return float(headers["retry-after"])
-    except (KeyError, ValueError):
-        return None
-
-
-def _usage_from(payload: Any) -> Usage | None:
+def usage_from(payload: Any) -> Usage | None:
     usage = payload.get("usage") if isinstance(payload, dict) else None
     if not isinstance(usage, dict):
         return None
@@ -57,90 +54,100 @@ def _usage_from(payload: Any) -> Usage | None:
     return Usage(prompt, completion)
 
 
-def _provider_message(body: bytes) -> tuple[str, str | None]:
+def _provider_message(body: bytes) -> tuple[str, str | None, str | None]:
     try:
         error = orjson.loads(body).get("error")
-        message = error.get("message") if isinstance(error, dict) else error
-        code = error.get("code") if isinstance(error, dict) else None
-        if isinstance(message, str) and message:
-            return message[:2000], str(code) if code is not None else None
     except (orjson.JSONDecodeError, AttributeError):
-        pass
-    return "The model provider rejected the request.", None
+        error = None
+    message = error.get("message") if isinstance(error, dict) else error
+    if not isinstance(message, str) or not message:
+        return "The model provider rejected the request.", None, None
+    code = error.get("code") if isinstance(error, dict) else None
+    param = error.get("param") if isinstance(error, dict) else None
+    return (
+        message[:2000],
+        str(code) if code is not None else None,
+        param if isinstance(param, str) else None,
+    )
 
 
 def error_for_status(status: int, headers: httpx.Headers, body: bytes) -> ProviderError:
     """Translate a provider's non-2xx answer into the gateway's error hierarchy."""
     if status == 429:
-        return ProviderRateLimited(_retry_after(headers))
-    if status >= 500:
+        return ProviderRateLimited(retry_after(headers))
+    if status >= 500 or status == 408:
         return ProviderUnavailable(
-            f"The model provider failed with status {status}.", retry_after=_retry_after(headers)
+            f"The model provider failed with status {status}.", retry_after=retry_after(headers)
         )
     if status in (401, 403):
         # The provider refused the gateway's credentials: an operator problem, and its
         # message might echo part of the key, so it is not passed on.
         log.error("provider rejected the gateway's credentials (status %d)", status)
         return ProviderError("The gateway is misconfigured for this model provider.")
-    message, code = _provider_message(body)
-    return ProviderRejected(message, status, code)
+    message, code, param = _provider_message(body)
+    return ProviderRejected(message, status, code, param)
 
 
-class OpenAIStream(CompletionStream):
-    def __init__(
-        self, response: httpx.Response, client_wants_usage: bool, prompt_estimate: int
-    ) -> None:
-        self._response = response
+def _has_token(choice: Any) -> bool:
+    """Whether a chunk's choice carries output (chat delta or completion text)."""
+    if not isinstance(choice, dict):
+        return False
+    delta = choice.get("delta")
+    if isinstance(delta, dict):
+        return bool(delta.get("content") or delta.get("tool_calls"))
+    return bool(choice.get("text"))
+
+
+def _unreadable() -> ProviderUnavailable:
+    return ProviderUnavailable("The model provider sent an unreadable stream event.")
+
+
+class OpenAIEvents(EventTranslator):
+    """OpenAI chunks pass through; the usage chunk the gateway asked for is taken out."""
+
+    def __init__(self, client_wants_usage: bool, prompt_estimate: int) -> None:
         self._client_wants_usage = client_wants_usage
         self._prompt_estimate = prompt_estimate
         self._usage: Usage | None = None
-        self._chunks = 0
+        self._tokens = 0
 
     @property
     def usage(self) -> Usage:
         if self._usage is not None:
             return self._usage
-        # Roughly one token per content chunk, as vLLM and OpenAI stream them.
-        return Usage(self._prompt_estimate, max(0, self._chunks - 1), estimated=True)
+        # One token per content chunk, as vLLM and OpenAI stream them.
+        return Usage(self._prompt_estimate, self._tokens, estimated=True)
 
-    def _keep(self, event: bytes) -> bool:
-        """Record usage from ``event``; False if the client must not see it."""
-        if b'"usage"' not in event or b'"usage":null' in event:
-            self._chunks += 1
-            return True
+    def feed(self, event: bytes) -> list[bytes]:
+        if event == DONE:
+            self.started = self.finished = True
+            return [event]
+        if not event.startswith(b"data:"):
+            # Comments and other fields: nothing for a client (and an upstream comment
+            # must never pass for the gateway's own usage trailer).
+            return []
         try:
-            payload = orjson.loads(event[event.index(b"{") :])
-        except (ValueError, orjson.JSONDecodeError):
-            return True
-        self._usage = _usage_from(payload) or self._usage
-        # The usage-only chunk (no choices) exists because the gateway asked for it.
-        return self._client_wants_usage or bool(payload.get("choices"))
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        framer = EventFramer()
-        done = False
-        try:
-            async for chunk in self._response.aiter_raw():
-                out = []
-                for event in framer.feed(chunk):
-                    if event == DONE:
-                        done = True
-                        out.append(event)
-                    elif self._keep(event):
-                        out.append(event)
-                if out:
-                    yield b"".join(out)
-        except httpx.HTTPError:
-            raise StreamInterrupted() from None
-        if not done:
-            raise StreamInterrupted()
-
-    async def aclose(self) -> None:
-        await self._response.aclose()
+            payload = orjson.loads(event[5:])
+        except orjson.JSONDecodeError:
+            raise _unreadable() from None
+        if not isinstance(payload, dict):
+            raise _unreadable()
+        choices = payload.get("choices")
+        if "error" in payload and not choices:
+            raise ProviderUnavailable("The model provider reported an error in its stream.")
+        if payload.get("usage"):
+            self._usage = usage_from(payload) or self._usage
+            if not choices and not self._client_wants_usage:
+                # The usage-only chunk exists because the gateway asked for it.
+                return []
+        if isinstance(choices, list) and choices:
+            self.started = True
+            self._tokens += sum(1 for choice in choices if _has_token(choice))
+        return [event]
 
 
 class OpenAICompatible(Provider):
-    type = "openai-compatible"
+    type: ClassVar[str] = "openai-compatible"
 
     def __init__(self, deployment: Deployment, client: httpx.AsyncClient) -> None:
         super().__init__(deployment, client)
@@ -148,69 +155,30 @@ class OpenAICompatible(Provider):
         self._headers = {"content-type": "application/json"}
         if deployment.api_key_env:
             self._headers["authorization"] = f"Bearer {os.environ[deployment.api_key_env]}"
-        t = deployment.timeouts
-        self._timeout = httpx.Timeout(
-            connect=t.connect, read=t.total, write=t.total, pool=t.connect
-        )
-        self._stream_timeout = httpx.Timeout(
-            connect=t.connect, read=t.first_token, write=t.total, pool=t.connect
-        )
+        self._timeout = client_timeout(deployment.timeouts)
 
-    def _payload(self, body: dict[str, Any], stream: bool) -> bytes:
+    def _request(
+        self, operation: Operation, body: dict[str, Any], *, stream: bool
+    ) -> httpx.Request:
         upstream = {**body, "model": self.deployment.model}
         if stream:
             options = body.get("stream_options") or {}
             upstream["stream_options"] = {**options, "include_usage": True}
-        return orjson.dumps(upstream)
-
-    async def _send(
-        self, operation: Operation, body: dict[str, Any], *, stream: bool
-    ) -> httpx.Response:
-        request = self.client.build_request(
+        return self.client.build_request(
             "POST",
             self._base + PATHS[operation],
-            content=self._payload(body, stream),
+            content=orjson.dumps(upstream),
             headers=self._headers,
-            timeout=self._stream_timeout if stream else self._timeout,
+            timeout=self._timeout,
         )
-        try:
-            response = await self.client.send(request, stream=True)
-        except httpx.TimeoutException:
-            raise ProviderTimeout() from None
-        except httpx.HTTPError:
-            raise ProviderUnavailable("Could not connect to the model provider.") from None
-        if response.status_code >= 400:
-            try:
-                error_body = await self._read_bounded(response)
-            finally:
-                await response.aclose()
-            raise error_for_status(response.status_code, response.headers, error_body)
-        return response
-
-    @staticmethod
-    async def _read_bounded(response: httpx.Response) -> bytes:
-        body = b""
-        try:
-            async for chunk in response.aiter_raw():
-                body += chunk
-                if len(body) > _ERROR_BODY_LIMIT:
-                    break
-        except httpx.HTTPError:
-            pass
-        return body
 
     async def complete(self, operation: Operation, body: dict[str, Any]) -> Completion:
-        response = await self._send(operation, body, stream=False)
+        request = self._request(operation, body, stream=False)
+        response, content = await fetch(
+            self.client, request, self.deployment.timeouts, error_for_status
+        )
         try:
-            content = await response.aread()
-        except httpx.TimeoutException:
-            raise ProviderTimeout() from None
-        except httpx.HTTPError:
-            raise ProviderUnavailable("The model provider closed the connection.") from None
-        finally:
-            await response.aclose()
-        try:
-            usage = _usage_from(orjson.loads(content))
+            usage = usage_from(orjson.loads(content))
         except orjson.JSONDecodeError:
             raise ProviderUnavailable("The model provider sent an unreadable answer.") from None
         return Completion(
@@ -221,10 +189,16 @@ class OpenAICompatible(Provider):
         )
 
     async def stream(self, operation: Operation, body: dict[str, Any]) -> CompletionStream:
-        response = await self._send(operation, body, stream=True)
         options = body.get("stream_options")
         wants_usage = isinstance(options, dict) and options.get("include_usage") is True
-        return OpenAIStream(response, wants_usage, estimate_prompt_tokens(body))
+        translator = OpenAIEvents(wants_usage, estimate_prompt_tokens(body))
+        return await open_stream(
+            self.client,
+            self._request(operation, body, stream=True),
+            self.deployment.timeouts,
+            error_for_status,
+            translator,
+        )
 
     async def list_models(self) -> list[str]:
         try:
@@ -251,7 +225,8 @@ class OpenAICompatible(Provider):
 class VLLM(OpenAICompatible):
     """A vLLM OpenAI-compatible server (or the simulator standing in for one)."""
 
-    type = "vllm"
+    type: ClassVar[str] = "vllm"
+    default_health_interval: ClassVar[float] = 10.0
 
     async def health(self) -> bool:
         # vLLM's own liveness endpoint sits beside /v1, not under it.
@@ -264,9 +239,13 @@ class VLLM(OpenAICompatible):
 
 
 class OpenAI(OpenAICompatible):
-    """OpenAI's API, over HTTPS only, with the key from the environment Doppler fills."""
+    """OpenAI's API, over HTTPS only, with the key from the environment Doppler fills.
 
-    type = "openai"
+    Health checks list the models at a low rate (the endpoint is free but rate limited).
+    """
+
+    type: ClassVar[str] = "openai"
+    default_health_interval: ClassVar[float] = 60.0
 
     def __init__(self, deployment: Deployment, client: httpx.AsyncClient) -> None:
         if not deployment.base_url.startswith("https://"):

@@ -1,0 +1,159 @@
+"""Anthropic's Messages API behind the OpenAI chat completions contract.
+
+Chat only (``/v1/chat/completions``, streaming or not); the router never sends it text
+completions or embeddings. Requests and answers are translated by
+:mod:`router.providers.anthropic_format`.
+
+- ``base_url`` is Anthropic's API root (``https://api.anthropic.com``, as its SDK has
+  it); the adapter adds ``/v1/messages`` and ``/v1/models``.
+- HTTPS only, except a loopback host (127.0.0.1, ::1, localhost), which is allowed over
+  plain HTTP so tests can put a simulated Anthropic server behind the adapter.
+- The key comes from the environment variable ``api_key_env`` names (filled by Doppler)
+  and is sent as ``x-api-key``, with ``anthropic-version``.
+- Health checks list the models at a low rate (every 60 s unless the catalog says).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+
+from router.catalog import Deployment
+from router.providers.anthropic_format import AnthropicEvents, completion_body, request_body
+from router.providers.base import Completion, CompletionStream, Operation, Provider
+from router.providers.errors import (
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from router.providers.transport import client_timeout, fetch, open_stream, retry_after
+
+log = logging.getLogger("router.providers")
+
+API_VERSION = "2023-06-01"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def _error_detail(body: bytes) -> tuple[str | None, str | None]:
+    """Anthropic's ``{"type": "error", "error": {"type", "message"}}``: (type, message)."""
+    try:
+        error = orjson.loads(body).get("error")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None, None
+    if not isinstance(error, dict):
+        return None, None
+    kind, message = error.get("type"), error.get("message")
+    return (
+        kind if isinstance(kind, str) else None,
+        message[:2000] if isinstance(message, str) and message else None,
+    )
+
+
+def error_for_status(status: int, headers: httpx.Headers, body: bytes) -> ProviderError:
+    """Anthropic's error statuses (including 529 overloaded) in the gateway's hierarchy."""
+    if status == 429:
+        return ProviderRateLimited(retry_after(headers))
+    if status >= 500 or status == 408:
+        return ProviderUnavailable(
+            f"The model provider failed with status {status}.", retry_after=retry_after(headers)
+        )
+    if status in (401, 403):
+        log.error("provider rejected the gateway's credentials (status %d)", status)
+        return ProviderError("The gateway is misconfigured for this model provider.")
+    kind, message = _error_detail(body)
+    return ProviderRejected(message or "The model provider rejected the request.", status, kind)
+
+
+class Anthropic(Provider):
+    type: ClassVar[str] = "anthropic"
+    operations: ClassVar[frozenset[Operation]] = frozenset({Operation.CHAT})
+    default_health_interval: ClassVar[float] = 60.0
+
+    def __init__(self, deployment: Deployment, client: httpx.AsyncClient) -> None:
+        url = urlsplit(deployment.base_url)
+        if url.scheme != "https" and url.hostname not in LOOPBACK_HOSTS:
+            raise ValueError(
+                f"deployment {deployment.name!r}: Anthropic is reached over HTTPS only "
+                "(plain HTTP is allowed for a loopback test server)"
+            )
+        if not deployment.api_key_env:
+            raise ValueError(
+                f"deployment {deployment.name!r}: set api_key_env (e.g. ANTHROPIC_API_KEY)"
+            )
+        super().__init__(deployment, client)
+        self._base = deployment.base_url.rstrip("/")
+        self._headers = {
+            "content-type": "application/json",
+            "x-api-key": os.environ[deployment.api_key_env],
+            "anthropic-version": API_VERSION,
+        }
+        self._timeout = client_timeout(deployment.timeouts)
+
+    def _request(self, body: dict[str, Any], *, stream: bool) -> httpx.Request:
+        upstream = request_body(body, self.deployment.model, stream=stream)
+        return self.client.build_request(
+            "POST",
+            self._base + "/v1/messages",
+            content=orjson.dumps(upstream),
+            headers=self._headers,
+            timeout=self._timeout,
+        )
+
+    @staticmethod
+    def _check(operation: Operation) -> None:
+        if operation is not Operation.CHAT:
+            raise ProviderRejected(
+                "This model supports only chat completions.", 400, "unsupported_operation"
+            )
+
+    async def complete(self, operation: Operation, body: dict[str, Any]) -> Completion:
+        self._check(operation)
+        request = self._request(body, stream=False)
+        _, content = await fetch(self.client, request, self.deployment.timeouts, error_for_status)
+        try:
+            message = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            raise ProviderUnavailable("The model provider sent an unreadable answer.") from None
+        answer, usage = completion_body(message)
+        return Completion(
+            status=200, body=orjson.dumps(answer), content_type="application/json", usage=usage
+        )
+
+    async def stream(self, operation: Operation, body: dict[str, Any]) -> CompletionStream:
+        self._check(operation)
+        options = body.get("stream_options")
+        wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+        return await open_stream(
+            self.client,
+            self._request(body, stream=True),
+            self.deployment.timeouts,
+            error_for_status,
+            AnthropicEvents(wants_usage, body),
+        )
+
+    async def list_models(self) -> list[str]:
+        try:
+            response = await self.client.get(
+                self._base + "/v1/models", headers=self._headers, timeout=self._timeout
+            )
+            response.raise_for_status()
+            data = response.json().get("data", [])
+        except (httpx.HTTPError, ValueError, AttributeError):
+            raise ProviderUnavailable("Could not list the provider's models.") from None
+        return [str(m.get("id")) for m in data if isinstance(m, dict)]
+
+    async def health(self) -> bool:
+        try:
+            await self.list_models()
+        except ProviderError:
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        """Nothing of its own to release: the HTTP client is shared."""
