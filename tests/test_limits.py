@@ -270,6 +270,11 @@ def test_disallowed_model_and_max_tokens_cap(lstack: Stack) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         capped.chat.completions.create(**chat(max_tokens=6))  # type: ignore[call-overload]
     assert caught.value.code == "max_tokens_exceeded"
+    # Without max_tokens the provider is held to the cap (the simulator would say 16).
+    uncapped = {"model": "sim-chat", "messages": [{"role": "user", "content": "hello"}]}
+    reply = capped.chat.completions.create(**uncapped)  # type: ignore[call-overload]
+    assert reply.usage is not None
+    assert reply.usage.completion_tokens == 5
 
 
 def test_a_key_reads_its_own_usage_only(lstack: Stack) -> None:

@@ -70,6 +70,15 @@ def _report_model(route: Route) -> None:
         observed.model = route.alias
 
 
+def _hold_to_plan_cap(body: dict[str, Any], identity: Identity, operation: Operation) -> None:
+    """A request without max_tokens gets its key's cap: policy reserved that much."""
+    cap = identity.plan.max_tokens
+    if not cap or operation is Operation.EMBEDDINGS:
+        return
+    if body.get("max_tokens") is None and body.get("max_completion_tokens") is None:
+        body["max_tokens"] = cap
+
+
 def _model_card(model: ModelEntry, created: int) -> dict[str, Any]:
     return {"id": model.alias, "object": "model", "created": created, "owned_by": model.owned_by}
 
@@ -157,6 +166,7 @@ def create_app(
         route = _resolve(state, identity, body.get("model"))
         _report_model(route)
         operation = OPERATIONS[request.url.path]
+        _hold_to_plan_cap(body, identity, operation)
         retry = state.table.catalog.routing.retry
         if body.get("stream") is True and operation is not Operation.EMBEDDINGS:
             stream, lease = await state.dispatcher.stream(route, operation, body, retry)
