@@ -66,6 +66,14 @@ def retry_after(headers: httpx.Headers) -> float | None:
         return None
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """A real timeout. httpx-aiohttp maps a refused connection to ``ConnectTimeout`` too
+    (its exception table picks the first match); that one is an unavailable provider."""
+    return isinstance(exc, httpx.TimeoutException) and (
+        exc.__cause__ is None or isinstance(exc.__cause__, TimeoutError)
+    )
+
+
 async def read_bounded(response: httpx.Response, limit: int = ERROR_BODY_LIMIT) -> bytes:
     body = b""
     try:
@@ -107,9 +115,9 @@ async def fetch(
         raise ProviderTimeout(
             f"The model provider sent no answer within {timeouts.total:g}s."
         ) from None
-    except httpx.TimeoutException:
-        raise ProviderTimeout() from None
-    except httpx.HTTPError:
+    except httpx.HTTPError as exc:
+        if _timed_out(exc):
+            raise ProviderTimeout() from None
         raise ProviderUnavailable("Could not get an answer from the model provider.") from None
     return response, body
 
@@ -239,7 +247,7 @@ async def open_stream(
             raise ProviderTimeout(
                 f"The model provider sent no first token within {timeouts.first_token:g}s."
             ) from None
-        if isinstance(exc, httpx.TimeoutException):
+        if _timed_out(exc):
             raise ProviderTimeout() from None
         if isinstance(exc, httpx.HTTPError):
             raise ProviderUnavailable("Could not get an answer from the model provider.") from None
