@@ -26,9 +26,7 @@ from gateway_shared.identity import Identity, IdentitySigner
 from gateway_shared.plans import Plan
 
 BODY = {"model": "sim-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
-FULL = Plan(
-    rpm=10**7, tpm=10**9, max_concurrent=1000, daily_tokens=10**12, monthly_tokens=10**12
-)
+FULL = Plan(rpm=10**7, tpm=10**9, max_concurrent=1000, daily_tokens=10**12, monthly_tokens=10**12)
 
 
 def _pct(values: list[float], q: float) -> float:

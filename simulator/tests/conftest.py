@@ -151,7 +151,10 @@ async def admin(sim: SimProcess) -> AsyncIterator[Admin]:
 @pytest.fixture
 async def client(sim: SimProcess, admin: Admin) -> AsyncIterator[openai.AsyncOpenAI]:
     async with openai.AsyncOpenAI(
-        base_url=f"{sim.url}/v1", api_key="unused", max_retries=0, timeout=10.0  # pragma: allowlist secret
+        base_url=f"{sim.url}/v1",
+        api_key="unused",  # pragma: allowlist secret
+        max_retries=0,
+        timeout=10.0,
     ) as oai:
         yield oai
 

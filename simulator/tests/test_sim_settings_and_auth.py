@@ -61,7 +61,9 @@ async def test_api_key_is_required_on_v1(custom_sim: Any, openapi: Any) -> None:
     async with httpx.AsyncClient(base_url=custom_sim.url) as http:
         rejected_before = (await http.get("/admin/stats")).json()["rejected"]
     async with openai.AsyncOpenAI(
-        base_url=f"{custom_sim.url}/v1", api_key="wrong", max_retries=0  # pragma: allowlist secret
+        base_url=f"{custom_sim.url}/v1",
+        api_key="wrong",  # pragma: allowlist secret
+        max_retries=0,
     ) as wrong:
         with pytest.raises(openai.AuthenticationError) as err:
             await wrong.chat.completions.create(
