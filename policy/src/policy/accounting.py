@@ -18,10 +18,10 @@ import httpx
 import orjson
 from redis.exceptions import RedisError
 
+from gateway_shared.http import upstream_lost
 from gateway_shared.identity import Identity
 from gateway_shared.logs import ThrottledLog
 from gateway_shared.observability import RequestContext, current_request
-from gateway_shared.http import upstream_lost
 from gateway_shared.sse import USAGE_TRAILER, EventFramer, data_event, parse_usage_trailer
 from policy.limits.limiter import Limiter
 from policy.metrics import PolicyMetrics
