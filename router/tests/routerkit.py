@@ -24,7 +24,7 @@ from router.providers.errors import ProviderError
 from router.providers.openai_compatible import VLLM, OpenAI
 from router.routing.table import CatalogSource, RoutingTable
 
-API_KEY = "sk-test-upstream-secret-0123456789"
+API_KEY = "sk-test-upstream-secret-0123456789"  # pragma: allowlist secret
 # Fake providers never use their client; one for all (creating one costs an SSL context).
 UNUSED_CLIENT = httpx.AsyncClient()
 KEY_ENV = "ROUTER_TEST_UPSTREAM_KEY"

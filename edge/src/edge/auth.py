@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.datastructures import Headers
 
+from edge.metrics import EdgeMetrics
 from edge.registry_sync import RegistrySync
 from gateway_shared import keystore
 from gateway_shared.errors import GatewayError
 from gateway_shared.keys import KeyRecord, hash_key, looks_like_key
 from gateway_shared.logs import ThrottledLog
+from gateway_shared.observability import RedisCalls
 
 log = logging.getLogger("edge.auth")
 _redis_down = ThrottledLog(log)
@@ -48,13 +51,26 @@ class Authenticator:
     previous one while a rotation is under way (docs/security.md)."""
 
     def __init__(
-        self, redis: Redis, peppers: tuple[bytes, ...], sync: RegistrySync, cache_seconds: float
+        self,
+        redis: Redis,
+        peppers: tuple[bytes, ...],
+        sync: RegistrySync,
+        cache_seconds: float,
+        *,
+        redis_calls: RedisCalls | None = None,
+        metrics: EdgeMetrics | None = None,
     ) -> None:
         self._redis = redis
         self._peppers = peppers
         self._sync = sync
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[KeyRecord, float]] = {}
+        self._calls = redis_calls
+        self._lookups = metrics.key_lookups if metrics is not None else None
+
+    def _count(self, result: str) -> None:
+        if self._lookups is not None:
+            self._lookups[result].inc()
 
     async def _find(self, key: str, current_hash: str) -> KeyRecord | None:
         record = await keystore.lookup(self._redis, current_hash)
@@ -77,12 +93,15 @@ class Authenticator:
         now = time.monotonic()
         cached = self._cache.get(key_hash)
         if cached is not None and cached[1] > now:
+            self._count("cache")
             return cached[0]
         try:
-            record = await self._find(key, key_hash)
-            if record is None and await self._sync.reload_if_lost():
+            with self._calls.observe("key_lookup", "GET") if self._calls else nullcontext():
                 record = await self._find(key, key_hash)
+                if record is None and await self._sync.reload_if_lost():
+                    record = await self._find(key, key_hash)
         except RedisError as exc:
+            self._count("error")
             _redis_down.warning("key lookup failed: Redis unavailable (%s)", type(exc).__name__)
             raise GatewayError(
                 "The gateway cannot verify API keys right now. Please retry shortly.",
@@ -91,7 +110,9 @@ class Authenticator:
                 headers={"retry-after": "1"},
             ) from None
         if record is None:
+            self._count("unknown")
             self._cache.pop(key_hash, None)
             raise _unauthorized(_INVALID)
+        self._count("redis")
         self._cache[key_hash] = (record, now + self._cache_seconds)
         return record

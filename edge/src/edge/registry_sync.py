@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -17,6 +18,7 @@ from redis.exceptions import RedisError
 
 from gateway_shared import keystore
 from gateway_shared.keys import Registry
+from gateway_shared.observability import RedisCalls
 
 log = logging.getLogger("edge.registry")
 
@@ -73,10 +75,15 @@ class RegistrySync:
             return False
         return await self.ensure_loaded()
 
-    async def run(self, interval: float) -> None:
+    async def run(self, interval: float, redis_calls: RedisCalls | None = None) -> None:
         while True:
             await asyncio.sleep(interval)
             try:
-                await self.ensure_loaded()
+                with (
+                    redis_calls.observe("registry_check", "GET", traced=False)
+                    if redis_calls
+                    else nullcontext()
+                ):
+                    await self.ensure_loaded()
             except RedisError as exc:
                 log.warning("registry check skipped: Redis unavailable (%s)", type(exc).__name__)

@@ -22,6 +22,7 @@ from gateway_shared import headers as h
 from gateway_shared.errors import GatewayError
 from gateway_shared.http import inward_path, relay
 from gateway_shared.identity import Identity, IdentitySigner
+from gateway_shared.observability import current_request
 
 routes = APIRouter()
 
@@ -47,6 +48,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _inward_headers(request: Request, token: str, request_id: str) -> dict[str, str]:
     out = {name: request.headers[name] for name in h.FORWARD_REQUEST if name in request.headers}
+    out.update(request.app.state.obs.tracing.outgoing(request.headers))
     out[h.IDENTITY] = token
     out[h.REQUEST_ID] = request_id
     return out
@@ -61,6 +63,10 @@ async def forward(
 ) -> Response:
     record = await auth.authenticate(request.headers)
     request_id = "req_" + uuid.uuid4().hex
+    ctx = current_request()
+    if ctx is not None:
+        ctx.key_name = record.name
+        ctx.request_id = request_id
     token = signer.sign(Identity(record.id, record.name, record.plan, request_id))
     upstream_request = policy.build_request(
         request.method,
@@ -77,6 +83,8 @@ async def forward(
             code="upstream_unavailable",
             headers={h.REQUEST_ID: request_id},
         ) from None
+    if ctx is not None:
+        ctx.from_upstream(upstream.headers)
     return await relay(upstream, {h.REQUEST_ID: request_id})
 
 
@@ -89,7 +97,11 @@ async def inference(
     check_header_size(request.headers.raw, settings.max_header_bytes)
     check_content_type(request.headers.get("content-type"))
     raw = await _read_body(request, settings.max_body_bytes)
-    parse_body(raw, request.url.path, request.app.state.limits)
+    body = parse_body(raw, request.url.path, request.app.state.limits)
+    ctx = current_request()
+    if ctx is not None:
+        ctx.requested_model = body["model"]
+        ctx.stream = body.get("stream") is True
     return await forward(request, auth, signer, policy, raw)
 
 

@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway_shared import headers as h
 from gateway_shared.observability import labels
 from gateway_shared.observability.context import RequestContext, _current
-from gateway_shared.observability.logging import access_logger
+from gateway_shared.observability.logging import access_logger, write_access_line
 from gateway_shared.observability.tracing import (
     attach_span,
     detach,
@@ -40,7 +40,7 @@ from gateway_shared.observability.tracing import (
 if TYPE_CHECKING:
     from gateway_shared.observability import Observability
 
-# Probes and scrapes are measured but not logged.
+# Probes and scrapes are measured, but neither traced nor logged.
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 # The status recorded for a request whose client left before any response (nginx's).
 CLIENT_CLOSED = 499
@@ -84,6 +84,7 @@ class ObservabilityMiddleware:
         self.http = obs.http
         self.tracing = obs.tracing
         self.public = obs.public
+        self.service = obs.tier
         self.access = access_logger()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -94,7 +95,7 @@ class ObservabilityMiddleware:
         ctx_token = _current.set(ctx)
         span: Span | None = None
         span_token = None
-        if self.tracing.enabled:
+        if self.tracing.enabled and scope["path"] not in QUIET_ROUTES:
             span = self.tracing.tracer.start_span(
                 scope["method"],
                 context=self.tracing.extract(scope["headers"]),
@@ -198,7 +199,7 @@ class ObservabilityMiddleware:
         if span is not None:
             _end_span(span, ctx, response)
         if route not in QUIET_ROUTES and self.access.isEnabledFor(logging.INFO):
-            self.access.info("request", extra={"fields": _log_fields(scope, ctx, response, span)})
+            write_access_line(self.service, _log_fields(scope, ctx, response, span))
 
 
 def _end_span(span: Span, ctx: RequestContext, response: _Response) -> None:

@@ -1,9 +1,10 @@
 """Client spans for outgoing HTTP calls (the router's calls to providers).
 
 :class:`TracedTransport` wraps the pooled client's transport: each request gets an HTTP
-client span, current-context child, that lasts until its body is closed (a stream: its
-end), and carries the span's context in ``traceparent`` so an upstream that traces
-(vLLM can) continues the trace. Installed only when tracing is on.
+client span, child of the current span, that lasts until its body is closed (a stream:
+its end), and carries the span's context in ``traceparent`` so an upstream that traces
+(vLLM can) continues the trace. Calls made outside any trace (health checks) get no
+span. Installed only when tracing is on.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class TracedTransport(httpx.AsyncBaseTransport):
         self._tracer = tracer
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not trace.get_current_span().get_span_context().is_valid:
+            # Background calls (health checks) would each start a trace of their own.
+            return await self._inner.handle_async_request(request)
         url = request.url
         span = self._tracer.start_span(
             request.method,

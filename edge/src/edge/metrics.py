@@ -1,0 +1,20 @@
+"""Edge's own metrics, beside the shared HTTP and Redis ones."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+# How a key was found: in the replica's cache, in Redis, or not at all.
+LOOKUP_RESULTS = ("cache", "redis", "unknown", "error")
+
+
+class EdgeMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        lookups = Counter(
+            "gateway_edge_key_lookups",
+            "API key checks by result: cache (this replica's cache), redis (found in "
+            "Redis), unknown (no such active key), error (Redis unavailable).",
+            ("result",),
+            registry=registry,
+        )
+        self.key_lookups = {result: lookups.labels(result) for result in LOOKUP_RESULTS}

@@ -1,0 +1,92 @@
+"""The observability system tests' stack: every tier exporting spans to an in-test OTLP
+receiver, scraped by a real Prometheus, with one mix of traffic driven through it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from gateway_cli.stack import Stack
+from tests.conftest import create_key
+from tests.observability.otlp import OTLPServer
+from tests.observability.prometheus import Prometheus
+from tests.observability.traffic import Traffic, drive
+from tests.waiting import wait_until
+
+TIERS = ("edge", "policy", "router")
+
+
+@dataclass
+class ObservedStack:
+    stack: Stack
+    otlp: OTLPServer
+    keys: dict[str, str]
+
+    def url(self, tier: str) -> str:
+        return self.stack.services[tier].url
+
+    def metrics(self, tier: str, *, openmetrics: bool = False) -> str:
+        accept = "application/openmetrics-text; version=1.0.0" if openmetrics else "text/plain"
+        response = httpx.get(self.url(tier) + "/metrics", headers={"accept": accept}, timeout=10)
+        response.raise_for_status()
+        return response.text
+
+
+@pytest.fixture(scope="session")
+def otlp() -> Iterator[OTLPServer]:
+    server = OTLPServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def observed(tmp_path_factory: pytest.TempPathFactory, otlp: OTLPServer) -> Iterator[ObservedStack]:
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "OTEL_SERVICE_NAME": "",
+    }
+    stack = Stack(tmp_path_factory.mktemp("observed"), extra_env=env)
+    try:
+        stack.start()
+        keys = {
+            "plain": create_key(stack, "obs-plain"),
+            "rpm": create_key(stack, "obs-rpm", "--rpm", "2"),
+            "quota": create_key(stack, "obs-quota", "--daily-tokens", "120"),
+        }
+        yield ObservedStack(stack, otlp, keys)
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus(
+    tmp_path_factory: pytest.TempPathFactory, observed: ObservedStack
+) -> Iterator[Prometheus]:
+    targets = {
+        f"gateway-{tier}": f"127.0.0.1:{observed.stack.services[tier].port}" for tier in TIERS
+    }
+    targets["simulator"] = f"127.0.0.1:{observed.stack.services['simulator'].port}"
+    server = Prometheus(tmp_path_factory.mktemp("prometheus"), targets)
+    server.start()
+    try:
+        wait_until(server.ready, timeout=30, what="prometheus to be ready")
+        wait_until(server.targets_up, timeout=30, what="every target to be up")
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def traffic(observed: ObservedStack, prometheus: Prometheus) -> Traffic:
+    """One mix of traffic, driven once Prometheus scrapes every tier."""
+    return drive(observed.stack, observed.keys)
