@@ -25,7 +25,12 @@ import yaml
 from gateway_cli.ports import free_port
 
 READY_TIMEOUT = 20.0
-OPENAPI = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "openai" / "openapi.yaml"
+# GATEWAY_SCHEMAS_DIR: where CI fetched the upstream schemas; else ../shared beside the repo.
+SCHEMAS = Path(
+    os.environ.get("GATEWAY_SCHEMAS_DIR")
+    or Path(__file__).resolve().parents[3] / "shared" / "schemas"
+)
+OPENAPI = SCHEMAS / "openai" / "openapi.yaml"
 
 
 @dataclass
