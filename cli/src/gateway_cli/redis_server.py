@@ -24,14 +24,16 @@ def server_binary() -> str:
 
 
 class RedisServer:
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, password: str | None = None) -> None:
         self.port = port or free_port()
         self.workdir = workdir
+        self.password = password
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -53,7 +55,7 @@ class RedisServer:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        client = redis.Redis(port=self.port, socket_timeout=0.5)
+        client = redis.Redis(port=self.port, password=self.password, socket_timeout=0.5)
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -121,6 +121,7 @@ class Stack:
         ports: Ports | None = None,
         stack_secrets: StackSecrets | None = None,
         extra_env: dict[str, str] | None = None,
+        redis_password: str | None = None,
         extra_simulators: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         """``extra_simulators``: more simulator processes, name -> their ``SIM_*`` env
@@ -133,7 +134,9 @@ class Stack:
         if catalog_path is None:
             catalog_path = workdir / "catalog.yaml"
             write_simulator_catalog(catalog_path, self.ports.simulator)
-        self.redis: RedisServer | None = None if redis_url else RedisServer(workdir / "redis")
+        self.redis: RedisServer | None = (
+            None if redis_url else RedisServer(workdir / "redis", password=redis_password)
+        )
         self.redis_url = redis_url or self.redis.url  # type: ignore[union-attr]
         base = {
             **{
