@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from gateway_shared.observability.logging import configure_logging
+from gateway_shared.settings import TierSettings
 
 
 def serve(
@@ -38,4 +39,16 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=graceful_seconds,
         timeout_keep_alive=75,
+    )
+
+
+def serve_tier(factory: str, settings: TierSettings) -> None:
+    """Serve a tier with its own settings (host, port, logging, graceful shutdown)."""
+    serve(
+        factory,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        graceful_seconds=settings.graceful_seconds,
+        access_log=settings.access_log,
     )
