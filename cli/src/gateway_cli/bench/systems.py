@@ -1,0 +1,169 @@
+"""What the benchmark measures, started on loopback and pinned: the simulator alone,
+the floor (three bare hops), one bare hop per HTTP client, and the gateway.
+
+The gateway is the ``Stack`` of ``gateway dev`` with a zero-latency simulator and a key
+whose plan has (very high) limits, so every request pays policy's Redis admission and
+settlement like a real one does. Every process is ours and is stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway_cli.bench.pinning import Layout, pin
+from gateway_cli.ports import free_port
+from gateway_cli.stack import Service, Stack
+from gateway_shared.keys import Registry
+from gateway_shared.plans import Plan
+
+TIERS = ("edge", "policy", "router")
+# High enough never to reject, real enough that policy runs its Redis scripts.
+BENCH_PLAN = Plan(rpm=1_000_000_000, tpm=1_000_000_000_000)
+SIMULATOR_ENV = {"SIM_TTFT_MS": "0", "SIM_ITL_MS": "0", "SIM_OUTPUT_TOKENS": "16"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One system k6 can be pointed at."""
+
+    name: str
+    title: str
+    base_url: str  # OpenAI base URL, /v1 included
+    model: str
+    api_key: str = ""
+    # The processes measured with it (the system under test, the simulator), by name.
+    pids: dict[str, int] = field(default_factory=dict)
+
+
+class Systems:
+    """Starts everything once; ``targets`` maps a name to what k6 calls."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        layout: Layout,
+        *,
+        floor: bool = True,
+        hop_clients: tuple[str, ...] = (),
+        tier_env: dict[str, str] | None = None,
+        tier_module: str | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.layout = layout
+        # Each run's logs only: the tiers log a line per request (~70 MB per full run).
+        for logs in (workdir / "stack" / "logs", workdir / "logs"):
+            shutil.rmtree(logs, ignore_errors=True)
+        self.stack = Stack(workdir / "stack", extra_env=SIMULATOR_ENV)
+        for tier in TIERS:
+            service = self.stack.services[tier]
+            service.env = service.env | (tier_env or {}) | {"BENCH_PROFILE_TIER": tier}
+            if tier_module:  # a wrapper that runs the tier's module (profiling)
+                service.module = tier_module
+        self.api_key = self._bench_key()
+        self._floor = floor
+        self._hop_clients = hop_clients
+        self.hops: dict[str, Service] = {}
+        self.targets: dict[str, Target] = {}
+
+    def _bench_key(self) -> str:
+        # Each run has fresh secrets: keys from an earlier run could not be verified anyway.
+        self.stack.registry_path.unlink(missing_ok=True)
+        registry = Registry.load(self.stack.registry_path)
+        key, _ = registry.add("bench", BENCH_PLAN, self.stack.secrets.key_pepper.encode())
+        registry.save(self.stack.registry_path)
+        return key
+
+    def _hop(self, name: str, upstream: str, client: str) -> Service:
+        port = free_port()
+        env = {
+            **self.stack.services["simulator"].env,
+            "BENCH_HOP_PORT": str(port),
+            "BENCH_HOP_UPSTREAM": upstream,
+            "BENCH_HOP_CLIENT": client,
+        }
+        service = Service(name, "gateway_cli.bench.floor", env, port, self.workdir / "logs")
+        self.hops[name] = service
+        service.start()
+        return service
+
+    @staticmethod
+    def _pid(service: Service) -> int:
+        assert service.process is not None
+        return service.process.pid
+
+    def start(self) -> None:
+        self.stack.start()
+        simulator = self.stack.services["simulator"]
+        sim_pid = self._pid(simulator)
+        if self._floor:
+            upstream = simulator.url
+            for n in (3, 2, 1):  # hop 1 is the one k6 calls; hop 3 calls the simulator
+                upstream = self._hop(f"hop{n}", upstream, "aiohttp").url
+        for client in self._hop_clients:
+            self._hop(f"hop-{client}", simulator.url, client)
+        for service in self.hops.values():
+            service.wait_ready(30)
+
+        redis = self.stack.redis
+        sut = {tier: self._pid(self.stack.services[tier]) for tier in TIERS}
+        if redis is not None and redis.process is not None:
+            sut["redis"] = redis.process.pid
+        for pid in (*sut.values(), *(self._pid(h) for h in self.hops.values())):
+            pin(pid, self.layout.sut)
+        pin(sim_pid, self.layout.load)
+
+        sim_url = simulator.url + "/v1"
+        self.targets["simulator"] = Target(
+            "simulator", "simulator (direct)", sim_url, "sim-model", pids={"simulator": sim_pid}
+        )
+        if self._floor:
+            pids = {f"hop{n}": self._pid(self.hops[f"hop{n}"]) for n in (1, 2, 3)}
+            self.targets["floor"] = Target(
+                "floor",
+                "floor (3 bare hops)",
+                self.hops["hop1"].url + "/v1",
+                "sim-model",
+                pids=pids | {"simulator": sim_pid},
+            )
+        for client in self._hop_clients:
+            hop = self.hops[f"hop-{client}"]
+            self.targets[f"hop-{client}"] = Target(
+                f"hop-{client}",
+                f"1 bare hop, {client}",
+                hop.url + "/v1",
+                "sim-model",
+                pids={"hop": self._pid(hop), "simulator": sim_pid},
+            )
+        self.targets["gateway"] = Target(
+            "gateway",
+            "gateway (edge→policy→router)",
+            self.stack.base_url,
+            "sim-chat",
+            api_key=self.api_key,
+            pids=sut | {"simulator": sim_pid},
+        )
+
+    def pids(self) -> dict[str, int]:
+        """Every process we started, by name."""
+        out = {name: self._pid(service) for name, service in self.stack.services.items()}
+        if self.stack.redis is not None and self.stack.redis.process is not None:
+            out["redis"] = self.stack.redis.process.pid
+        return out | {name: self._pid(service) for name, service in self.hops.items()}
+
+    def stop(self) -> None:
+        for service in self.hops.values():
+            service.stop()
+        self.stack.stop()
+
+    def __enter__(self) -> Systems:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
