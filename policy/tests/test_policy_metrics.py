@@ -14,8 +14,9 @@ from redis.asyncio import Redis
 from gateway_cli.redis_server import RedisServer
 from gateway_shared.errors import GatewayError
 from gateway_shared.identity import Identity
-from gateway_shared.observability import RedisCalls, RequestContext, Tracing
+from gateway_shared.observability import RequestContext, Tracing
 from gateway_shared.observability.context import _current
+from gateway_shared.observability.redis_calls import RedisCalls
 from gateway_shared.plans import Plan
 from gateway_shared.usage import utcnow
 from policy.admission import Admission

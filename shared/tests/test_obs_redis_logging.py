@@ -11,8 +11,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from gateway_shared.observability import RedisCalls, Tracing
+from gateway_shared.observability import Tracing
 from gateway_shared.observability.logging import JsonFormatter
+from gateway_shared.observability.redis_calls import RedisCalls
 
 
 def _value(registry: CollectorRegistry, line_start: str) -> float:

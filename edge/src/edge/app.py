@@ -26,7 +26,7 @@ from gateway_shared.health import add_health_routes
 from gateway_shared.http import pooled_client
 from gateway_shared.identity import IdentitySigner
 from gateway_shared.observability import NATIVE_TELEMETRY_OFF, Observability
-from gateway_shared.observability.redis_calls import server_address
+from gateway_shared.observability.redis_calls import RedisCalls, server_address
 from gateway_shared.redis import connect
 from gateway_shared.settings import load
 
@@ -43,7 +43,9 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
         )
         inline = settings.key_registry.get_secret_value() if settings.key_registry else None
         sync = RegistrySync(redis, inline, settings.key_registry_file)
-        redis_calls = obs.redis_calls(("key_lookup", "registry_check"), server_address(redis))
+        redis_calls = RedisCalls(
+            obs.registry, obs.tracing, ("key_lookup", "registry_check"), server_address(redis)
+        )
         with contextlib.suppress(RedisError):
             await sync.ensure_loaded()  # if Redis is down now, the periodic check loads later
         app.state.redis = redis

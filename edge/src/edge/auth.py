@@ -21,7 +21,7 @@ from gateway_shared import keystore
 from gateway_shared.errors import GatewayError
 from gateway_shared.keys import KeyRecord, hash_key, looks_like_key
 from gateway_shared.logs import ThrottledLog
-from gateway_shared.observability import RedisCalls
+from gateway_shared.observability.redis_calls import RedisCalls
 
 log = logging.getLogger("edge.auth")
 _redis_down = ThrottledLog(log)

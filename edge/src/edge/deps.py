@@ -12,22 +12,22 @@ from edge.settings import EdgeSettings
 from gateway_shared.identity import IdentitySigner
 
 
-def _policy(request: Request) -> httpx.AsyncClient:
+async def _policy(request: Request) -> httpx.AsyncClient:
     client: httpx.AsyncClient = request.app.state.policy
     return client
 
 
-def _auth(request: Request) -> Authenticator:
+async def _auth(request: Request) -> Authenticator:
     auth: Authenticator = request.app.state.auth
     return auth
 
 
-def _signer(request: Request) -> IdentitySigner:
+async def _signer(request: Request) -> IdentitySigner:
     signer: IdentitySigner = request.app.state.signer
     return signer
 
 
-def _settings(request: Request) -> EdgeSettings:
+async def _settings(request: Request) -> EdgeSettings:
     settings: EdgeSettings = request.app.state.settings
     return settings
 

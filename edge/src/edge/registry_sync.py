@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from gateway_shared import keystore
 from gateway_shared.keys import Registry
-from gateway_shared.observability import RedisCalls
+from gateway_shared.observability.redis_calls import RedisCalls
 
 log = logging.getLogger("edge.registry")
 

@@ -17,7 +17,7 @@ from gateway_shared.health import add_health_routes
 from gateway_shared.http import pooled_client
 from gateway_shared.identity import IdentitySigner
 from gateway_shared.observability import NATIVE_TELEMETRY_OFF, Observability
-from gateway_shared.observability.redis_calls import server_address
+from gateway_shared.observability.redis_calls import RedisCalls, server_address
 from gateway_shared.redis import connect
 from gateway_shared.settings import load
 from policy.admission import Admission
@@ -38,7 +38,9 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
             settings.redis_url.get_secret_value(), timeout_seconds=settings.redis_timeout_seconds
         )
         app.state.redis = redis
-        redis_calls = obs.redis_calls(("admit", "settle"), server_address(redis))
+        redis_calls = RedisCalls(
+            obs.registry, obs.tracing, ("admit", "settle"), server_address(redis)
+        )
         limiter = Limiter(redis, settings.rate_window_seconds, settings.lease_seconds, redis_calls)
         app.state.admission = Admission(limiter, settings, metrics)
         app.state.signer = IdentitySigner(settings.internal_secret.get_secret_value().encode())

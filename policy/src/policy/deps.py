@@ -11,17 +11,17 @@ from redis.asyncio import Redis
 from policy.admission import Admission
 
 
-def _router(request: Request) -> httpx.AsyncClient:
+async def _router(request: Request) -> httpx.AsyncClient:
     client: httpx.AsyncClient = request.app.state.router
     return client
 
 
-def _admission(request: Request) -> Admission:
+async def _admission(request: Request) -> Admission:
     admission: Admission = request.app.state.admission
     return admission
 
 
-def _redis(request: Request) -> Redis:
+async def _redis(request: Request) -> Redis:
     redis: Redis = request.app.state.redis
     return redis
 

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from router.state import RouterState
 
 
-def _state(request: Request) -> RouterState:
+async def _state(request: Request) -> RouterState:
     state: RouterState = request.app.state.router
     return state
 

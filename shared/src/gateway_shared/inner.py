@@ -12,7 +12,7 @@ from gateway_shared.identity import Identity, IdentitySigner, InvalidIdentity
 from gateway_shared.observability.context import current_request
 
 
-def verified_identity(request: Request) -> Identity:
+async def verified_identity(request: Request) -> Identity:
     signer: IdentitySigner = request.app.state.signer
     try:
         identity = signer.verify(request.headers.get(IDENTITY))

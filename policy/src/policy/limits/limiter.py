@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from redis.asyncio import Redis
 
-from gateway_shared.observability import RedisCalls
+from gateway_shared.observability.redis_calls import RedisCalls
 from gateway_shared.plans import Plan
 from gateway_shared.usage import DAY_TTL_SECONDS, MONTH_TTL_SECONDS, KeyLayout, utcnow
 from policy.limits.scripts import ADMIT, SETTLE

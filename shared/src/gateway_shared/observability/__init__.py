@@ -22,13 +22,11 @@ from gateway_shared.observability.context import RequestContext, current_request
 from gateway_shared.observability.logging import configure_logging
 from gateway_shared.observability.metrics import HttpMetrics, metrics_endpoint, new_registry
 from gateway_shared.observability.middleware import ObservabilityMiddleware
-from gateway_shared.observability.redis_calls import RedisCalls
 from gateway_shared.observability.tracing import Tracing
 
 __all__ = [
     "NATIVE_TELEMETRY_OFF",
     "Observability",
-    "RedisCalls",
     "RequestContext",
     "Tracing",
     "configure_logging",
@@ -62,11 +60,6 @@ class Observability:
         app.add_api_route(
             "/metrics", metrics_endpoint(self.registry), methods=["GET"], include_in_schema=False
         )
-
-    def redis_calls(
-        self, operations: tuple[str, ...], server: tuple[str, int] | None = None
-    ) -> RedisCalls:
-        return RedisCalls(self.registry, self.tracing, operations, server)
 
     def shutdown(self) -> None:
         self.tracing.shutdown()
