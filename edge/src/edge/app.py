@@ -11,7 +11,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 from redis.exceptions import RedisError
 
@@ -21,14 +20,14 @@ from edge.registry_sync import RegistrySync
 from edge.routes import routes
 from edge.settings import EdgeSettings
 from edge.validation import Limits
-from gateway_shared.errors import install_error_handlers
-from gateway_shared.health import add_health_routes
+from gateway_shared.health import add_health_routes, http_ready, redis_ready
 from gateway_shared.http import pooled_client
 from gateway_shared.identity import IdentitySigner
-from gateway_shared.observability import NATIVE_TELEMETRY_OFF, Observability
+from gateway_shared.observability import Observability
 from gateway_shared.observability.redis_calls import RedisCalls, server_address
 from gateway_shared.redis import connect
 from gateway_shared.settings import load
+from gateway_shared.tier import tier_app
 
 
 def create_app(settings: EdgeSettings | None = None) -> FastAPI:
@@ -73,27 +72,13 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
             await redis.aclose()
             obs.shutdown()
 
-    app = FastAPI(
-        title="LLM gateway",
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-        telemetry=NATIVE_TELEMETRY_OFF,
-    )
-    install_error_handlers(app)
-    obs.install(app)
-    app.state.obs = obs
+    app = tier_app("LLM gateway", lifespan, obs)
 
     async def ready() -> dict[str, bool]:
-        try:
-            redis_ok = bool(await app.state.redis.ping())
-        except RedisError:
-            redis_ok = False
-        try:
-            policy_ok = (await app.state.policy.get("/healthz", timeout=1.0)).status_code == 200
-        except httpx.HTTPError:
-            policy_ok = False
-        return {"redis": redis_ok, "policy": policy_ok}
+        return {
+            "redis": await redis_ready(app.state.redis),
+            "policy": await http_ready(app.state.policy),
+        }
 
     add_health_routes(app, ready)
 

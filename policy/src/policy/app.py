@@ -8,18 +8,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
-from redis.exceptions import RedisError
 
-from gateway_shared.errors import install_error_handlers
-from gateway_shared.health import add_health_routes
+from gateway_shared.health import add_health_routes, http_ready, redis_ready
 from gateway_shared.http import pooled_client
 from gateway_shared.identity import IdentitySigner
-from gateway_shared.observability import NATIVE_TELEMETRY_OFF, Observability
+from gateway_shared.observability import Observability
 from gateway_shared.observability.redis_calls import RedisCalls, server_address
 from gateway_shared.redis import connect
 from gateway_shared.settings import load
+from gateway_shared.tier import tier_app
 from policy.admission import Admission
 from policy.limits.limiter import Limiter
 from policy.metrics import PolicyMetrics
@@ -52,27 +50,13 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
             await redis.aclose()
             obs.shutdown()
 
-    app = FastAPI(
-        title="gateway policy",
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-        telemetry=NATIVE_TELEMETRY_OFF,
-    )
-    install_error_handlers(app)
-    obs.install(app)
-    app.state.obs = obs
+    app = tier_app("gateway policy", lifespan, obs)
 
     async def ready() -> dict[str, bool]:
-        try:
-            redis_ok = bool(await app.state.redis.ping())
-        except RedisError:
-            redis_ok = False
-        try:
-            router_ok = (await app.state.router.get("/healthz", timeout=1.0)).status_code == 200
-        except httpx.HTTPError:
-            router_ok = False
-        return {"redis": redis_ok, "router": router_ok}
+        return {
+            "redis": await redis_ready(app.state.redis),
+            "router": await http_ready(app.state.router),
+        }
 
     add_health_routes(app, ready)
     app.include_router(routes)

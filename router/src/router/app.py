@@ -19,14 +19,15 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response, StreamingResponse
 
 from gateway_shared import headers as h
-from gateway_shared.errors import GatewayError, install_error_handlers
+from gateway_shared.errors import GatewayError
 from gateway_shared.health import add_health_routes
 from gateway_shared.http import pooled_client
 from gateway_shared.identity import Identity, IdentitySigner
 from gateway_shared.inner import CallerIdentity
-from gateway_shared.observability import NATIVE_TELEMETRY_OFF, Observability, current_request
+from gateway_shared.observability import Observability, current_request
 from gateway_shared.settings import load
 from gateway_shared.sse import data_event, usage_trailer
+from gateway_shared.tier import tier_app
 from router.catalog import ModelEntry
 from router.deps import State
 from router.metrics import RouterCollector
@@ -140,15 +141,7 @@ def create_app(
             await state.aclose()
             obs.shutdown()
 
-    app = FastAPI(
-        title="gateway router",
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-        telemetry=NATIVE_TELEMETRY_OFF,
-    )
-    install_error_handlers(app)
-    obs.install(app)
+    app = tier_app("gateway router", lifespan, obs)
     obs.registry.register(RouterCollector(lambda: getattr(app.state, "router", None)))
 
     async def ready() -> dict[str, bool]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import httpx
 from fastapi import FastAPI
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from starlette.responses import JSONResponse
 
 ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
@@ -24,3 +27,18 @@ def add_health_routes(app: FastAPI, ready_check: ReadyCheck) -> None:
 
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
+
+
+async def redis_ready(redis: Redis) -> bool:
+    try:
+        return bool(await redis.ping())
+    except RedisError:
+        return False
+
+
+async def http_ready(client: httpx.AsyncClient, path: str = "/healthz") -> bool:
+    """The next tier answers its liveness probe."""
+    try:
+        return (await client.get(path, timeout=1.0)).status_code == 200
+    except httpx.HTTPError:
+        return False
