@@ -32,7 +32,13 @@ from router.providers.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from router.providers.transport import client_timeout, fetch, open_stream, retry_after
+from router.providers.transport import (
+    client_timeout,
+    fetch,
+    model_ids,
+    open_stream,
+    retry_after,
+)
 
 log = logging.getLogger("router.providers")
 
@@ -138,22 +144,4 @@ class Anthropic(Provider):
         )
 
     async def list_models(self) -> list[str]:
-        try:
-            response = await self.client.get(
-                self._base + "/v1/models", headers=self._headers, timeout=self._timeout
-            )
-            response.raise_for_status()
-            data = response.json().get("data", [])
-        except (httpx.HTTPError, ValueError, AttributeError):
-            raise ProviderUnavailable("Could not list the provider's models.") from None
-        return [str(m.get("id")) for m in data if isinstance(m, dict)]
-
-    async def health(self) -> bool:
-        try:
-            await self.list_models()
-        except ProviderError:
-            return False
-        return True
-
-    async def aclose(self) -> None:
-        """Nothing of its own to release: the HTTP client is shared."""
+        return await model_ids(self.client, self._base + "/v1/models", self._headers, self._timeout)

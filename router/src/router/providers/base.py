@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import httpx
 
 from router.catalog import Deployment
+from router.providers.errors import ProviderError
 
 
 class Operation(StrEnum):
@@ -98,10 +99,16 @@ class Provider(ABC):
     @abstractmethod
     async def list_models(self) -> list[str]: ...
 
-    @abstractmethod
     async def health(self) -> bool:
-        """One cheap probe of the provider (never an inference); False if it failed."""
+        """One cheap probe of the provider (never an inference); False if it failed.
+        By default: listing its models."""
+        try:
+            await self.list_models()
+        except ProviderError:
+            return False
+        return True
 
-    @abstractmethod
     async def aclose(self) -> None:
-        """Release what the adapter holds; the shared HTTP client is the router's to close."""
+        """Release what the adapter holds; the shared HTTP client is the router's to close,
+        so by default there is nothing."""
+        return

@@ -74,6 +74,19 @@ def _timed_out(exc: BaseException) -> bool:
     )
 
 
+async def model_ids(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], limits: httpx.Timeout
+) -> list[str]:
+    """The ids of an OpenAI-style model list (``{"data": [{"id": ...}]}``)."""
+    try:
+        response = await client.get(url, headers=headers, timeout=limits)
+        response.raise_for_status()
+        data = response.json().get("data", [])
+    except (httpx.HTTPError, ValueError, AttributeError):
+        raise ProviderUnavailable("Could not list the provider's models.") from None
+    return [str(m.get("id")) for m in data if isinstance(m, dict)]
+
+
 async def read_bounded(response: httpx.Response, limit: int = ERROR_BODY_LIMIT) -> bytes:
     body = b""
     try:
