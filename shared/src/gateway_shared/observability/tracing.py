@@ -24,18 +24,18 @@ import os
 from collections.abc import Iterable, Mapping
 from contextvars import Token
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from gateway_shared.headers import TRACE_CONTEXT
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 log = logging.getLogger("gateway.tracing")
 
@@ -77,14 +77,6 @@ def tracing_wanted(environ: Mapping[str, str]) -> bool:
     return True
 
 
-def _resource(service: str, environ: Mapping[str, str]) -> Resource:
-    # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win; the tier name is the default.
-    named = _env("OTEL_SERVICE_NAME", environ) or "service.name=" in _env(
-        "OTEL_RESOURCE_ATTRIBUTES", environ
-    )
-    return Resource.create({} if named else {"service.name": service})
-
-
 @dataclass
 class Tracing:
     """A tier's tracer, or nothing at all when tracing is off."""
@@ -109,9 +101,10 @@ class Tracing:
         capture = _env(CAPTURE_CONTENT_ENV, environ).lower() == "true"
         if not tracing_wanted(environ):
             return cls(None, capture)
-        provider = TracerProvider(resource=_resource(service, environ))
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-        return cls(provider, capture)
+        # The SDK and the OTLP exporter cost ~10 MB per process: loaded only when used.
+        from gateway_shared.observability.exporter import otlp_provider  # noqa: PLC0415
+
+        return cls(otlp_provider(service, environ), capture)
 
     # -- propagation -----------------------------------------------------------------
 
