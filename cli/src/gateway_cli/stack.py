@@ -21,8 +21,6 @@ import httpx
 from gateway_cli.ports import free_port
 from gateway_cli.redis_server import RedisServer
 
-TIERS = ("simulator", "router", "policy", "edge")
-
 
 @dataclass
 class Ports:

@@ -39,7 +39,3 @@ async def loaded_revision(redis: Redis) -> str | None:
 async def lookup(redis: Redis, key_hash: str) -> KeyRecord | None:
     raw = await redis.get(record_key(key_hash))
     return KeyRecord.model_validate_json(raw) if raw else None
-
-
-async def remove(redis: Redis, key_hash: str) -> None:
-    await redis.delete(record_key(key_hash))
