@@ -15,13 +15,14 @@ from fastapi import FastAPI
 from redis.exceptions import RedisError
 
 from edge.auth import Authenticator
+from edge.deps import EdgeParts
 from edge.metrics import EdgeMetrics
 from edge.registry_sync import RegistrySync
 from edge.routes import routes
 from edge.settings import EdgeSettings
 from edge.validation import Limits
-from gateway_shared.health import add_health_routes, http_ready, redis_ready
-from gateway_shared.http import pooled_client
+from gateway_shared.health import add_health_routes, redis_ready
+from gateway_shared.hop import HopClient
 from gateway_shared.identity import IdentitySigner
 from gateway_shared.observability import Observability
 from gateway_shared.observability.redis_calls import RedisCalls, server_address
@@ -34,6 +35,12 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
     settings = settings or load(EdgeSettings)
     obs = Observability("edge", public=True)
     metrics = EdgeMetrics(obs.registry)
+    limits = Limits(
+        max_depth=settings.max_json_depth,
+        max_messages=settings.max_messages,
+        max_n=settings.max_n,
+        max_tokens=settings.max_tokens,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,7 +60,7 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
             for p in (settings.key_pepper, settings.key_pepper_previous)
             if p is not None
         )
-        app.state.auth = Authenticator(
+        auth = Authenticator(
             redis,
             peppers,
             sync,
@@ -61,14 +68,15 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
             redis_calls=redis_calls,
             metrics=metrics,
         )
-        app.state.signer = IdentitySigner(settings.internal_secret.get_secret_value().encode())
-        app.state.policy = pooled_client(base_url=settings.policy_url, read_timeout=None)
+        signer = IdentitySigner(settings.internal_secret.get_secret_value().encode())
+        policy = HopClient(settings.policy_url)
+        app.state.parts = EdgeParts(auth, signer, policy, settings, limits)
         checker = asyncio.create_task(sync.run(settings.registry_check_seconds, redis_calls))
         try:
             yield
         finally:
             checker.cancel()
-            await app.state.policy.aclose()
+            await policy.aclose()
             await redis.aclose()
             obs.shutdown()
 
@@ -77,17 +85,10 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
     async def ready() -> dict[str, bool]:
         return {
             "redis": await redis_ready(app.state.redis),
-            "policy": await http_ready(app.state.policy),
+            "policy": await app.state.parts.policy.ready(),
         }
 
     add_health_routes(app, ready)
 
-    app.state.settings = settings
-    app.state.limits = Limits(
-        max_depth=settings.max_json_depth,
-        max_messages=settings.max_messages,
-        max_n=settings.max_n,
-        max_tokens=settings.max_tokens,
-    )
     app.include_router(routes)
     return app

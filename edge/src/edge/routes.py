@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from edge.auth import Authenticator
-from edge.deps import Auth, PolicyClient, Settings, Signer
+from edge.deps import EdgeParts, Parts
 from edge.validation import (
     CHAT,
     COMPLETIONS,
@@ -20,8 +18,8 @@ from edge.validation import (
 )
 from gateway_shared import headers as h
 from gateway_shared.errors import GatewayError
-from gateway_shared.http import inward_path, relay
-from gateway_shared.identity import Identity, IdentitySigner
+from gateway_shared.hop import HopError, inward_path, relay
+from gateway_shared.identity import Identity
 from gateway_shared.observability import current_request
 
 routes = APIRouter()
@@ -54,29 +52,22 @@ def _inward_headers(request: Request, token: str, request_id: str) -> dict[str, 
     return out
 
 
-async def forward(
-    request: Request,
-    auth: Authenticator,
-    signer: IdentitySigner,
-    policy: httpx.AsyncClient,
-    body: bytes | None,
-) -> Response:
-    record = await auth.authenticate(request.headers)
+async def forward(request: Request, parts: EdgeParts, body: bytes | None) -> Response:
+    record = await parts.auth.authenticate(request.headers)
     request_id = "req_" + uuid.uuid4().hex
     ctx = current_request()
     if ctx is not None:
         ctx.key_name = record.name
         ctx.request_id = request_id
-    token = signer.sign(Identity(record.id, record.name, record.plan, request_id))
-    upstream_request = policy.build_request(
-        request.method,
-        inward_path(request),
-        content=body,
-        headers=_inward_headers(request, token, request_id),
-    )
+    token = parts.signer.sign(Identity(record.id, record.name, record.plan, request_id))
     try:
-        upstream = await policy.send(upstream_request, stream=True)
-    except httpx.HTTPError:
+        upstream = await parts.policy.send(
+            request.method,
+            inward_path(request),
+            headers=_inward_headers(request, token, request_id),
+            body=body,
+        )
+    except HopError:
         raise GatewayError(
             "The gateway could not reach its policy service. Please retry shortly.",
             status=503,
@@ -91,25 +82,21 @@ async def forward(
 @routes.post(CHAT)
 @routes.post(COMPLETIONS)
 @routes.post(EMBEDDINGS)
-async def inference(
-    request: Request, auth: Auth, signer: Signer, policy: PolicyClient, settings: Settings
-) -> Response:
-    check_header_size(request.headers.raw, settings.max_header_bytes)
+async def inference(request: Request, parts: Parts) -> Response:
+    check_header_size(request.headers.raw, parts.settings.max_header_bytes)
     check_content_type(request.headers.get("content-type"))
-    raw = await _read_body(request, settings.max_body_bytes)
-    body = parse_body(raw, request.url.path, request.app.state.limits)
+    raw = await _read_body(request, parts.settings.max_body_bytes)
+    body = parse_body(raw, request.url.path, parts.limits)
     ctx = current_request()
     if ctx is not None:
         ctx.requested_model = body["model"]
         ctx.stream = body.get("stream") is True
-    return await forward(request, auth, signer, policy, raw)
+    return await forward(request, parts, raw)
 
 
 @routes.get("/v1/models")
 @routes.get("/v1/models/{model_id:path}")
 @routes.get("/v1/usage")
-async def lookup(
-    request: Request, auth: Auth, signer: Signer, policy: PolicyClient, settings: Settings
-) -> Response:
-    check_header_size(request.headers.raw, settings.max_header_bytes)
-    return await forward(request, auth, signer, policy, None)
+async def lookup(request: Request, parts: Parts) -> Response:
+    check_header_size(request.headers.raw, parts.settings.max_header_bytes)
+    return await forward(request, parts, None)

@@ -9,16 +9,15 @@ returns the concurrency slot, so no ending leaks one.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import anyio
-import httpx
 import orjson
 from redis.exceptions import RedisError
 
-from gateway_shared.http import upstream_lost
+from gateway_shared.hop import HopError, HopResponse, abandon, body_chunks, upstream_lost
 from gateway_shared.identity import Identity
 from gateway_shared.logs import ThrottledLog
 from gateway_shared.observability import RequestContext, current_request
@@ -76,12 +75,14 @@ class Ticket:
             model = request.model if request is not None else None
             self.metrics.charged(self.identity.key_name, model, prompt_tokens, completion_tokens)
 
-    async def settle_from_header(self, response: httpx.Response, header: str) -> None:
-        if response.status_code >= 400:
+    async def settle_from_header(
+        self, status: int, headers: Mapping[str, str], header: str
+    ) -> None:
+        if status >= 400:
             await self.settle(0, 0, ok=False)
             return
         try:
-            usage = orjson.loads(response.headers[header])
+            usage = orjson.loads(headers[header])
             await self.settle(int(usage["prompt_tokens"]), int(usage["completion_tokens"]))
         except (KeyError, ValueError, TypeError, orjson.JSONDecodeError):
             # The provider gave no usage: charge the reservation rather than nothing.
@@ -91,13 +92,13 @@ class Ticket:
         await self.settle(self.prompt_estimate, chunks)
 
 
-async def metered_stream(response: httpx.Response, ticket: Ticket) -> AsyncIterator[bytes]:
+async def metered_stream(response: HopResponse, ticket: Ticket) -> AsyncIterator[bytes]:
     """Relay the router's stream event by event, taking out its usage trailer."""
     framer = EventFramer()
     content_events = 0
     usage: dict[str, int] | None = None
     try:
-        async for raw in response.aiter_raw():
+        async for raw in body_chunks(response):
             out = []
             for event in framer.feed(raw):
                 if event.startswith(USAGE_TRAILER):
@@ -108,14 +109,14 @@ async def metered_stream(response: httpx.Response, ticket: Ticket) -> AsyncItera
                 out.append(event)
             if out:
                 yield b"".join(out)
-    except httpx.HTTPError:
+    except HopError:
         # Router died mid-stream: the client must see the stream fail, not end.
         yield data_event(upstream_lost().to_body())
     finally:
         # Shielded: a client that disconnected cancels this generator, and the charge
         # and the slot must still be settled (bounded by the Redis timeout).
+        abandon(response)  # a no-op when the stream was read to its end
         with anyio.CancelScope(shield=True):
-            await response.aclose()
             if usage is not None:
                 await ticket.settle(
                     int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))

@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway_shared.health import add_health_routes, http_ready, redis_ready
-from gateway_shared.http import pooled_client
+from gateway_shared.health import add_health_routes, redis_ready
+from gateway_shared.hop import HopClient
 from gateway_shared.identity import IdentitySigner
 from gateway_shared.observability import Observability
 from gateway_shared.observability.redis_calls import RedisCalls, server_address
@@ -19,6 +19,7 @@ from gateway_shared.redis import connect
 from gateway_shared.settings import load
 from gateway_shared.tier import tier_app
 from policy.admission import Admission
+from policy.deps import PolicyParts
 from policy.limits.limiter import Limiter
 from policy.metrics import PolicyMetrics
 from policy.routes import routes
@@ -40,13 +41,13 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
             obs.registry, obs.tracing, ("admit", "settle"), server_address(redis)
         )
         limiter = Limiter(redis, settings.rate_window_seconds, settings.lease_seconds, redis_calls)
-        app.state.admission = Admission(limiter, settings, metrics)
         app.state.signer = IdentitySigner(settings.internal_secret.get_secret_value().encode())
-        app.state.router = pooled_client(base_url=settings.router_url, read_timeout=None)
+        router = HopClient(settings.router_url)
+        app.state.parts = PolicyParts(Admission(limiter, settings, metrics), router, redis)
         try:
             yield
         finally:
-            await app.state.router.aclose()
+            await router.aclose()
             await redis.aclose()
             obs.shutdown()
 
@@ -55,7 +56,7 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
     async def ready() -> dict[str, bool]:
         return {
             "redis": await redis_ready(app.state.redis),
-            "router": await http_ready(app.state.router),
+            "router": await app.state.parts.router.ready(),
         }
 
     add_health_routes(app, ready)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import orjson
 from fastapi import APIRouter, Request
 from redis.exceptions import RedisError
@@ -11,11 +10,19 @@ from starlette.responses import Response, StreamingResponse
 
 from gateway_shared import headers as h
 from gateway_shared.errors import GatewayError
-from gateway_shared.http import inward_path, is_event_stream, returned_headers
+from gateway_shared.hop import (
+    HopError,
+    HopResponse,
+    abandon,
+    inward_path,
+    is_event_stream,
+    read_body,
+    returned_headers,
+)
 from gateway_shared.inner import CallerIdentity
 from gateway_shared.usage import read_usage
-from policy.accounting import metered_stream
-from policy.deps import AdmissionDep, RedisDep, RouterClient
+from policy.accounting import Ticket, metered_stream
+from policy.deps import Parts
 from policy.signals import rate_limit_headers
 
 _FORWARD = (*h.FORWARD_REQUEST, h.IDENTITY, h.REQUEST_ID)
@@ -37,9 +44,7 @@ def _unavailable() -> GatewayError:
 @routes.post("/v1/chat/completions")
 @routes.post("/v1/completions")
 @routes.post("/v1/embeddings")
-async def inference(
-    request: Request, identity: CallerIdentity, router: RouterClient, admission: AdmissionDep
-) -> Response:
+async def inference(request: Request, identity: CallerIdentity, parts: Parts) -> Response:
     raw = await request.body()
     try:
         body = orjson.loads(raw)
@@ -47,16 +52,15 @@ async def inference(
         raise GatewayError("The request body is not valid JSON.", code="invalid_json") from None
     if not isinstance(body, dict):
         raise GatewayError("The request body must be a JSON object.", code="invalid_type")
-    ticket, decision = await admission.admit(
+    ticket, decision = await parts.admission.admit(
         identity, body, embeddings=request.url.path == "/v1/embeddings"
     )
     limit_headers = rate_limit_headers(identity.plan, decision)
-    upstream_request = router.build_request(
-        "POST", inward_path(request), content=raw, headers=_inward(request)
-    )
     try:
-        upstream = await router.send(upstream_request, stream=True)
-    except httpx.HTTPError:
+        upstream = await parts.router.send(
+            "POST", inward_path(request), headers=_inward(request), body=raw
+        )
+    except HopError:
         await ticket.settle(0, 0, ok=False)
         raise _unavailable() from None
     if ticket.request is not None:
@@ -65,48 +69,53 @@ async def inference(
     if is_event_stream(upstream):
         return StreamingResponse(
             metered_stream(upstream, ticket),
-            status_code=upstream.status_code,
+            status_code=upstream.status,
             headers=headers | {"cache-control": "no-cache"},
             media_type=upstream.headers.get("content-type"),
-            # Covers a client gone before the stream started: settles with the estimate.
-            background=BackgroundTask(ticket.settle_estimated),
+            # Covers a client gone before the stream started: drops the router's stream
+            # and settles with the estimate.
+            background=BackgroundTask(_abandoned, upstream, ticket),
         )
     try:
-        content = await upstream.aread()
-    except httpx.HTTPError:
+        content = await read_body(upstream)
+    except HopError:
         await ticket.settle(0, 0, ok=False)
         raise _unavailable() from None
-    finally:
-        await upstream.aclose()
-    await ticket.settle_from_header(upstream, h.USAGE)
+    await ticket.settle_from_header(upstream.status, upstream.headers, h.USAGE)
     return Response(
         content,
-        status_code=upstream.status_code,
+        status_code=upstream.status,
         headers=headers,
         media_type=upstream.headers.get("content-type"),
     )
 
 
+async def _abandoned(upstream: HopResponse, ticket: Ticket) -> None:
+    abandon(upstream)
+    await ticket.settle_estimated()
+
+
 @routes.get("/v1/models")
 @routes.get("/v1/models/{model_id:path}")
-async def models(request: Request, identity: CallerIdentity, router: RouterClient) -> Response:
+async def models(request: Request, identity: CallerIdentity, parts: Parts) -> Response:
     try:
-        upstream = await router.get(inward_path(request), headers=_inward(request))
-    except httpx.HTTPError:
+        upstream = await parts.router.send("GET", inward_path(request), headers=_inward(request))
+        content = await read_body(upstream)
+    except HopError:
         raise _unavailable() from None
     return Response(
-        upstream.content,
-        status_code=upstream.status_code,
+        content,
+        status_code=upstream.status,
         headers=returned_headers(upstream.headers),
         media_type=upstream.headers.get("content-type"),
     )
 
 
 @routes.get("/v1/usage")
-async def usage(identity: CallerIdentity, redis: RedisDep) -> Response:
+async def usage(identity: CallerIdentity, parts: Parts) -> Response:
     """The calling key's own usage: the key comes from its identity, never a parameter."""
     try:
-        periods = await read_usage(redis, identity.key_id)
+        periods = await read_usage(parts.redis, identity.key_id)
     except RedisError:
         raise GatewayError(
             "Usage is unavailable right now. Please retry shortly.",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -33,12 +32,4 @@ async def redis_ready(redis: Redis) -> bool:
     try:
         return bool(await redis.ping())
     except RedisError:
-        return False
-
-
-async def http_ready(client: httpx.AsyncClient, path: str = "/healthz") -> bool:
-    """The next tier answers its liveness probe."""
-    try:
-        return (await client.get(path, timeout=1.0)).status_code == 200
-    except httpx.HTTPError:
         return False

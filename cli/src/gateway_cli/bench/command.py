@@ -27,7 +27,7 @@ from gateway_cli.bench.runner import Runner
 from gateway_cli.bench.sampling import rss_mb
 from gateway_cli.bench.systems import Systems, Target
 
-HOP_CLIENTS = ("httpx", "aiohttp")
+HOP_CLIENTS = ("httpx", "httpx-aiohttp", "aiohttp")
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     bench.add_argument("--soak-stream-share", type=float, default=0.2, help="(0.2)")
     bench.add_argument("--no-floor", action="store_true", help="skip the three-hop floor")
     bench.add_argument(
-        "--no-client-comparison", action="store_true", help="skip stock httpx vs httpx-aiohttp"
+        "--no-client-comparison",
+        action="store_true",
+        help="skip stock httpx vs httpx-aiohttp vs aiohttp",
     )
     bench.add_argument(
         "--retries",

@@ -1,9 +1,14 @@
 """The floor: one bare FastAPI hop that forwards each request to the next hop.
 
 Three of them chained in front of the simulator are the floor of this architecture in
-Python: the same server (uvicorn on uvloop and httptools), the same pooled client and
-the same relay as the tiers, and nothing else. ``BENCH_HOP_CLIENT=httpx`` swaps in a
-stock ``httpx.AsyncClient`` to measure the client choice (docs/decisions.md).
+Python: the same server (uvicorn on uvloop and httptools) and the same clients as the
+tiers, and nothing else. ``BENCH_HOP_CLIENT`` picks the client:
+
+- ``aiohttp``: the tiers' hop client and relay (``gateway_shared.hop``), as edge → policy
+  and policy → router use it;
+- ``httpx-aiohttp``: the router adapters' client (``gateway_shared.http.pooled_client``);
+- ``httpx``: a stock ``httpx.AsyncClient``, only to measure the client choice
+  (docs/decisions.md).
 
     BENCH_HOP_PORT=9001 BENCH_HOP_UPSTREAM=http://127.0.0.1:9002 python -m gateway_cli.bench.floor
 """
@@ -16,17 +21,19 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI, Request
-from starlette.responses import JSONResponse, Response
+from starlette.background import BackgroundTask
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from gateway_shared.http import pooled_client, relay
+from gateway_shared.hop import HopClient, inward_path, relay
+from gateway_shared.http import pooled_client
 from gateway_shared.server import serve
 
-CLIENTS = ("aiohttp", "httpx")
+CLIENTS = ("aiohttp", "httpx-aiohttp", "httpx")
 _FORWARD = ("content-type", "accept", "authorization")
 
 
-def make_client(kind: str, upstream: str) -> httpx.AsyncClient:
-    if kind == "aiohttp":
+def make_httpx_client(kind: str, upstream: str) -> httpx.AsyncClient:
+    if kind == "httpx-aiohttp":
         return pooled_client(base_url=upstream, read_timeout=None)
     if kind == "httpx":
         # The stock transport with the same pool size and timeouts as pooled_client.
@@ -41,10 +48,29 @@ def make_client(kind: str, upstream: str) -> httpx.AsyncClient:
     raise ValueError(f"unknown client {kind!r}: one of {CLIENTS}")
 
 
+async def _relay_httpx(response: httpx.Response) -> Response:
+    media_type = response.headers.get("content-type", "")
+    if media_type.startswith("text/event-stream"):
+        return StreamingResponse(
+            response.aiter_raw(),
+            status_code=response.status_code,
+            media_type=media_type,
+            background=BackgroundTask(response.aclose),
+        )
+    body = await response.aread()
+    await response.aclose()
+    return Response(body, status_code=response.status_code, media_type=media_type)
+
+
 def create_app(upstream: str, client: str = "aiohttp") -> FastAPI:
+    if client not in CLIENTS:
+        raise ValueError(f"unknown client {client!r}: one of {CLIENTS}")
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.client = make_client(client, upstream)
+        app.state.client = (
+            HopClient(upstream) if client == "aiohttp" else make_httpx_client(client, upstream)
+        )
         try:
             yield
         finally:
@@ -58,12 +84,15 @@ def create_app(upstream: str, client: str = "aiohttp") -> FastAPI:
 
     @app.post("/v1/{path:path}")
     async def forward(request: Request) -> Response:
-        http: httpx.AsyncClient = request.app.state.client
         headers = {n: request.headers[n] for n in _FORWARD if n in request.headers}
-        outgoing = http.build_request(
-            "POST", request.url.path, content=await request.body(), headers=headers
-        )
-        return await relay(await http.send(outgoing, stream=True))
+        body = await request.body()
+        http = request.app.state.client
+        if isinstance(http, HopClient):
+            return await relay(
+                await http.send("POST", inward_path(request), headers=headers, body=body)
+            )
+        outgoing = http.build_request("POST", request.url.path, content=body, headers=headers)
+        return await _relay_httpx(await http.send(outgoing, stream=True))
 
     return app
 

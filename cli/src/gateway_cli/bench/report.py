@@ -180,8 +180,9 @@ def render(results: Results) -> str:
         "",
         "- **simulator (direct)**: no gateway at all, the baseline;",
         "- **floor (3 bare hops)**: three chained minimal FastAPI apps, each forwarding with the "
-        "tiers' pooled client (`gateway_shared.http`), the best this architecture can do in "
-        "Python (`cli/src/gateway_cli/bench/floor.py`);",
+        "client its tier uses (the first two with the tiers' hop client, `gateway_shared.hop`; "
+        "the third with the router adapters' client, `gateway_shared.http`), the best this "
+        "architecture can do in Python (`cli/src/gateway_cli/bench/floor.py`);",
         "- **gateway**: edge → policy → router with a key whose plan has rpm/tpm limits, so every "
         "request pays policy's Redis admission and settlement.",
         "",
@@ -280,10 +281,11 @@ def render(results: Results) -> str:
     if results.clients:
         lines += [
             "",
-            "## HTTP client between tiers",
+            "## HTTP clients",
             "",
             "One bare hop in front of the simulator, same server, only the client differs "
-            "(stock `httpx.AsyncClient` vs httpx over `httpx-aiohttp`), non-streaming:",
+            "(stock `httpx.AsyncClient`; httpx over `httpx-aiohttp`, the router adapters' "
+            "client; aiohttp directly, the tiers' hop client), non-streaming:",
             "",
         ]
         lines += _table(

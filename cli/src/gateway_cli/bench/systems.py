@@ -99,8 +99,10 @@ class Systems:
         sim_pid = self._pid(simulator)
         if self._floor:
             upstream = simulator.url
-            for n in (3, 2, 1):  # hop 1 is the one k6 calls; hop 3 calls the simulator
-                upstream = self._hop(f"hop{n}", upstream, "aiohttp").url
+            # Hop 1 is the one k6 calls; hop 3 calls the simulator with the router
+            # adapters' client, hops 1 and 2 the next hop with the tiers' hop client.
+            for n, client in ((3, "httpx-aiohttp"), (2, "aiohttp"), (1, "aiohttp")):
+                upstream = self._hop(f"hop{n}", upstream, client).url
         for client in self._hop_clients:
             self._hop(f"hop-{client}", simulator.url, client)
         for service in self.hops.values():

@@ -1,0 +1,177 @@
+"""The pooled client from one tier to the next (edge → policy → router), and relaying.
+
+aiohttp directly, without httpx on top: under load, httpx's request and header models
+were a fifth of edge's and policy's CPU (profiles in docs/benchmarks.md; decision in
+docs/decisions.md). The router's provider adapters keep ``httpx`` (``gateway_shared.http``),
+which the adapter contract and its MockTransport tests are written against.
+
+One :class:`HopClient` per process, created in the app's lifespan (aiohttp binds its
+session to the running loop). Bodies pass through byte for byte: no decompression, no
+re-encoding. Any failure to reach the next tier or to read its answer is
+:class:`HopError`; callers turn it into their own 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from urllib.parse import quote
+
+import aiohttp
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from yarl import URL
+
+from gateway_shared.errors import GatewayError
+from gateway_shared.headers import RETURN_RESPONSE
+from gateway_shared.sse import data_event
+
+HopResponse = aiohttp.ClientResponse
+
+
+class HopError(Exception):
+    """The next tier could not be reached, or its answer broke off."""
+
+
+# What aiohttp raises for a refused or dropped connection, a bad answer or a timeout.
+_FAILURES = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+
+
+class HopClient:
+    def __init__(
+        self, base_url: str, *, max_connections: int = 1000, connect_timeout: float = 2.0
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=max_connections, limit_per_host=0, keepalive_timeout=60.0
+            ),
+            # connect: waiting for a pooled connection and opening one; no read timeout,
+            # since a stream may legitimately pause for as long as the provider thinks.
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=connect_timeout + 3.0, sock_connect=connect_timeout
+            ),
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
+        )
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+    ) -> HopResponse:
+        """Send and return once the answer's headers are in; its body is still to read.
+
+        ``path`` must already be percent-encoded (:func:`inward_path`).
+        The caller must close or release the response.
+        """
+        url = URL(self._base + path, encoded=True)
+        try:
+            return await self._session.request(method, url, data=body, headers=headers)
+        except _FAILURES as exc:
+            raise HopError(type(exc).__name__) from exc
+
+    async def ready(self, path: str = "/healthz") -> bool:
+        """The next tier answers its liveness probe."""
+        try:
+            async with asyncio.timeout(1.0):
+                response = await self.send("GET", path, headers={})
+        except (HopError, TimeoutError):
+            return False
+        response.release()
+        return response.status == 200
+
+    async def aclose(self) -> None:
+        await self._session.close()
+
+
+async def read_body(response: HopResponse) -> bytes:
+    """The whole body; the connection goes back to the pool (or is dropped on failure)."""
+    try:
+        return await response.read()
+    except _FAILURES as exc:
+        raise HopError(type(exc).__name__) from exc
+    finally:
+        response.release()
+
+
+async def body_chunks(response: HopResponse) -> AsyncIterator[bytes]:
+    """The body as it arrives; raises :class:`HopError` if the next tier breaks off."""
+    try:
+        async for chunk in response.content.iter_any():
+            yield chunk
+    except _FAILURES as exc:
+        raise HopError(type(exc).__name__) from exc
+
+
+def abandon(response: HopResponse) -> None:
+    """Drop the connection under an unfinished body: how a client's disconnect reaches
+    the next tier, and through it every tier up to the provider."""
+    response.close()
+
+
+def inward_path(request: Request) -> str:
+    """The request's path, percent-encoded again for the next hop.
+
+    Starlette hands handlers the decoded path; a path parameter (a model id) may hold
+    any byte a client sent, which must not reach the next request line raw.
+    """
+    return quote(request.url.path, safe="/:@!$&'()*+,;=-._~")
+
+
+def returned_headers(upstream: Mapping[str, str]) -> dict[str, str]:
+    return {name: upstream[name] for name in RETURN_RESPONSE if name in upstream}
+
+
+def is_event_stream(response: HopResponse) -> bool:
+    return response.content_type == "text/event-stream"
+
+
+def upstream_lost() -> GatewayError:
+    return GatewayError(
+        "The gateway lost its connection to an internal service before the answer was "
+        "complete. Please retry.",
+        status=503,
+        code="upstream_unavailable",
+    )
+
+
+async def _relayed_chunks(response: HopResponse) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in body_chunks(response):
+            yield chunk
+    except HopError:
+        # The next tier died mid-stream: the client must see the stream fail, not end.
+        yield data_event(upstream_lost().to_body())
+    finally:
+        abandon(response)  # a no-op when the body was read to its end
+
+
+async def relay(response: HopResponse, extra_headers: Mapping[str, str] | None = None) -> Response:
+    """Answer with the next tier's response.
+
+    Event streams are relayed chunk by chunk as they arrive; the response is closed
+    however the stream ends (the background task covers a client that left before the
+    first chunk). Other bodies are read whole and passed on byte for byte.
+    """
+    headers = returned_headers(response.headers)
+    if extra_headers:
+        headers.update(extra_headers)
+    media_type = response.headers.get("content-type")
+    if is_event_stream(response):
+        return StreamingResponse(
+            _relayed_chunks(response),
+            status_code=response.status,
+            headers=headers | {"cache-control": "no-cache", "x-accel-buffering": "no"},
+            media_type=media_type,
+            background=BackgroundTask(abandon, response),
+        )
+    try:
+        body = await read_body(response)
+    except HopError:
+        raise upstream_lost() from None
+    return Response(body, status_code=response.status, headers=headers, media_type=media_type)
