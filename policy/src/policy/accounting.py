@@ -115,7 +115,7 @@ async def metered_stream(response: HopResponse, ticket: Ticket) -> AsyncIterator
     finally:
         # Shielded: a client that disconnected cancels this generator, and the charge
         # and the slot must still be settled (bounded by the Redis timeout).
-        abandon(response)  # a no-op when the stream was read to its end
+        await abandon(response)  # a no-op when the stream was read to its end
         with anyio.CancelScope(shield=True):
             if usage is not None:
                 await ticket.settle(

@@ -91,7 +91,7 @@ async def inference(request: Request, identity: CallerIdentity, parts: Parts) ->
 
 
 async def _abandoned(upstream: HopResponse, ticket: Ticket) -> None:
-    abandon(upstream)
+    await abandon(upstream)
     await ticket.settle_estimated()
 
 

@@ -108,9 +108,13 @@ async def body_chunks(response: HopResponse) -> AsyncIterator[bytes]:
         raise HopError(type(exc).__name__) from exc
 
 
-def abandon(response: HopResponse) -> None:
+async def abandon(response: HopResponse) -> None:
     """Drop the connection under an unfinished body: how a client's disconnect reaches
-    the next tier, and through it every tier up to the provider."""
+    the next tier, and through it every tier up to the provider.
+
+    A coroutine that never suspends: safe in a cancelled ``finally``, and Starlette runs
+    it as a background task on the loop (a plain function would go to its thread pool).
+    """
     response.close()
 
 
@@ -148,7 +152,7 @@ async def _relayed_chunks(response: HopResponse) -> AsyncIterator[bytes]:
         # The next tier died mid-stream: the client must see the stream fail, not end.
         yield data_event(upstream_lost().to_body())
     finally:
-        abandon(response)  # a no-op when the body was read to its end
+        await abandon(response)  # a no-op when the body was read to its end
 
 
 async def relay(response: HopResponse, extra_headers: Mapping[str, str] | None = None) -> Response:

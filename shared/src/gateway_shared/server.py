@@ -37,6 +37,8 @@ def serve(
         log_config=None,
         access_log=False,
         server_header=False,
+        # No tier reads the client's address, so X-Forwarded-* need not be parsed.
+        proxy_headers=False,
         timeout_graceful_shutdown=graceful_seconds,
         timeout_keep_alive=75,
     )

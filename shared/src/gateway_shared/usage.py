@@ -58,11 +58,12 @@ class KeyLayout:
     def inflight_reserved(self) -> str:
         return self._k("inflight:n")
 
+    # Not strftime: it was 3% of policy's CPU under load.
     def day(self, now: datetime) -> str:
-        return self._k(f"usage:d:{now:%Y%m%d}")
+        return self._k(f"usage:d:{now.year:04d}{now.month:02d}{now.day:02d}")
 
     def month(self, now: datetime) -> str:
-        return self._k(f"usage:m:{now:%Y%m}")
+        return self._k(f"usage:m:{now.year:04d}{now.month:02d}")
 
 
 def utcnow() -> datetime:

@@ -1,0 +1,55 @@
+"""The tiers' Redis connection: commands packed by hiredis, same bytes and errors as redis-py."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
+from redis.exceptions import DataError
+
+from gateway_cli.redis_server import RedisServer
+from gateway_shared.redis import connect
+
+COMMANDS = [
+    ("SET", "gw:{k}:a", b"\x00\xffbytes", "EX", 60),
+    ("EVALSHA", b"0" * 40, 2, "gw:{k}:a", "gw:{k}:b", "req_1", 60000, 0, 12345678901234),
+    ("SCRIPT LOAD", "return 1"),
+    (b"CLIENT SETNAME", "edge"),
+    ("HSET", "h", "model|é", 1.5),
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: str(c[0]))
+def test_packs_the_same_bytes_as_redis_py(command: tuple[object, ...]) -> None:
+    ours = connect("redis://127.0.0.1:1").connection_pool.make_connection()
+    theirs = Connection()
+    assert type(ours) is not Connection  # the faster class is in use
+    assert b"".join(ours.pack_command(*command)) == b"".join(theirs.pack_command(*command))
+
+
+def test_bytearray_falls_back_and_wrong_types_keep_redis_py_errors() -> None:
+    ours = connect("redis://127.0.0.1:1").connection_pool.make_connection()
+    theirs = Connection()
+    packed = b"".join(ours.pack_command("SET", "k", bytearray(b"v")))
+    assert packed == b"".join(theirs.pack_command("SET", "k", bytearray(b"v")))
+    for bad in (True, None, object()):
+        with pytest.raises(DataError):
+            ours.pack_command("SET", "k", bad)
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    client = connect(redis_server.url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def test_round_trips_through_a_real_server(redis: Redis) -> None:
+    await redis.set("gw:{t}:bin", b"\x00\xff")
+    assert await redis.get("gw:{t}:bin") == b"\x00\xff"
+    script = redis.register_script("return {KEYS[1], ARGV[1], tonumber(ARGV[2]) + 1}")
+    assert await script(keys=["gw:{t}:k"], args=["é", 41]) == [b"gw:{t}:k", "é".encode(), 42]
