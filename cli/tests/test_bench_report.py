@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway_cli.bench import pinning
+from gateway_cli.bench.command import median_run
 from gateway_cli.bench.k6run import K6Result, parse_summary
 from gateway_cli.bench.report import render
 from gateway_cli.bench.results import Measurement, Results, Soak
@@ -121,3 +122,10 @@ def test_report_has_every_section() -> None:
         assert heading in text
     assert "| memory after a 5-minute soak |" in text
     assert "yes" in text
+
+
+def test_rounds_keep_the_median_throughput() -> None:
+    runs = [_run("gateway", "chat", 50, _k6(rps, 100.0, 200.0)) for rps in (250.0, 180.0, 220.0)]
+    assert median_run(runs).k6.rps == 220.0
+    assert median_run(runs[:2]).k6.rps == 180.0  # even count: the lower middle
+    assert median_run(runs[:1]).k6.rps == 250.0

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
 from gateway_shared.errors import install_error_handlers
+from gateway_shared.memory import release_free_memory_periodically
 from gateway_shared.observability import NATIVE_TELEMETRY_OFF, Observability
 
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
-def tier_app(
-    title: str,
-    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
-    obs: Observability,
-) -> FastAPI:
+
+def tier_app(title: str, lifespan: Lifespan, obs: Observability) -> FastAPI:
+    @asynccontextmanager
+    async def tier_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            trimmer = asyncio.create_task(release_free_memory_periodically())
+            try:
+                yield
+            finally:
+                trimmer.cancel()
+
     app = FastAPI(
         title=title,
-        lifespan=lifespan,
+        lifespan=tier_lifespan,
         docs_url=None,
         redoc_url=None,
         telemetry=NATIVE_TELEMETRY_OFF,

@@ -42,6 +42,7 @@ class Settings:
     floor: bool
     client_comparison: bool
     retries: int
+    rounds: int
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -77,6 +78,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="repeat a run (keeping the quietest) when other processes used more than "
         f"{NOISY:g}%% of a core it measures (1)",
     )
+    bench.add_argument(
+        "--rounds",
+        type=int,
+        help="interleaved rounds per configuration, the median kept (3; quick 1)",
+    )
     bench.add_argument("--sut-cores", help="cores for the system under test (default: 0)")
     bench.add_argument("--workdir", type=Path, default=Path(".gateway-bench"))
     bench.add_argument("--output", type=Path, help="report (docs/benchmarks.md; quick: workdir)")
@@ -104,6 +110,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         floor=not args.no_floor,
         client_comparison=not args.no_client_comparison,
         retries=max(0, args.retries),
+        rounds=max(1, args.rounds or (1 if quick else 3)),
     )
 
 
@@ -142,6 +149,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def median_run(runs: list[Measurement]) -> Measurement:
+    """The round with the median throughput (the lower middle one of an even count)."""
+    ranked = sorted(runs, key=lambda run: run.k6.rps)
+    return ranked[(len(ranked) - 1) // 2]
+
+
 def benchmark(settings: Settings, layout: Layout, workdir: Path, results: Results) -> None:
     hop_clients = HOP_CLIENTS if settings.client_comparison else ()
     say(f"starting the stack, the floor and the hops in {workdir}")
@@ -167,16 +180,21 @@ def benchmark(settings: Settings, layout: Layout, workdir: Path, results: Result
         order = [t for t in ("simulator", "floor", "gateway") if t in systems.targets]
         for mode in settings.modes:
             for clients in settings.clients:
-                for name in order:
-                    target = systems.targets[name]
-                    say(f"{mode:6} {clients:>3} clients  {target.title}")
-                    measured = measure(target, mode, clients)
-                    results.runs.append(measured)
-                    k6 = measured.k6
-                    say(
-                        f"{'':19}{k6.rps:8.1f} req/s  p50 {k6.p50:6.2f} ms  "
-                        f"p99 {k6.p99:6.2f} ms  errors {k6.errors}"
-                    )
+                # Rounds interleave the systems, so a drift in the machine's speed (tens
+                # of percent between minutes on these VMs) reaches them all alike.
+                rounds: dict[str, list[Measurement]] = {name: [] for name in order}
+                for round_ in range(1, settings.rounds + 1):
+                    for name in order:
+                        target = systems.targets[name]
+                        say(f"{mode:6} {clients:>3} clients  {target.title}  round {round_}")
+                        measured = measure(target, mode, clients)
+                        rounds[name].append(measured)
+                        k6 = measured.k6
+                        say(
+                            f"{'':19}{k6.rps:8.1f} req/s  p50 {k6.p50:6.2f} ms  "
+                            f"p99 {k6.p99:6.2f} ms  errors {k6.errors}"
+                        )
+                results.runs.extend(median_run(rounds[name]) for name in order)
         top = max(settings.clients)
         for client in hop_clients:
             target = systems.targets[f"hop-{client}"]
