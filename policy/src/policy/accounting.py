@@ -115,8 +115,8 @@ async def metered_stream(response: HopResponse, ticket: Ticket) -> AsyncIterator
     finally:
         # Shielded: a client that disconnected cancels this generator, and the charge
         # and the slot must still be settled (bounded by the Redis timeout).
-        await abandon(response)  # a no-op when the stream was read to its end
         with anyio.CancelScope(shield=True):
+            await abandon(response)  # a no-op when the stream was read to its end
             if usage is not None:
                 await ticket.settle(
                     int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))

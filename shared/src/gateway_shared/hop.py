@@ -40,17 +40,22 @@ _FAILURES = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 class HopClient:
     def __init__(
-        self, base_url: str, *, max_connections: int = 1000, connect_timeout: float = 2.0
+        self,
+        base_url: str,
+        *,
+        max_connections: int = 1000,
+        connect_timeout: float = 2.0,
+        pool_timeout: float = 5.0,
     ) -> None:
         self._base = base_url.rstrip("/")
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
                 limit=max_connections, limit_per_host=0, keepalive_timeout=60.0
             ),
-            # connect: waiting for a pooled connection and opening one; no read timeout,
-            # since a stream may legitimately pause for as long as the provider thinks.
+            # aiohttp's "connect" covers waiting for a pooled connection as well. No read
+            # timeout: a stream may pause for as long as the provider thinks.
             timeout=aiohttp.ClientTimeout(
-                total=None, connect=connect_timeout + 3.0, sock_connect=connect_timeout
+                total=None, connect=pool_timeout, sock_connect=connect_timeout
             ),
             auto_decompress=False,
             skip_auto_headers=("User-Agent", "Accept-Encoding"),
