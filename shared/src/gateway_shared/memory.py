@@ -3,7 +3,7 @@
 glibc keeps the pages of freed memory mapped until it is asked to trim, so without this a
 tier's RSS stays at the high-water mark of its startup (imports build much that is then
 freed) and of its busiest moment. ``malloc_trim(0)`` releases every free page: measured
-here, about 5 MB per tier right after startup and 6 MB per tier after a burst of streams
+here, about 9 MB per tier right after startup and 5 MB per tier after a burst of streams
 (docs/decisions.md). A call takes well under a millisecond, and pages that load needs again
 cost a page fault each, so each tier runs it once started and then every 10 seconds.
 Where the C library has no ``malloc_trim`` (musl, macOS) this does nothing.
