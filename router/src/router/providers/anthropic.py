@@ -100,12 +100,13 @@ class Anthropic(Provider):
             "anthropic-version": API_VERSION,
         }
         self._timeout = client_timeout(deployment.timeouts)
+        self._messages_url = httpx.URL(self._base + "/v1/messages")  # parsed once
 
     def _request(self, body: dict[str, Any], *, stream: bool) -> httpx.Request:
         upstream = request_body(body, self.deployment.model, stream=stream)
         return self.client.build_request(
             "POST",
-            self._base + "/v1/messages",
+            self._messages_url,
             content=orjson.dumps(upstream),
             headers=self._headers,
             timeout=self._timeout,

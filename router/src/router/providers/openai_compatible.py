@@ -157,6 +157,8 @@ class OpenAICompatible(Provider):
         if deployment.api_key_env:
             self._headers["authorization"] = f"Bearer {os.environ[deployment.api_key_env]}"
         self._timeout = client_timeout(deployment.timeouts)
+        # Parsed once: parsing the URL string was a visible share of each request.
+        self._urls = {op: httpx.URL(self._base + path) for op, path in PATHS.items()}
 
     def _request(
         self, operation: Operation, body: dict[str, Any], *, stream: bool
@@ -167,7 +169,7 @@ class OpenAICompatible(Provider):
             upstream["stream_options"] = {**options, "include_usage": True}
         return self.client.build_request(
             "POST",
-            self._base + PATHS[operation],
+            self._urls[operation],
             content=orjson.dumps(upstream),
             headers=self._headers,
             timeout=self._timeout,
