@@ -1,8 +1,8 @@
 """The pooled client from one tier to the next (edge → policy → router), and relaying.
 
 aiohttp directly, without httpx on top: under load, httpx's request and header models
-were a fifth of edge's and policy's CPU (profiles in docs/benchmarks.md; decision in
-docs/decisions.md). The router's provider adapters keep ``httpx`` (``gateway_shared.http``),
+were about a fifth of edge's and policy's CPU (``gateway bench --profile perf``; the
+decision is in docs/decisions.md). The router's provider adapters keep ``httpx`` (``gateway_shared.http``),
 which the adapter contract and its MockTransport tests are written against.
 
 One :class:`HopClient` per process, created in the app's lifespan (aiohttp binds its
