@@ -2,8 +2,9 @@
 
 aiohttp directly, without httpx on top: under load, httpx's request and header models
 were about a fifth of edge's and policy's CPU (``gateway bench --profile perf``; the
-decision is in docs/decisions.md). The router's provider adapters keep ``httpx`` (``gateway_shared.http``),
-which the adapter contract and its MockTransport tests are written against.
+decision is in docs/decisions.md). The router's provider adapters keep ``httpx``
+(``gateway_shared.http``), which the adapter contract and its MockTransport tests are
+written against.
 
 One :class:`HopClient` per process, created in the app's lifespan (aiohttp binds its
 session to the running loop). Bodies pass through byte for byte: no decompression, no
