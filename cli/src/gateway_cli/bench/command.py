@@ -2,7 +2,7 @@
 clients, streaming and not, in one run; the HTTP client comparison; (full run) a soak;
 then the report.
 
-    uv run gateway bench                  # full run (~12 min): writes docs/benchmarks.md
+    uv run gateway bench                  # full run (~18 min): writes docs/benchmarks.md
     uv run gateway bench --quick          # ~3 min: writes .gateway-bench/benchmarks.md
     uv run gateway bench --soak 300 ...   # add (or, with --quick, force) the soak
     uv run gateway bench --profile perf   # where the tiers spend their time (no report)
