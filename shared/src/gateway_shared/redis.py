@@ -21,7 +21,8 @@ class _HiredisPacking(AbstractConnection):
     """Commands packed by hiredis in C.
 
     redis-py's asyncio connections pack every command in Python, one argument at a time:
-    that was about 40% of the client's CPU for policy's admission script (22 arguments).
+    for policy's admission call that was a fifth of the client's CPU per call
+    (``shared/benchmarks/redis_packing.py``).
     Anything hiredis does not take (bytearray, a wrong type) goes to redis-py's own
     packing, which keeps its errors.
     """

@@ -50,6 +50,19 @@ def has_limits(plan: Plan) -> bool:
     return any((plan.rpm, plan.tpm, plan.max_concurrent, plan.daily_tokens, plan.monthly_tokens))
 
 
+def _accounting_keys(layout: KeyLayout, now: datetime) -> list[str]:
+    """SETTLE's KEYS, in order; ADMIT's are the rpm log and then these (see scripts)."""
+    return [
+        layout.tpm,
+        layout.tpm_amounts,
+        layout.tpm_sum,
+        layout.inflight,
+        layout.day(now),
+        layout.month(now),
+        layout.inflight_reserved,
+    ]
+
+
 class Limiter:
     def __init__(
         self,
@@ -74,16 +87,7 @@ class Limiter:
         now = utcnow()
         with self._observe("admit"):
             result = await self._admit(
-                keys=[
-                    layout.rpm,
-                    layout.tpm,
-                    layout.tpm_amounts,
-                    layout.tpm_sum,
-                    layout.inflight,
-                    layout.day(now),
-                    layout.month(now),
-                    layout.inflight_reserved,
-                ],
+                keys=[layout.rpm, *_accounting_keys(layout, now)],
                 args=[
                     request_id,
                     self._window_ms,
@@ -127,15 +131,7 @@ class Limiter:
         now = admitted_at
         with self._observe("settle"):
             totals = await self._settle(
-                keys=[
-                    layout.tpm,
-                    layout.tpm_amounts,
-                    layout.tpm_sum,
-                    layout.inflight,
-                    layout.day(now),
-                    layout.month(now),
-                    layout.inflight_reserved,
-                ],
+                keys=_accounting_keys(layout, now),
                 args=[
                     request_id,
                     reserved,

@@ -15,7 +15,6 @@ completions or embeddings. Requests and answers are translated by
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -28,7 +27,6 @@ from router.providers.anthropic_format import AnthropicEvents, completion_body, 
 from router.providers.base import Completion, CompletionStream, Operation, Provider
 from router.providers.errors import (
     ProviderError,
-    ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
 )
@@ -37,10 +35,8 @@ from router.providers.transport import (
     fetch,
     model_ids,
     open_stream,
-    retry_after,
+    status_error,
 )
-
-log = logging.getLogger("router.providers")
 
 API_VERSION = "2023-06-01"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -63,15 +59,8 @@ def _error_detail(body: bytes) -> tuple[str | None, str | None]:
 
 def error_for_status(status: int, headers: httpx.Headers, body: bytes) -> ProviderError:
     """Anthropic's error statuses (including 529 overloaded) in the gateway's hierarchy."""
-    if status == 429:
-        return ProviderRateLimited(retry_after(headers))
-    if status >= 500 or status == 408:
-        return ProviderUnavailable(
-            f"The model provider failed with status {status}.", retry_after=retry_after(headers)
-        )
-    if status in (401, 403):
-        log.error("provider rejected the gateway's credentials (status %d)", status)
-        return ProviderError("The gateway is misconfigured for this model provider.")
+    if (error := status_error(status, headers)) is not None:
+        return error
     kind, message = _error_detail(body)
     return ProviderRejected(message or "The model provider rejected the request.", status, kind)
 

@@ -9,7 +9,6 @@ event is a provider failure, not something to hand a client) but never re-encode
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any, ClassVar
 
@@ -22,7 +21,6 @@ from router.catalog import Deployment
 from router.providers.base import Completion, CompletionStream, Operation, Provider, Usage
 from router.providers.errors import (
     ProviderError,
-    ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
 )
@@ -32,10 +30,8 @@ from router.providers.transport import (
     fetch,
     model_ids,
     open_stream,
-    retry_after,
+    status_error,
 )
-
-log = logging.getLogger("router.providers")
 
 PATHS = {
     Operation.CHAT: "/chat/completions",
@@ -74,17 +70,8 @@ def _provider_message(body: bytes) -> tuple[str, str | None, str | None]:
 
 def error_for_status(status: int, headers: httpx.Headers, body: bytes) -> ProviderError:
     """Translate a provider's non-2xx answer into the gateway's error hierarchy."""
-    if status == 429:
-        return ProviderRateLimited(retry_after(headers))
-    if status >= 500 or status == 408:
-        return ProviderUnavailable(
-            f"The model provider failed with status {status}.", retry_after=retry_after(headers)
-        )
-    if status in (401, 403):
-        # The provider refused the gateway's credentials: an operator problem, and its
-        # message might echo part of the key, so it is not passed on.
-        log.error("provider rejected the gateway's credentials (status %d)", status)
-        return ProviderError("The gateway is misconfigured for this model provider.")
+    if (error := status_error(status, headers)) is not None:
+        return error
     message, code, param = _provider_message(body)
     return ProviderRejected(message, status, code, param)
 

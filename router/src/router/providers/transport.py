@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
@@ -30,10 +31,13 @@ from router.catalog import Timeouts
 from router.providers.base import CompletionStream, Usage
 from router.providers.errors import (
     ProviderError,
+    ProviderRateLimited,
     ProviderTimeout,
     ProviderUnavailable,
     StreamInterrupted,
 )
+
+log = logging.getLogger("router.providers")
 
 # Maps a provider's non-2xx answer (status, headers, bounded body) to an error.
 ErrorMapper = Callable[[int, httpx.Headers, bytes], ProviderError]
@@ -64,6 +68,23 @@ def retry_after(headers: httpx.Headers) -> float | None:
             return max(0.0, when.timestamp() - time.time())
     except (ValueError, TypeError, OverflowError):
         return None
+
+
+def status_error(status: int, headers: httpx.Headers) -> ProviderError | None:
+    """The error for a status every provider means the same way (rate limited, failed,
+    credentials refused); ``None`` for a rejection, whose body each adapter reads."""
+    if status == 429:
+        return ProviderRateLimited(retry_after(headers))
+    if status >= 500 or status == 408:
+        return ProviderUnavailable(
+            f"The model provider failed with status {status}.", retry_after=retry_after(headers)
+        )
+    if status in (401, 403):
+        # The provider refused the gateway's credentials: an operator problem, and its
+        # message might echo part of the key, so it is not passed on.
+        log.error("provider rejected the gateway's credentials (status %d)", status)
+        return ProviderError("The gateway is misconfigured for this model provider.")
+    return None
 
 
 def _timed_out(exc: BaseException) -> bool:
