@@ -4,15 +4,41 @@ httpx over the aiohttp transport: measured on these machines, a stock
 ``httpx.AsyncClient`` collapsed at 50 concurrent requests where this served ~6x more
 (docs/decisions.md). One client per process, created in the app's lifespan. The tiers'
 own hops to each other use aiohttp directly (``gateway_shared.hop``).
+
+The client keeps no cookies: it serves every tenant, so a provider's ``Set-Cookie`` (a
+CDN's bot-management cookie, say) must not ride along on other callers' requests.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from gateway_shared.observability.tracing import Tracing
 from gateway_shared.observability.transport import TracedTransport
+
+
+class _NoCookies(httpx.Cookies):
+    def extract_cookies(self, response: httpx.Response) -> None:
+        """Nothing is kept (and the per-response cookie parsing is skipped)."""
+
+
+class _CookielessClient(httpx.AsyncClient):
+    """An ``httpx.AsyncClient`` whose cookie jar stays empty."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._no_cookies = _NoCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        raise TypeError("the providers' client keeps no cookies")
 
 
 def pooled_client(
@@ -32,7 +58,7 @@ def pooled_client(
     transport: httpx.AsyncBaseTransport = AiohttpTransport(limits=limits)
     if tracing is not None and tracing.enabled:
         transport = TracedTransport(transport, tracing.tracer)
-    return httpx.AsyncClient(
+    return _CookielessClient(
         base_url=base_url,
         transport=transport,
         timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=30.0, pool=5.0),
