@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -54,7 +54,7 @@ def _inward_headers(request: Request, token: str, request_id: str) -> dict[str, 
 
 async def forward(request: Request, parts: EdgeParts, body: bytes | None) -> Response:
     record = await parts.auth.authenticate(request.headers)
-    request_id = "req_" + uuid.uuid4().hex
+    request_id = "req_" + os.urandom(16).hex()
     ctx = current_request()
     if ctx is not None:
         ctx.key_name = record.name
@@ -86,7 +86,7 @@ async def inference(request: Request, parts: Parts) -> Response:
     check_header_size(request.headers.raw, parts.settings.max_header_bytes)
     check_content_type(request.headers.get("content-type"))
     raw = await _read_body(request, parts.settings.max_body_bytes)
-    body = parse_body(raw, request.url.path, parts.limits)
+    body = parse_body(raw, request.scope["path"], parts.limits)
     ctx = current_request()
     if ctx is not None:
         ctx.requested_model = body["model"]

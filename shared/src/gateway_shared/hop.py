@@ -130,7 +130,7 @@ def inward_path(request: Request) -> str:
     Starlette hands handlers the decoded path; a path parameter (a model id) may hold
     any byte a client sent, which must not reach the next request line raw.
     """
-    return quote(request.url.path, safe="/:@!$&'()*+,;=-._~")
+    return quote(request.scope["path"], safe="/:@!$&'()*+,;=-._~")
 
 
 def returned_headers(upstream: Mapping[str, str]) -> dict[str, str]:

@@ -24,6 +24,7 @@ then on nothing is retried - the caller relays it, and a failure becomes an erro
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -59,6 +60,12 @@ class RoutingCounters:
     unavailable: int = 0
     # Attempts sent despite an open breaker, nothing else being able to take them.
     panics: int = 0
+
+
+@functools.cache
+def _backoff(initial: float, maximum: float) -> wait_random_exponential:
+    """Made once per setting, not per request: building one showed in the router's profile."""
+    return wait_random_exponential(multiplier=initial, max=maximum)
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -113,9 +120,6 @@ class Attempts:
         self._counters = counters
         self._candidates = [s for s in route.deployments if s.supports(operation)]
         self._tried: set[str] = set()
-        self._backoff = wait_random_exponential(
-            multiplier=policy.backoff_initial_seconds, max=policy.backoff_max_seconds
-        )
         self.started = clock()
         self.pending: DeploymentState | None = None
         self.last: DeploymentState | None = None
@@ -174,7 +178,8 @@ class Attempts:
             self.pending = self._panic(now)
             return 0.0
         self.pending, ready = again
-        return max(ready - now, self._backoff(retry_state))
+        backoff = _backoff(self.policy.backoff_initial_seconds, self.policy.backoff_max_seconds)
+        return max(ready - now, backoff(retry_state))
 
     def stop(self, retry_state: RetryCallState) -> bool:
         if self.pending is None or retry_state.attempt_number >= self.policy.max_attempts:
