@@ -5,26 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from redis.asyncio import Redis
 
 from gateway_shared.hop import HopClient
+from gateway_shared.inner import Caller, verified_caller
 from policy.admission import Admission
 
 
 @dataclass(frozen=True, slots=True)
 class PolicyParts:
-    """Everything a route uses, in one dependency: FastAPI solves each dependency on
-    every request, and that was a measurable share of policy's CPU."""
+    """Everything a route uses (``app.state.parts``)."""
 
     admission: Admission
     router: HopClient
     redis: Redis
 
 
-async def _parts(request: Request) -> PolicyParts:
-    parts: PolicyParts = request.app.state.parts
-    return parts
-
-
-Parts = Annotated[PolicyParts, Depends(_parts)]
+Call = Annotated[Caller[PolicyParts], Depends(verified_caller)]

@@ -19,10 +19,9 @@ from gateway_shared.hop import (
     read_body,
     returned_headers,
 )
-from gateway_shared.inner import CallerIdentity
 from gateway_shared.usage import read_usage
 from policy.accounting import Ticket, metered_stream
-from policy.deps import Parts
+from policy.deps import Call
 from policy.signals import rate_limit_headers
 
 _FORWARD = (*h.FORWARD_REQUEST, h.IDENTITY, h.REQUEST_ID)
@@ -44,7 +43,8 @@ def _unavailable() -> GatewayError:
 @routes.post("/v1/chat/completions")
 @routes.post("/v1/completions")
 @routes.post("/v1/embeddings")
-async def inference(request: Request, identity: CallerIdentity, parts: Parts) -> Response:
+async def inference(request: Request, call: Call) -> Response:
+    identity, parts = call.identity, call.parts
     raw = await request.body()
     try:
         body = orjson.loads(raw)
@@ -53,7 +53,7 @@ async def inference(request: Request, identity: CallerIdentity, parts: Parts) ->
     if not isinstance(body, dict):
         raise GatewayError("The request body must be a JSON object.", code="invalid_type")
     ticket, decision = await parts.admission.admit(
-        identity, body, embeddings=request.url.path == "/v1/embeddings"
+        identity, body, embeddings=request.scope["path"] == "/v1/embeddings"
     )
     limit_headers = rate_limit_headers(identity.plan, decision)
     try:
@@ -97,9 +97,11 @@ async def _abandoned(upstream: HopResponse, ticket: Ticket) -> None:
 
 @routes.get("/v1/models")
 @routes.get("/v1/models/{model_id:path}")
-async def models(request: Request, identity: CallerIdentity, parts: Parts) -> Response:
+async def models(request: Request, call: Call) -> Response:
     try:
-        upstream = await parts.router.send("GET", inward_path(request), headers=_inward(request))
+        upstream = await call.parts.router.send(
+            "GET", inward_path(request), headers=_inward(request)
+        )
         content = await read_body(upstream)
     except HopError:
         raise _unavailable() from None
@@ -112,8 +114,9 @@ async def models(request: Request, identity: CallerIdentity, parts: Parts) -> Re
 
 
 @routes.get("/v1/usage")
-async def usage(identity: CallerIdentity, parts: Parts) -> Response:
+async def usage(call: Call) -> Response:
     """The calling key's own usage: the key comes from its identity, never a parameter."""
+    identity, parts = call.identity, call.parts
     try:
         periods = await read_usage(parts.redis, identity.key_id)
     except RedisError:

@@ -23,13 +23,12 @@ from gateway_shared.errors import GatewayError
 from gateway_shared.health import add_health_routes
 from gateway_shared.http import pooled_client
 from gateway_shared.identity import Identity, IdentitySigner
-from gateway_shared.inner import CallerIdentity
 from gateway_shared.observability import Observability, current_request
 from gateway_shared.settings import load
 from gateway_shared.sse import data_event, usage_trailer
 from gateway_shared.tier import tier_app
 from router.catalog import ModelEntry
-from router.deps import State
+from router.deps import Call, State
 from router.metrics import RouterCollector
 from router.providers.base import CompletionStream, Operation
 from router.providers.errors import ProviderError
@@ -134,7 +133,7 @@ def create_app(
             health_checks=settings.health_checks,
             handle_sighup=http_client is None,
         )
-        app.state.router = state
+        app.state.parts = state
         try:
             yield
         finally:
@@ -142,14 +141,15 @@ def create_app(
             obs.shutdown()
 
     app = tier_app("gateway router", lifespan, obs)
-    obs.registry.register(RouterCollector(lambda: getattr(app.state, "router", None)))
+    obs.registry.register(RouterCollector(lambda: getattr(app.state, "parts", None)))
 
     async def ready() -> dict[str, bool]:
-        return {"catalog": bool(app.state.router.table.routes)}
+        return {"catalog": bool(app.state.parts.table.routes)}
 
     add_health_routes(app, ready)
 
-    async def inference(request: Request, identity: CallerIdentity, state: State) -> Response:
+    async def inference(request: Request, call: Call) -> Response:
+        identity, state = call.identity, call.parts
         try:
             body = orjson.loads(await request.body())
         except orjson.JSONDecodeError:
@@ -158,7 +158,7 @@ def create_app(
             raise GatewayError("The request body must be a JSON object.", code="invalid_type")
         route = _resolve(state, identity, body.get("model"))
         _report_model(route)
-        operation = OPERATIONS[request.url.path]
+        operation = OPERATIONS[request.scope["path"]]
         _hold_to_plan_cap(body, identity, operation)
         retry = state.table.catalog.routing.retry
         if body.get("stream") is True and operation is not Operation.EMBEDDINGS:
@@ -181,7 +181,8 @@ def create_app(
             result.body, status_code=result.status, media_type=result.content_type, headers=headers
         )
 
-    async def list_models(identity: CallerIdentity, state: State) -> Response:
+    async def list_models(call: Call) -> Response:
+        identity, state = call.identity, call.parts
         data = [
             _model_card(m, started)
             for m in state.table.catalog.models
@@ -191,8 +192,8 @@ def create_app(
             orjson.dumps({"object": "list", "data": data}), media_type="application/json"
         )
 
-    async def get_model(model_id: str, identity: CallerIdentity, state: State) -> Response:
-        route = _resolve(state, identity, model_id)
+    async def get_model(model_id: str, call: Call) -> Response:
+        route = _resolve(call.parts, call.identity, model_id)
         return Response(
             orjson.dumps(_model_card(route.entry, started)), media_type="application/json"
         )

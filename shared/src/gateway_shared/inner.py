@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
 
 from gateway_shared.errors import GatewayError
 from gateway_shared.headers import IDENTITY
@@ -12,7 +13,19 @@ from gateway_shared.identity import Identity, IdentitySigner, InvalidIdentity
 from gateway_shared.observability.context import current_request
 
 
-async def verified_identity(request: Request) -> Identity:
+@dataclass(frozen=True, slots=True)
+class Caller[P]:
+    """The verified caller and what the tier's lifespan built (``app.state.parts``).
+
+    One dependency per route: FastAPI solves each dependency on every request, and that
+    was a measurable share of the inner tiers' CPU (docs/decisions.md).
+    """
+
+    identity: Identity
+    parts: P
+
+
+async def verified_caller(request: Request) -> Caller[Any]:
     signer: IdentitySigner = request.app.state.signer
     try:
         identity = signer.verify(request.headers.get(IDENTITY))
@@ -28,7 +41,4 @@ async def verified_identity(request: Request) -> Identity:
     if ctx is not None:
         ctx.key_name = identity.key_name
         ctx.request_id = identity.request_id
-    return identity
-
-
-CallerIdentity = Annotated[Identity, Depends(verified_identity)]
+    return Caller(identity, request.app.state.parts)
