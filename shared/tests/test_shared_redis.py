@@ -8,6 +8,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection
 from redis.exceptions import DataError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway_cli.redis_server import RedisServer
 from gateway_shared.redis import connect
@@ -53,3 +54,31 @@ async def test_round_trips_through_a_real_server(redis: Redis) -> None:
     assert await redis.get("gw:{t}:bin") == b"\x00\xff"
     script = redis.register_script("return {KEYS[1], ARGV[1], tonumber(ARGV[2]) + 1}")
     assert await script(keys=["gw:{t}:k"], args=["é", 41]) == [b"gw:{t}:k", "é".encode(), 42]
+
+
+# Counts its runs; the first one holds Redis for ARGV[1] microseconds (a reply that is
+# late, not lost: the script has run).
+SLOW_FIRST_RUN = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then
+  local t = redis.call('TIME')
+  local done = t[1] * 1000000 + t[2] + tonumber(ARGV[1])
+  repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] >= done
+end
+return n
+"""
+
+
+async def test_a_timed_out_command_is_not_sent_again(redis_server: RedisServer) -> None:
+    """Policy's scripts add to counters: a command Redis may already have run must not
+    run twice. (A stale pooled connection is still retried: nothing ran on it.)"""
+    client = connect(redis_server.url, timeout_seconds=0.15)
+    admin = connect(redis_server.url, timeout_seconds=5)
+    try:
+        script = client.register_script(SLOW_FIRST_RUN)
+        with pytest.raises(RedisTimeoutError):
+            await script(keys=["gw:{t}:runs"], args=[300_000])
+        assert await admin.get("gw:{t}:runs") == b"1"
+    finally:
+        await client.aclose()
+        await admin.aclose()

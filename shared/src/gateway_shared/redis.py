@@ -14,6 +14,7 @@ from redis.asyncio.connection import (
 )
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.typing import EncodableT
 
 
@@ -67,7 +68,9 @@ def connect(url: str, *, timeout_seconds: float = 0.25, max_connections: int = 2
         socket_timeout=timeout_seconds,
         socket_connect_timeout=timeout_seconds,
         # One quick retry on a fresh connection covers a connection the server closed.
-        retry=Retry(NoBackoff(), 1),
+        # Never after a timeout: the command may have run (policy's scripts add to
+        # counters), and a lease left behind is reaped; a count taken twice is not.
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         health_check_interval=0,
         max_connections=max_connections,
         decode_responses=False,
