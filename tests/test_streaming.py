@@ -24,8 +24,7 @@ def test_stream_is_not_buffered(client: openai.OpenAI, simulator: httpx.Client) 
     assert len(arrivals) == 10
     # The provider spends ~0.9 s between the first token and the last; a buffering hop
     # would deliver them together at the end.
-    assert arrivals[-1] - arrivals[0] > 0.6
-    assert arrivals[0] < arrivals[-1] - 0.5
+    assert arrivals[-1] - arrivals[0] > 0.6, arrivals
 
 
 def _stats(simulator: httpx.Client) -> dict[str, int]:

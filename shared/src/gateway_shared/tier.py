@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
 from gateway_shared.errors import install_error_handlers
@@ -18,6 +19,11 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 def tier_app(title: str, lifespan: Lifespan, obs: Observability) -> FastAPI:
     @asynccontextmanager
     async def tier_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Starlette streams a response inside an anyio task group, and anyio loads its
+        # asyncio backend on first use: ~70 ms here, which the first stream a new
+        # process served paid in each tier. Loaded before the tier reports ready.
+        async with anyio.create_task_group():
+            pass
         async with lifespan(app):
             trimmer = asyncio.create_task(release_free_memory_periodically())
             try:

@@ -1,0 +1,42 @@
+"""What every tier's app does when it starts, before it reports ready."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+# Run in a fresh interpreter: this test process may have loaded anyio's backend already.
+_STARTS_A_TIER = """
+import asyncio, sys
+from contextlib import asynccontextmanager
+from gateway_shared.observability import Observability
+from gateway_shared.tier import tier_app
+
+BACKEND = "anyio._backends._asyncio"
+
+@asynccontextmanager
+async def lifespan(app):
+    yield
+
+async def main():
+    app = tier_app("t", lifespan, Observability("edge"))
+    assert BACKEND not in sys.modules, "imports alone load it: the check below means nothing"
+    async with app.router.lifespan_context(app):
+        print(BACKEND in sys.modules)
+
+asyncio.run(main())
+"""
+
+
+def test_anyio_backend_is_loaded_at_start_not_on_the_first_stream() -> None:
+    # Starlette streams inside an anyio task group; loading the backend then delayed the
+    # first stream a new process served by ~70 ms per tier.
+    done = subprocess.run(
+        [sys.executable, "-c", _STARTS_A_TIER],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
