@@ -120,6 +120,21 @@ async def read_bounded(response: httpx.Response, limit: int = ERROR_BODY_LIMIT) 
     return body[:limit]
 
 
+async def close(response: httpx.Response) -> None:
+    """Close ``response`` and let go of its body stream.
+
+    httpx's response and the stream wrapping its body refer to each other: a reference
+    cycle, with the whole aiohttp response behind it, that only the cyclic garbage
+    collector frees. Per request that was ~60 objects and most of the router's time in
+    collections; a closed response needs no stream.
+    """
+    await response.aclose()
+    response.stream = _CLOSED
+
+
+_CLOSED = httpx.ByteStream(b"")
+
+
 async def _send(
     client: httpx.AsyncClient, request: httpx.Request, errors: ErrorMapper
 ) -> httpx.Response:
@@ -130,7 +145,7 @@ async def _send(
     try:
         body = await read_bounded(response)
     finally:
-        await response.aclose()
+        await close(response)
     raise errors(response.status_code, response.headers, body)
 
 
@@ -144,7 +159,7 @@ async def fetch(
             try:
                 body = await response.aread()
             finally:
-                await response.aclose()
+                await close(response)
     except TimeoutError:
         raise ProviderTimeout(
             f"The model provider sent no answer within {timeouts.total:g}s."
@@ -250,7 +265,7 @@ class SSEStream(CompletionStream):
                 yield b"".join(out)
 
     async def aclose(self) -> None:
-        await self._response.aclose()
+        await close(self._response)
 
 
 async def open_stream(
@@ -276,7 +291,7 @@ async def open_stream(
             return stream
     except BaseException as exc:
         if response is not None:
-            await response.aclose()
+            await close(response)
         if isinstance(exc, TimeoutError):
             raise ProviderTimeout(
                 f"The model provider sent no first token within {timeouts.first_token:g}s."

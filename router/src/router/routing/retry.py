@@ -274,14 +274,16 @@ class Dispatcher:
             reraise=True,
         )
         try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._attempt(attempts, policy, call)
+            return await retrying(self._attempt, attempts, policy, call)
         except ProviderError as exc:
             if exc.retryable and attempts.last is not None:
                 self.counters.exhausted += 1
             raise
-        raise AssertionError("unreachable: tenacity either returns or raises")
+        finally:
+            # tenacity keeps its last step's actions, bound methods of the retrying object,
+            # on the object itself: a reference cycle per request (with the Attempts behind
+            # it) for the cyclic garbage collector. Dropping them frees it all at once.
+            retrying.iter_state.reset()
 
     @staticmethod
     async def _attempt[T](
