@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -25,6 +26,10 @@ def tier_app(title: str, lifespan: Lifespan, obs: Observability) -> FastAPI:
         async with anyio.create_task_group():
             pass
         async with lifespan(app):
+            # What start-up built lives as long as the process. Frozen, it is left out of
+            # the cycle collector's full collections, which otherwise walked all of it
+            # (~90,000 objects, ~70 ms of CPU with the event loop stopped) every time.
+            gc.freeze()
             trimmer = asyncio.create_task(release_free_memory_periodically())
             try:
                 yield
