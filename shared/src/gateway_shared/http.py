@@ -63,3 +63,18 @@ def pooled_client(
         transport=transport,
         timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=30.0, pool=5.0),
     )
+
+
+async def close(response: httpx.Response) -> None:
+    """Close ``response`` and let go of its body stream.
+
+    httpx's response and the stream wrapping its body refer to each other: a reference
+    cycle, with the whole aiohttp response behind it, that only the cyclic garbage
+    collector frees. Per request that was ~60 objects and most of the router's time in
+    collections; a closed response needs no stream.
+    """
+    await response.aclose()
+    response.stream = _CLOSED
+
+
+_CLOSED = httpx.ByteStream(b"")

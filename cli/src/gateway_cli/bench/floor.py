@@ -15,6 +15,7 @@ tiers, and nothing else. ``BENCH_HOP_CLIENT`` picks the client:
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +26,8 @@ from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from gateway_shared.hop import HopClient, inward_path, relay
-from gateway_shared.http import pooled_client
+from gateway_shared.http import close, pooled_client
+from gateway_shared.observability import NATIVE_TELEMETRY_OFF
 from gateway_shared.server import serve
 
 CLIENTS = ("aiohttp", "httpx-aiohttp", "httpx")
@@ -55,10 +57,10 @@ async def _relay_httpx(response: httpx.Response) -> Response:
             response.aiter_raw(),
             status_code=response.status_code,
             media_type=media_type,
-            background=BackgroundTask(response.aclose),
+            background=BackgroundTask(close, response),
         )
     body = await response.aread()
-    await response.aclose()
+    await close(response)
     return Response(body, status_code=response.status_code, media_type=media_type)
 
 
@@ -71,12 +73,19 @@ def create_app(upstream: str, client: str = "aiohttp") -> FastAPI:
         app.state.client = (
             HopClient(upstream) if client == "aiohttp" else make_httpx_client(client, upstream)
         )
+        gc.freeze()  # as the tiers do (gateway_shared.tier)
         try:
             yield
         finally:
             await app.state.client.aclose()
 
-    app = FastAPI(title="floor hop", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="floor hop",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        telemetry=NATIVE_TELEMETRY_OFF,  # as in the tiers
+    )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

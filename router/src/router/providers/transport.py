@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 
+from gateway_shared.http import close
 from gateway_shared.sse import EventFramer
 from router.catalog import Timeouts
 from router.providers.base import CompletionStream, Usage
@@ -118,21 +119,6 @@ async def read_bounded(response: httpx.Response, limit: int = ERROR_BODY_LIMIT) 
     except httpx.HTTPError:
         pass
     return body[:limit]
-
-
-async def close(response: httpx.Response) -> None:
-    """Close ``response`` and let go of its body stream.
-
-    httpx's response and the stream wrapping its body refer to each other: a reference
-    cycle, with the whole aiohttp response behind it, that only the cyclic garbage
-    collector frees. Per request that was ~60 objects and most of the router's time in
-    collections; a closed response needs no stream.
-    """
-    await response.aclose()
-    response.stream = _CLOSED
-
-
-_CLOSED = httpx.ByteStream(b"")
 
 
 async def _send(
