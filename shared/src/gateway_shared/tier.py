@@ -17,12 +17,15 @@ from gateway_shared.observability import NATIVE_TELEMETRY_OFF, Observability
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-def tier_app(title: str, lifespan: Lifespan, obs: Observability) -> FastAPI:
+def settled(lifespan: Lifespan) -> Lifespan:
+    """``lifespan`` plus what every server process of ours does around it (the tiers, and
+    the benchmark's floor hops, which must stay the best this architecture does)."""
+
     @asynccontextmanager
-    async def tier_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def settled_lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Starlette streams a response inside an anyio task group, and anyio loads its
         # asyncio backend on first use: ~70 ms here, which the first stream a new
-        # process served paid in each tier. Loaded before the tier reports ready.
+        # process served paid in each tier. Loaded before the process reports ready.
         async with anyio.create_task_group():
             pass
         async with lifespan(app):
@@ -36,9 +39,13 @@ def tier_app(title: str, lifespan: Lifespan, obs: Observability) -> FastAPI:
             finally:
                 trimmer.cancel()
 
+    return settled_lifespan
+
+
+def tier_app(title: str, lifespan: Lifespan, obs: Observability) -> FastAPI:
     app = FastAPI(
         title=title,
-        lifespan=tier_lifespan,
+        lifespan=settled(lifespan),
         docs_url=None,
         redoc_url=None,
         telemetry=NATIVE_TELEMETRY_OFF,

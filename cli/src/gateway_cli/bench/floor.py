@@ -15,7 +15,6 @@ tiers, and nothing else. ``BENCH_HOP_CLIENT`` picks the client:
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +28,7 @@ from gateway_shared.hop import HopClient, inward_path, relay
 from gateway_shared.http import close, pooled_client
 from gateway_shared.observability import NATIVE_TELEMETRY_OFF
 from gateway_shared.server import serve
+from gateway_shared.tier import settled
 
 CLIENTS = ("aiohttp", "httpx-aiohttp", "httpx")
 _FORWARD = ("content-type", "accept", "authorization")
@@ -73,7 +73,6 @@ def create_app(upstream: str, client: str = "aiohttp") -> FastAPI:
         app.state.client = (
             HopClient(upstream) if client == "aiohttp" else make_httpx_client(client, upstream)
         )
-        gc.freeze()  # as the tiers do (gateway_shared.tier)
         try:
             yield
         finally:
@@ -81,7 +80,7 @@ def create_app(upstream: str, client: str = "aiohttp") -> FastAPI:
 
     app = FastAPI(
         title="floor hop",
-        lifespan=lifespan,
+        lifespan=settled(lifespan),
         docs_url=None,
         redoc_url=None,
         telemetry=NATIVE_TELEMETRY_OFF,  # as in the tiers
