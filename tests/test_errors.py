@@ -8,7 +8,7 @@ import pytest
 
 from gateway_cli.stack import Stack
 from tests.conftest import create_key, gateway_cli
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 CHAT = {"model": "sim-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
 

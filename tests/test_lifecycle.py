@@ -20,7 +20,7 @@ import pytest
 from gateway_cli.ports import free_port
 from gateway_cli.stack import Stack
 from tests.deploy.tiers import required_env, secret_env
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 TIERS = ("edge", "policy", "router")
 TOKENS = 40  # at 50 ms apart: a stream of ~2 s

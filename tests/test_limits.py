@@ -18,9 +18,9 @@ from redis.asyncio import Redis
 
 from gateway_cli.stack import Ports, Service, Stack
 from gateway_shared.plans import Plan
-from gateway_shared.usage import KeyLayout, read_usage
+from policy.usage import KeyLayout, read_usage
 from tests.conftest import create_key, gateway_cli
-from tests.limits_support import (
+from tests.support.limits import (
     WINDOW_SECONDS,
     AdmissionLog,
     Caller,
@@ -106,7 +106,7 @@ async def test_rpm_is_exact_across_two_replicas(
 
     async def worker(client: httpx.AsyncClient) -> None:
         while time.monotonic() < deadline:
-            rid, headers = caller.headers()
+            rid, headers = caller.headers(chat())
             response = await client.post("/v1/chat/completions", json=chat(), headers=headers)
             statuses.append(response.status_code)
             if response.status_code == 200:
@@ -144,8 +144,8 @@ async def test_tpm_and_accounting_hold_with_concurrent_streams(
 
     async def worker(client: httpx.AsyncClient) -> None:
         while time.monotonic() < deadline:
-            rid, headers = caller.headers()
             body = chat(max_tokens=50, stream=True)
+            rid, headers = caller.headers(body)
             async with client.stream(
                 "POST", "/v1/chat/completions", json=body, headers=headers
             ) as response:
@@ -189,7 +189,7 @@ async def test_concurrency_limit_holds_and_no_ending_leaks_a_slot(
     clients = [httpx.AsyncClient(base_url=u, timeout=10) for u in urls]
 
     async def full_stream(i: int) -> int:
-        _, headers = caller.headers()
+        _, headers = caller.headers(chat(40, stream=True))
         async with clients[i % 2].stream(
             "POST", "/v1/chat/completions", json=chat(40, stream=True), headers=headers
         ) as response:
@@ -201,7 +201,7 @@ async def test_concurrency_limit_holds_and_no_ending_leaks_a_slot(
     await _wait_inflight_zero(redis, caller.key_id)
 
     async def disconnect_mid_stream(i: int) -> None:
-        _, headers = caller.headers()
+        _, headers = caller.headers(chat(40, stream=True))
         async with clients[i % 2].stream(
             "POST", "/v1/chat/completions", json=chat(40, stream=True), headers=headers
         ) as response:
@@ -323,7 +323,7 @@ async def test_redis_down_mid_load_then_back_empty(
         lstack.redis.stop()
         await asyncio.sleep(1.5)  # load running during the fault
         async with httpx.AsyncClient(base_url=open_replica.url, timeout=10) as direct:
-            _, identity = open_caller.headers()
+            _, identity = open_caller.headers(chat())
             opened = await direct.post("/v1/chat/completions", json=chat(), headers=identity)
         lstack.redis.start()
         deadline = time.monotonic() + 15
@@ -349,7 +349,9 @@ async def test_redis_down_mid_load_then_back_empty(
     async with httpx.AsyncClient(base_url=lstack.services["policy"].url, timeout=10) as direct:
         codes = [
             (
-                await direct.post("/v1/chat/completions", json=chat(), headers=limited.headers()[1])
+                await direct.post(
+                    "/v1/chat/completions", json=chat(), headers=limited.headers(chat())[1]
+                )
             ).status_code
             for _ in range(3)
         ]

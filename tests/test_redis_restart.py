@@ -7,7 +7,7 @@ import pytest
 
 from gateway_cli.stack import Stack
 from tests.conftest import create_key
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 
 def test_keys_work_after_redis_restarts_empty(stack: Stack) -> None:

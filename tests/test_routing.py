@@ -22,7 +22,7 @@ import pytest
 
 from gateway_cli.stack import Stack
 from tests.conftest import create_key
-from tests.routing_support import (
+from tests.support.routing import (
     CONSECUTIVE_FAILURES,
     COOLDOWN_SECONDS,
     FIRST_TOKEN_SECONDS,
@@ -33,7 +33,7 @@ from tests.routing_support import (
     sha256,
     sim_stats,
 )
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.system
 

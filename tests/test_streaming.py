@@ -8,7 +8,7 @@ import httpx
 import openai
 
 from gateway_cli.stack import Stack
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 
 def test_stream_is_not_buffered(client: openai.OpenAI, simulator: httpx.Client) -> None:

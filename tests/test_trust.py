@@ -6,14 +6,15 @@ import httpx
 import pytest
 
 from gateway_cli.stack import Stack
-from gateway_shared.identity import Identity, IdentitySigner
 from gateway_shared.plans import Plan
+from gateway_shared.wire.identity import Api, Identity, IdentitySigner, RequestSummary
 
 CHAT = {"model": "sim-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
 
 
 def _token(secret: str, ttl: float = 60) -> str:
-    identity = Identity("key_000000000000", "forger", Plan(), "req_forged")
+    summary = RequestSummary(Api.CHAT, "sim-chat", False, 2, 2)  # what edge makes of CHAT
+    identity = Identity("key_000000000000", "forger", Plan(), "req_forged", summary)
     return IdentitySigner(secret.encode(), ttl_seconds=ttl).sign(identity)
 
 

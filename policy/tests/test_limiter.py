@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
-import pytest
 from redis.asyncio import Redis
 
-from gateway_cli.redis_server import RedisServer
 from gateway_shared.plans import Plan
-from gateway_shared.usage import KeyLayout, read_usage, utcnow
 from policy.limits.limiter import Limiter, Reason
-
-
-@pytest.fixture
-async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.url)
-    yield client
-    await client.aclose()
+from policy.usage import KeyLayout, read_usage, utcnow
 
 
 def _key() -> str:

@@ -4,36 +4,27 @@ quota saturation from the settlement's own totals, Redis calls timed."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from gateway_cli.redis_server import RedisServer
 from gateway_shared.errors import GatewayError
-from gateway_shared.identity import Identity
 from gateway_shared.observability import RequestContext, Tracing
-from gateway_shared.observability.context import _current
 from gateway_shared.observability.redis_calls import RedisCalls
 from gateway_shared.plans import Plan
-from gateway_shared.usage import utcnow
+from gateway_shared.wire.identity import Api, Identity, RequestSummary
+from gateway_shared.wire.report import Usage
 from policy.admission import Admission
 from policy.limits.limiter import Limiter
 from policy.metrics import PolicyMetrics
 from policy.settings import PolicySettings
+from policy.usage import utcnow
 
 SETTINGS = PolicySettings(
     redis_url=SecretStr("redis://unused"), internal_secret=SecretStr("x" * 32)
 )
-
-
-@pytest.fixture
-async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.url)
-    yield client
-    await client.aclose()
 
 
 def _value(registry: CollectorRegistry, prefix: str) -> float:
@@ -71,18 +62,17 @@ async def test_admission_and_settlement_are_measured(redis: Redis) -> None:
     calls = RedisCalls(registry, Tracing(), ("admit", "settle"))
     admission = Admission(Limiter(redis, 60, 60, calls), SETTINGS, metrics)
     identity = _identity(Plan(rpm=1, daily_tokens=400))
-    body = {"model": "sim-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 50}
+    summary = RequestSummary(Api.CHAT, "sim-chat", False, 5, 50)
 
     request = RequestContext(0.0)
-    token = _current.set(request)
-    try:
-        ticket, _ = await admission.admit(identity, body, embeddings=False)
-        request.model = "sim-chat"  # as the router reported it
-        await ticket.settle(10, 30)
-        with pytest.raises(GatewayError):
-            await admission.admit(identity, body, embeddings=False)  # rpm 1
-    finally:
-        _current.reset(token)
+    ticket, _, _ = await admission.admit(identity, summary)
+    ticket.on_charged = lambda usage: request.set_tokens(
+        usage.prompt_tokens, usage.completion_tokens
+    )
+    ticket.label = "sim-chat"  # as the router reported it
+    await ticket.settle(Usage(10, 30))
+    with pytest.raises(GatewayError):
+        await admission.admit(identity, summary)  # rpm 1
 
     assert (request.prompt_tokens, request.completion_tokens) == (10, 30)
     tokens = 'gateway_tokens_total{key_name="team-a",model="sim-chat",token_type="%s"}'
@@ -101,7 +91,8 @@ async def test_a_failed_request_charges_no_tokens(redis: Redis) -> None:
     registry = CollectorRegistry()
     admission = Admission(Limiter(redis, 60, 60), SETTINGS, PolicyMetrics(registry))
     identity = _identity(Plan(daily_tokens=4000), name="team-b")
-    body = {"model": "sim-chat", "messages": [{"role": "user", "content": "hi"}]}
-    ticket, _ = await admission.admit(identity, body, embeddings=False)
-    await ticket.settle(0, 0, ok=False)
+    ticket, _, _ = await admission.admit(
+        identity, RequestSummary(Api.CHAT, "sim-chat", False, 5, None)
+    )
+    await ticket.release()
     assert "gateway_tokens_total{" not in generate_latest(registry).decode()

@@ -1,15 +1,10 @@
-"""Router unit-test fixtures. The helpers live in ``routerkit`` (importable by tests)."""
+"""Router unit-test fixtures. The helpers live in ``tests.support.routerkit``."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from routerkit import (
+from tests.support.routerkit import (
     API_KEY,
     KEY_ENV,
     UPSTREAMS,

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from routerkit import API_KEY, Upstream
 
 from router.providers.base import CompletionStream, Operation
 from router.providers.errors import (
@@ -26,6 +25,7 @@ from router.providers.errors import (
     ProviderUnavailable,
     StreamInterrupted,
 )
+from tests.support.routerkit import API_KEY, Upstream
 
 CHAT: dict[str, Any] = {
     "model": "public-alias",

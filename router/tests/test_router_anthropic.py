@@ -8,13 +8,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from routerkit import KEY_ENV, AnthropicUpstream, sse
 
 from router.catalog import Deployment
 from router.providers.anthropic import Anthropic
 from router.providers.anthropic_format import completion_body, request_body
 from router.providers.base import Operation
 from router.providers.errors import ProviderRejected, ProviderUnavailable, StreamInterrupted
+from tests.support.routerkit import KEY_ENV, AnthropicUpstream, sse
 
 
 def test_request_translation() -> None:

@@ -16,13 +16,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from routerkit import Chunks, VLLMUpstream
 
-from gateway_shared.identity import Identity, IdentitySigner
 from gateway_shared.plans import Plan
-from gateway_shared.sse import parse_usage_trailer
+from gateway_shared.wire.identity import Identity
+from gateway_shared.wire.report import Usage, parse_usage_trailer
 from router.app import create_app
 from router.settings import RouterSettings
+from tests.support.routerkit import Chunks, VLLMUpstream, VouchedAs
 
 SECRET = "s" * 32
 CATALOG = """
@@ -88,12 +88,11 @@ async def router(tmp_path: Path, upstreams: Upstreams) -> AsyncIterator[httpx.As
     )
     mock = httpx.AsyncClient(transport=httpx.MockTransport(upstreams.handle))
     app = create_app(settings, http_client=mock)
-    identity = Identity("kid", "tests", Plan(), "req-1")
-    headers = {"x-gateway-identity": IdentitySigner(SECRET.encode()).sign(identity)}
+    auth = VouchedAs(SECRET, Identity("kid", "tests", Plan(), "req-1"))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://router", headers=headers
+            transport=httpx.ASGITransport(app=app), base_url="http://router", auth=auth
         ) as client,
     ):
         yield client
@@ -124,7 +123,7 @@ async def test_stream_ends_with_done_then_the_usage_trailer(
     response = await router.post("/v1/chat/completions", json=CHAT | {"stream": True})
     events = split(response.content)
     assert events[-2] == b"data: [DONE]\n\n"
-    assert parse_usage_trailer(events[-1]) == {"prompt_tokens": 4, "completion_tokens": 2}
+    assert parse_usage_trailer(events[-1]) == Usage(4, 2)
 
 
 async def test_stream_cut_mid_answer_ends_with_an_error_event_and_is_not_retried(
@@ -149,8 +148,7 @@ async def test_stream_cut_mid_answer_ends_with_an_error_event_and_is_not_retried
     }
     trailer = parse_usage_trailer(events[-1])
     assert trailer is not None
-    assert trailer["completion_tokens"] == 2
-    assert trailer["estimated"] == 1
+    assert (trailer.completion_tokens, trailer.estimated) == (2, True)
     assert sum(upstreams.calls.values()) == 1
 
 

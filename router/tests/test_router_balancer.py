@@ -7,11 +7,11 @@ from collections import Counter
 
 from hypothesis import given
 from hypothesis import strategies as st
-from routerkit import UNUSED_CLIENT, FakeClock, FakeProvider, fake_deployment
 
 from router.catalog import BreakerPolicy, Strategy
 from router.routing.balancer import Balancer
 from router.routing.deployment import DeploymentState
+from tests.support.routerkit import UNUSED_CLIENT, FakeClock, FakeProvider, fake_deployment
 
 
 def states(*weights: float) -> list[DeploymentState]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from routerkit import FakeClock
-
 from router.catalog import BreakerPolicy
 from router.routing.breaker import BreakerState, CircuitBreaker
+from tests.support.routerkit import FakeClock
 
 
 def breaker(clock: FakeClock, **policy: float) -> CircuitBreaker:

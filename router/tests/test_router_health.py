@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-from routerkit import FakeClock, FakeProvider, build_table, fake_catalog, fake_deployment
-
 from router.catalog import HealthPolicy
 from router.routing.breaker import BreakerState
 from router.routing.deployment import Health
 from router.routing.health import HealthMonitor, check_once
+from tests.support.routerkit import (
+    FakeClock,
+    FakeProvider,
+    build_table,
+    fake_catalog,
+    fake_deployment,
+)
 
 
 class SlowHealth(FakeProvider):

@@ -12,10 +12,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from routerkit import FAKE_ADAPTERS, FakeClock, build_table, fake_catalog, fake_deployment
 
 from router.routing.breaker import BreakerState
 from router.state import RouterState
+from tests.support.routerkit import (
+    FAKE_ADAPTERS,
+    FakeClock,
+    build_table,
+    fake_catalog,
+    fake_deployment,
+)
 
 
 def test_unchanged_deployments_keep_what_was_learned(clock: FakeClock) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 import pytest
-from routerkit import FakeClock, build_table, fake_catalog, fake_deployment, ok, provider_of
 
 from gateway_shared.errors import GatewayError
 from router.catalog import Catalog, Strategy
@@ -21,7 +20,15 @@ from router.providers.errors import (
     ProviderUnavailable,
 )
 from router.routing.breaker import BreakerState
-from router.routing.retry import Dispatcher
+from router.routing.dispatcher import Dispatcher
+from tests.support.routerkit import (
+    FakeClock,
+    build_table,
+    fake_catalog,
+    fake_deployment,
+    ok,
+    provider_of,
+)
 
 BODY: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -304,13 +311,25 @@ async def test_stream_is_retried_before_its_first_token_and_holds_its_lease() ->
     h.script("a", ProviderTimeout(), "a")
     route = h.table.get("chat")
     assert route is not None
-    stream, lease = await h.dispatcher.stream(route, Operation.CHAT, BODY, h.policy)
+    stream = await h.dispatcher.stream(route, Operation.CHAT, BODY, h.policy)
     assert h.calls("a") == 2
     assert h.state("a").in_flight == 1  # until the stream is over
+    assert [chunk async for chunk in stream] == [b"data: {}\n\n"]
+    assert h.state("a").in_flight == 1
     await stream.aclose()
-    lease.release()
-    lease.release()  # idempotent
+    await stream.aclose()  # idempotent
     assert h.state("a").in_flight == 0
+    assert h.state("a").counters.cancelled == 0  # it ended: nobody left early
+
+
+async def test_a_stream_the_client_leaves_releases_its_lease_as_cancelled() -> None:
+    h = one()
+    route = h.table.get("chat")
+    assert route is not None
+    stream = await h.dispatcher.stream(route, Operation.CHAT, BODY, h.policy)
+    await stream.aclose()
+    assert h.state("a").in_flight == 0
+    assert h.state("a").counters.cancelled == 1
 
 
 async def test_a_cancelled_request_releases_its_slot_and_blames_nobody() -> None:

@@ -16,7 +16,6 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.responses import Response, StreamingResponse
 
-from gateway_shared import headers as h
 from gateway_shared.errors import GatewayError, install_error_handlers
 from gateway_shared.observability import (
     NATIVE_TELEMETRY_OFF,
@@ -24,6 +23,7 @@ from gateway_shared.observability import (
     Tracing,
     current_request,
 )
+from gateway_shared.wire import headers as h
 
 
 def _app(obs: Observability) -> FastAPI:
@@ -107,14 +107,12 @@ async def test_labels_are_route_templates_and_bounded_values() -> None:
     )
 
 
-async def test_inner_tiers_report_outward_and_edge_reports_overhead() -> None:
+async def test_the_middleware_carries_nothing_between_tiers_and_edge_reports_overhead() -> None:
+    # What tiers tell each other is gateway_shared.wire's: the middleware adds none of it.
     inner = Observability("router", tracing=Tracing())
     async with await _client(_app(inner)) as client:
         response = await client.get("/v1/models/known")
-    assert response.headers[h.MODEL] == "sim-chat"
-    assert float(response.headers[h.PROVIDER_MS]) == 250.0
-    assert response.headers[h.USAGE] == '{"prompt_tokens":3,"completion_tokens":4}'
-    assert h.OVERHEAD_MS not in response.headers
+    assert not {h.MODEL, h.PROVIDER_MS, h.USAGE, h.OVERHEAD_MS} & set(response.headers)
 
     edge = Observability("edge", public=True, tracing=Tracing())
     async with await _client(_app(edge)) as client:

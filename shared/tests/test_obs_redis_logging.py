@@ -12,7 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway_shared.observability import Tracing
-from gateway_shared.observability.logging import JsonFormatter
+from gateway_shared.observability.logs import JsonFormatter
 from gateway_shared.observability.redis_calls import RedisCalls
 
 

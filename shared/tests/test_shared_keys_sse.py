@@ -8,7 +8,7 @@ import pytest
 
 from gateway_shared.keys import KEY_PREFIX, Registry, hash_key, looks_like_key
 from gateway_shared.plans import Plan
-from gateway_shared.sse import EventFramer, parse_usage_trailer, usage_trailer
+from gateway_shared.sse import EventFramer
 from gateway_shared.tokens import estimate_prompt_tokens
 
 PEPPER = b"pepper-pepper-pepper"
@@ -51,17 +51,6 @@ def test_framer_yields_whole_events_across_chunk_boundaries() -> None:
         events.extend(framer.feed(stream[i : i + 7]))
     assert events == [b'data: {"a":1}\n\n', b'data: {"b":2}\n\n', b"data: [DONE]\n\n"]
     assert framer.pending == b""
-
-
-def test_usage_trailer_round_trip() -> None:
-    trailer = usage_trailer(12, 34, estimated=True)
-    assert trailer.startswith(b":")  # an SSE comment: clients ignore it
-    assert parse_usage_trailer(trailer.rstrip(b"\n")) == {
-        "prompt_tokens": 12,
-        "completion_tokens": 34,
-        "estimated": 1,
-    }
-    assert parse_usage_trailer(b'data: {"x": 1}') is None
 
 
 def test_prompt_estimate_counts_text_of_every_shape() -> None:

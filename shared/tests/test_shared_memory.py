@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway_shared import memory
+from gateway_shared.tier import memory
 
 
 def _rss_kb() -> int:

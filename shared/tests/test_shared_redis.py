@@ -11,7 +11,7 @@ from redis.exceptions import DataError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway_cli.redis_server import RedisServer
-from gateway_shared.redis import connect
+from gateway_shared.redis_client import connect
 
 COMMANDS = [
     ("SET", "gw:{k}:a", b"\x00\xffbytes", "EX", 60),

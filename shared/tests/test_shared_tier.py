@@ -10,7 +10,7 @@ _STARTS_A_TIER = """
 import asyncio, gc, sys
 from contextlib import asynccontextmanager
 from gateway_shared.observability import Observability
-from gateway_shared.tier import tier_app
+from gateway_shared.tier.app import tier_app
 
 BACKEND = "anyio._backends._asyncio"
 

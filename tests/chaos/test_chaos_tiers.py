@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from gateway_cli.ports import free_port
 from gateway_cli.stack import Service, Stack
 from gateway_shared.keys import Registry
-from gateway_shared.usage import KeyLayout, read_usage
+from policy.usage import KeyLayout, read_usage
 from tests.chaos.harness import Experiment, Load, wait_for
 from tests.conftest import create_key
 

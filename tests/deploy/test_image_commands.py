@@ -32,7 +32,7 @@ from gateway_cli.ports import free_port
 from gateway_cli.redis_server import RedisServer
 from tests.deploy.dockerfile import Instruction, Stage, context_files, parse
 from tests.deploy.tools import REPO, SERVICES, unavailable
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 # The PATH of the python:3.13-slim images, which the runtime ENV's `$PATH` extends.
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

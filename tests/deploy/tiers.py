@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic_settings import BaseSettings
 
 from edge.settings import EdgeSettings
-from gateway_shared.settings import env_name
+from gateway_shared.tier.settings import env_name
 from policy.settings import PolicySettings
 from router.settings import RouterSettings
 from simulator.settings import SimulatorSettings

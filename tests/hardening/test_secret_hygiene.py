@@ -17,7 +17,7 @@ import pytest
 from gateway_cli.stack import Stack
 from tests.conftest import create_key, gateway_cli
 from tests.observability.otlp import OTLPServer
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 PROVIDER_KEY = "sk-provider-" + secrets.token_urlsafe(24)
 WRONG_PROVIDER_KEY = "sk-provider-" + secrets.token_urlsafe(24)

@@ -14,7 +14,7 @@ from tests.conftest import create_key
 from tests.observability.otlp import OTLPServer
 from tests.observability.prometheus import Prometheus
 from tests.observability.traffic import Traffic, drive
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 TIERS = ("edge", "policy", "router")
 

@@ -14,7 +14,7 @@ PROVISIONING = DASHBOARDS / "provisioning"
 SOURCES = [
     *Path(__file__).resolve().parents[2].glob("shared/src/gateway_shared/observability/*.py"),
     *Path(__file__).resolve().parents[2].glob("*/src/*/metrics.py"),
-    *Path(__file__).resolve().parents[2].glob("router/src/router/providers/observed.py"),
+    *Path(__file__).resolve().parents[2].glob("router/src/router/observability/*.py"),
 ]
 NAME = re.compile(r"\b((?:gateway|gen_ai|process|python)_[a-z0-9_]+|gateway:[a-z0-9_:]+)\b")
 SUFFIXES = ("_bucket", "_count", "_sum", "_total", "_info")
@@ -28,7 +28,9 @@ def _defined() -> set[str]:
         names |= set(re.findall(r'"((?:gateway|gen_ai)_[a-z0-9_]+)"', source.read_text()))
     names |= {e.where.rsplit("/", 1)[1] for e in rule_exprs() if ":" in e.where.rsplit("/", 1)[1]}
     # The router's routing counters are named from a table: gateway_router_<counter>.
-    router_metrics = Path(__file__).resolve().parents[2] / "router/src/router/metrics.py"
+    router_metrics = (
+        Path(__file__).resolve().parents[2] / "router/src/router/observability/collector.py"
+    )
     for counter in re.findall(r'^    "([a-z_]+)": "', router_metrics.read_text(), re.MULTILINE):
         names.add(f"gateway_router_{counter}")
     return names

@@ -10,7 +10,7 @@ import orjson
 
 from tests.observability.conftest import TIERS, ObservedStack
 from tests.observability.traffic import Traffic
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 

@@ -11,7 +11,7 @@ from tests.observability.conftest import ObservedStack
 from tests.observability.exprs import panel_exprs, rule_exprs
 from tests.observability.prometheus import Prometheus
 from tests.observability.traffic import Traffic
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 

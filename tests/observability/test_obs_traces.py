@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import create_key
 from tests.observability.conftest import ObservedStack
 from tests.observability.otlp import Span
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 DEPRECATED = {
     "gen_ai.system",

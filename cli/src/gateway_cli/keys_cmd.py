@@ -18,11 +18,11 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from gateway_shared import keystore
+from edge import keystore
 from gateway_shared.keys import KeyRecord, Registry
 from gateway_shared.plans import Plan
-from gateway_shared.redis import connect
-from gateway_shared.usage import read_usage
+from gateway_shared.redis_client import connect
+from policy.usage import read_usage
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -15,20 +15,19 @@ from fastapi import FastAPI
 from redis.exceptions import RedisError
 
 from edge.auth import Authenticator
-from edge.deps import EdgeParts
+from edge.deps import EdgeServices
 from edge.metrics import EdgeMetrics
 from edge.registry_sync import RegistrySync
 from edge.routes import routes
 from edge.settings import EdgeSettings
-from edge.validation import Limits
-from gateway_shared.health import add_health_routes, redis_ready
+from edge.validation import Bodies, Limits
 from gateway_shared.hop import HopClient
-from gateway_shared.identity import IdentitySigner
 from gateway_shared.observability import Observability
 from gateway_shared.observability.redis_calls import RedisCalls, server_address
-from gateway_shared.redis import connect
-from gateway_shared.settings import load
-from gateway_shared.tier import tier_app
+from gateway_shared.redis_client import connect, redis_ready
+from gateway_shared.tier.app import tier_app
+from gateway_shared.tier.health import add_health_routes
+from gateway_shared.tier.settings import load
 
 
 def create_app(settings: EdgeSettings | None = None) -> FastAPI:
@@ -68,9 +67,10 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
             redis_calls=redis_calls,
             metrics=metrics,
         )
-        signer = IdentitySigner(settings.internal_secret.get_secret_value().encode())
         policy = HopClient(settings.policy_url)
-        app.state.parts = EdgeParts(auth, signer, policy, settings, limits)
+        app.state.services = EdgeServices(
+            auth, settings.identity_signer(), policy, settings, Bodies(limits)
+        )
         checker = asyncio.create_task(sync.run(settings.registry_check_seconds, redis_calls))
         try:
             yield
@@ -85,7 +85,7 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
     async def ready() -> dict[str, bool]:
         return {
             "redis": await redis_ready(app.state.redis),
-            "policy": await app.state.parts.policy.ready(),
+            "policy": await app.state.services.policy.ready(),
         }
 
     add_health_routes(app, ready)

@@ -15,12 +15,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.datastructures import Headers
 
+from edge import keystore
 from edge.metrics import EdgeMetrics
 from edge.registry_sync import RegistrySync
-from gateway_shared import keystore
 from gateway_shared.errors import GatewayError
 from gateway_shared.keys import KeyRecord, hash_key, looks_like_key
-from gateway_shared.logs import ThrottledLog
+from gateway_shared.observability.logs import ThrottledLog
 from gateway_shared.observability.redis_calls import RedisCalls
 
 log = logging.getLogger("edge.auth")

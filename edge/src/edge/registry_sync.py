@@ -16,7 +16,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gateway_shared import keystore
+from edge import keystore
 from gateway_shared.keys import Registry
 from gateway_shared.observability.redis_calls import RedisCalls
 

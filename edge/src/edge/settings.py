@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from gateway_shared.settings import TierSettings
+from gateway_shared.tier.settings import TierSettings
 
 
 class EdgeSettings(TierSettings):

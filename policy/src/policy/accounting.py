@@ -1,27 +1,27 @@
 """Charging each admitted request for what it really used, however it ends.
 
 A :class:`Ticket` is taken at admission and settled exactly once: with the provider's
-usage when the router reports it, with an estimate when a stream ends without it (client
-gone, provider cut), with nothing when the call failed before any work. Settling also
-returns the concurrency slot, so no ending leaks one.
+usage when the router reports it (``wire.report``: a header on whole answers, the
+trailer of a stream), with an estimate when a stream ends without it (client gone,
+provider cut), with nothing when the call failed before any work. Settling also returns
+the concurrency slot, so no ending leaks one.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 import anyio
-import orjson
 from redis.exceptions import RedisError
 
 from gateway_shared.hop import HopError, HopResponse, abandon, body_chunks, upstream_lost
-from gateway_shared.identity import Identity
-from gateway_shared.logs import ThrottledLog
-from gateway_shared.observability import RequestContext, current_request
-from gateway_shared.sse import USAGE_TRAILER, EventFramer, data_event, parse_usage_trailer
+from gateway_shared.observability.logs import ThrottledLog
+from gateway_shared.sse import EventFramer, data_event
+from gateway_shared.wire.identity import Identity
+from gateway_shared.wire.report import Report, Usage, is_usage_trailer, parse_usage_trailer
 from policy.limits.limiter import Limiter
 from policy.metrics import PolicyMetrics
 
@@ -33,30 +33,47 @@ _settle_failures = ThrottledLog(log)
 class Ticket:
     limiter: Limiter
     identity: Identity
-    model: str
+    model: str  # the alias asked for: usage is counted under it
     reserved: int  # recorded in Redis at admission; 0 when admission skipped Redis
     estimate: int
     prompt_estimate: int
     admitted_at: datetime
-    settled: bool = field(default=False)
     metrics: PolicyMetrics | None = None
-    # The request it was taken for: the router's model label and the log line's tokens.
-    request: RequestContext | None = field(default_factory=current_request)
+    # The catalog alias that served it, from the router's report: the metrics' label.
+    label: str | None = None
+    # Told what a successful request was charged (the request's log line).
+    on_charged: Callable[[Usage], None] | None = None
+    settled: bool = False
 
-    async def settle(self, prompt_tokens: int, completion_tokens: int, *, ok: bool = True) -> None:
+    async def settle(self, usage: Usage) -> None:
+        """Charge a request that was answered (wholly or in part)."""
         if self.settled:
             return
         self.settled = True
-        if ok:
-            self._observe(prompt_tokens, completion_tokens)
+        if self.on_charged is not None:
+            self.on_charged(usage)
+        if self.metrics is not None:
+            self.metrics.charged(
+                self.identity.key_name, self.label, usage.prompt_tokens, usage.completion_tokens
+            )
+        await self._record(self.model, usage)
+
+    async def release(self) -> None:
+        """A request that failed before any answer: nothing is charged, the slot freed."""
+        if self.settled:
+            return
+        self.settled = True
+        await self._record("", Usage(0, 0))
+
+    async def _record(self, model: str, usage: Usage) -> None:
         try:
             totals = await self.limiter.settle(
                 key_id=self.identity.key_id,
                 request_id=self.identity.request_id,
-                model=self.model if ok else "",
+                model=model,
                 reserved=self.reserved,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
                 admitted_at=self.admitted_at,
             )
         except RedisError as exc:
@@ -67,41 +84,32 @@ class Ticket:
         if self.metrics is not None:
             self.metrics.quota(self.identity.key_name, self.identity.plan, *totals)
 
-    def _observe(self, prompt_tokens: int, completion_tokens: int) -> None:
-        request = self.request
-        if request is not None:
-            request.set_tokens(prompt_tokens, completion_tokens)
-        if self.metrics is not None:
-            model = request.model if request is not None else None
-            self.metrics.charged(self.identity.key_name, model, prompt_tokens, completion_tokens)
-
-    async def settle_from_header(
-        self, status: int, headers: Mapping[str, str], header: str
-    ) -> None:
+    async def settle_answer(self, status: int, report: Report) -> None:
+        """A whole answer: its status, and the router's report of it."""
         if status >= 400:
-            await self.settle(0, 0, ok=False)
-            return
-        try:
-            usage = orjson.loads(headers[header])
-            await self.settle(int(usage["prompt_tokens"]), int(usage["completion_tokens"]))
-        except (KeyError, ValueError, TypeError, orjson.JSONDecodeError):
+            await self.release()
+        elif report.usage is not None:
+            await self.settle(report.usage)
+        else:
             # The provider gave no usage: charge the reservation rather than nothing.
-            await self.settle(self.prompt_estimate, self.estimate - self.prompt_estimate)
+            await self.settle(
+                Usage(self.prompt_estimate, self.estimate - self.prompt_estimate, estimated=True)
+            )
 
-    async def settle_estimated(self, chunks: int = 0) -> None:
-        await self.settle(self.prompt_estimate, chunks)
+    async def settle_estimated(self, completion_tokens: int = 0) -> None:
+        await self.settle(Usage(self.prompt_estimate, completion_tokens, estimated=True))
 
 
 async def metered_stream(response: HopResponse, ticket: Ticket) -> AsyncIterator[bytes]:
     """Relay the router's stream event by event, taking out its usage trailer."""
     framer = EventFramer()
     content_events = 0
-    usage: dict[str, int] | None = None
+    usage: Usage | None = None
     try:
         async for raw in body_chunks(response):
             out = []
             for event in framer.feed(raw):
-                if event.startswith(USAGE_TRAILER):
+                if is_usage_trailer(event):
                     usage = parse_usage_trailer(event)
                     continue
                 if event.startswith(b"data: {"):
@@ -118,9 +126,7 @@ async def metered_stream(response: HopResponse, ticket: Ticket) -> AsyncIterator
         with anyio.CancelScope(shield=True):
             await abandon(response)  # a no-op when the stream was read to its end
             if usage is not None:
-                await ticket.settle(
-                    int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
-                )
+                await ticket.settle(usage)
             else:
                 # Roughly one token per content event, less the role and finish events.
                 await ticket.settle_estimated(max(0, content_events - 2))

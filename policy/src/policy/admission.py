@@ -1,31 +1,29 @@
-"""Deciding one request: allowed model, max_tokens cap, then every limit at once in Redis."""
+"""Deciding one request: allowed model, output cap, then every limit at once in Redis.
+
+The rules on a request's output tokens live here: a request may not ask for more than
+its plan's ``max_tokens``; one that asks for nothing is reserved, and sent to the
+provider with, the plan's cap (the router applies it: ``wire.admission``), or reserved
+``default_completion_tokens`` when the plan has no cap.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from redis.exceptions import RedisError
 
-from gateway_shared.errors import GatewayError
-from gateway_shared.identity import Identity
-from gateway_shared.logs import ThrottledLog
-from gateway_shared.tokens import estimate_prompt_tokens
-from gateway_shared.usage import utcnow
+from gateway_shared.errors import GatewayError, model_not_found
+from gateway_shared.observability.logs import ThrottledLog
+from gateway_shared.wire.admission import Admitted
+from gateway_shared.wire.identity import Api, Identity, RequestSummary
 from policy.accounting import Ticket
 from policy.limits.limiter import UNLIMITED, Decision, Limiter
 from policy.metrics import LIMITER_UNAVAILABLE, PolicyMetrics
+from policy.rejections import rejection
 from policy.settings import FailureMode, PolicySettings
-from policy.signals import rejection
+from policy.usage import utcnow
 
 log = logging.getLogger("policy.admission")
-
-
-def completion_budget(body: dict[str, Any], plan_cap: int | None, default: int) -> int:
-    requested = body.get("max_completion_tokens") or body.get("max_tokens")
-    if isinstance(requested, int):
-        return requested
-    return plan_cap or default
 
 
 class Admission:
@@ -38,57 +36,40 @@ class Admission:
         self._fail_open_log = ThrottledLog(log)
         self.unmetered = 0  # requests admitted without Redis (fail-open mode)
 
+    def _output_bound(self, identity: Identity, summary: RequestSummary) -> tuple[int, Admitted]:
+        """The most output tokens the request can use, and what the router must apply."""
+        if summary.api is Api.EMBEDDINGS:
+            return 0, Admitted()
+        cap = identity.plan.max_tokens
+        asked = summary.max_output_tokens
+        if asked is not None:
+            if cap is not None and asked > cap:
+                raise GatewayError(
+                    f"max_tokens is too large: {asked}. This key allows at most {cap}.",
+                    status=400,
+                    param="max_tokens",
+                    code="max_tokens_exceeded",
+                )
+            return asked, Admitted()
+        if cap is not None:
+            return cap, Admitted(output_cap=cap)
+        return self._settings.default_completion_tokens, Admitted()
+
     async def admit(
-        self, identity: Identity, body: dict[str, Any], embeddings: bool
-    ) -> tuple[Ticket, Decision]:
+        self, identity: Identity, summary: RequestSummary
+    ) -> tuple[Ticket, Decision, Admitted]:
         plan = identity.plan
-        model = body.get("model")
-        if not isinstance(model, str) or not plan.allows_model(model):
-            # 404, not 403: a key must not learn which models exist beyond its own.
-            raise GatewayError(
-                f"The model `{model}` does not exist or you do not have access to it.",
-                status=404,
-                param="model",
-                code="model_not_found",
-            )
-        requested = body.get("max_completion_tokens") or body.get("max_tokens")
-        if plan.max_tokens and isinstance(requested, int) and requested > plan.max_tokens:
-            raise GatewayError(
-                f"max_tokens is too large: {requested}. This key allows at most {plan.max_tokens}.",
-                status=400,
-                param="max_tokens",
-                code="max_tokens_exceeded",
-            )
-        prompt = estimate_prompt_tokens(body)
-        budget = (
-            0
-            if embeddings
-            else completion_budget(body, plan.max_tokens, self._settings.default_completion_tokens)
-        )
-        estimate = prompt + budget
+        if not plan.allows_model(summary.model):
+            raise model_not_found(summary.model)
+        bound, admitted = self._output_bound(identity, summary)
+        estimate = summary.prompt_tokens + bound
         admitted_at = utcnow()
         try:
             decision = await self._limiter.admit(
                 identity.key_id, plan, identity.request_id, estimate
             )
         except RedisError as exc:
-            if self._settings.redis_failure_mode is FailureMode.CLOSED:
-                if self._metrics is not None:
-                    self._metrics.rejected(LIMITER_UNAVAILABLE, identity.key_name)
-                raise GatewayError(
-                    "The gateway cannot check rate limits right now. Please retry shortly.",
-                    status=503,
-                    code="rate_limiter_unavailable",
-                    headers={"retry-after": "1"},
-                ) from None
-            self.unmetered += 1
-            if self._metrics is not None:
-                self._metrics.unmetered.inc()
-            self._fail_open_log.warning(
-                "Redis unavailable (%s): admitting requests unmetered (fail-open)",
-                type(exc).__name__,
-            )
-            decision = UNLIMITED
+            decision = self._redis_down(identity, exc)
         if not decision.admitted:
             if self._metrics is not None and decision.reason is not None:
                 self._metrics.rejected(decision.reason, identity.key_name)
@@ -96,11 +77,30 @@ class Admission:
         ticket = Ticket(
             self._limiter,
             identity,
-            model,
+            summary.model,
             decision.reserved,
             estimate,
-            prompt,
+            summary.prompt_tokens,
             admitted_at,
             metrics=self._metrics,
         )
-        return ticket, decision
+        return ticket, decision, admitted
+
+    def _redis_down(self, identity: Identity, exc: RedisError) -> Decision:
+        if self._settings.redis_failure_mode is FailureMode.CLOSED:
+            if self._metrics is not None:
+                self._metrics.rejected(LIMITER_UNAVAILABLE, identity.key_name)
+            raise GatewayError(
+                "The gateway cannot check rate limits right now. Please retry shortly.",
+                status=503,
+                code="rate_limiter_unavailable",
+                headers={"retry-after": "1"},
+            ) from None
+        self.unmetered += 1
+        if self._metrics is not None:
+            self._metrics.unmetered.inc()
+        self._fail_open_log.warning(
+            "Redis unavailable (%s): admitting requests unmetered (fail-open)",
+            type(exc).__name__,
+        )
+        return UNLIMITED

@@ -10,16 +10,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway_shared.health import add_health_routes, redis_ready
 from gateway_shared.hop import HopClient
-from gateway_shared.identity import IdentitySigner
 from gateway_shared.observability import Observability
 from gateway_shared.observability.redis_calls import RedisCalls, server_address
-from gateway_shared.redis import connect
-from gateway_shared.settings import load
-from gateway_shared.tier import tier_app
+from gateway_shared.redis_client import connect, redis_ready
+from gateway_shared.tier.app import tier_app
+from gateway_shared.tier.health import add_health_routes
+from gateway_shared.tier.settings import load
 from policy.admission import Admission
-from policy.deps import PolicyParts
+from policy.deps import PolicyServices
 from policy.limits.limiter import Limiter
 from policy.metrics import PolicyMetrics
 from policy.routes import routes
@@ -41,9 +40,9 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
             obs.registry, obs.tracing, ("admit", "settle"), server_address(redis)
         )
         limiter = Limiter(redis, settings.rate_window_seconds, settings.lease_seconds, redis_calls)
-        app.state.signer = IdentitySigner(settings.internal_secret.get_secret_value().encode())
+        app.state.signer = settings.identity_signer()
         router = HopClient(settings.router_url)
-        app.state.parts = PolicyParts(Admission(limiter, settings, metrics), router, redis)
+        app.state.services = PolicyServices(Admission(limiter, settings, metrics), router, redis)
         try:
             yield
         finally:
@@ -56,7 +55,7 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
     async def ready() -> dict[str, bool]:
         return {
             "redis": await redis_ready(app.state.redis),
-            "router": await app.state.parts.router.ready(),
+            "router": await app.state.services.router.ready(),
         }
 
     add_health_routes(app, ready)

@@ -1,4 +1,4 @@
-"""The handlers' way to what the lifespan created."""
+"""What a policy route is given: the caller edge vouched for, with policy's services."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ from fastapi import Depends
 from redis.asyncio import Redis
 
 from gateway_shared.hop import HopClient
-from gateway_shared.inner import Caller, verified_caller
+from gateway_shared.vouched import Vouched, vouched
 from policy.admission import Admission
 
 
 @dataclass(frozen=True, slots=True)
-class PolicyParts:
-    """Everything a route uses (``app.state.parts``)."""
+class PolicyServices:
+    """What policy's lifespan built (``app.state.services``)."""
 
     admission: Admission
     router: HopClient
     redis: Redis
 
 
-Call = Annotated[Caller[PolicyParts], Depends(verified_caller)]
+Vouch = Annotated[Vouched[PolicyServices], Depends(vouched)]

@@ -1,4 +1,8 @@
-"""Policy's routes: admit, forward to router, settle; the models list; a key's usage."""
+"""Policy's routes: admit, forward to the router, settle; the models list; a key's usage.
+
+Policy never parses an inference body: edge's signed summary says what admission needs,
+and the body goes to the router byte for byte.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +10,30 @@ import orjson
 from fastapi import APIRouter, Request
 from redis.exceptions import RedisError
 from starlette.background import BackgroundTask
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
-from gateway_shared import headers as h
 from gateway_shared.errors import GatewayError
 from gateway_shared.hop import (
     HopError,
     HopResponse,
     abandon,
+    body_response,
     inward_path,
     is_event_stream,
     read_body,
+    relay,
     returned_headers,
+    stream_response,
 )
-from gateway_shared.usage import read_usage
+from gateway_shared.observability import current_request
+from gateway_shared.wire import headers as h
+from gateway_shared.wire.report import Report
 from policy.accounting import Ticket, metered_stream
-from policy.deps import Call
-from policy.signals import rate_limit_headers
+from policy.deps import Vouch
+from policy.rejections import rate_limit_headers
+from policy.usage import read_usage
 
 _FORWARD = (*h.FORWARD_REQUEST, h.IDENTITY, h.REQUEST_ID)
-_UNAVAILABLE = "The gateway could not reach its router service. Please retry shortly."
 
 routes = APIRouter()
 
@@ -37,88 +45,81 @@ def _inward(request: Request) -> dict[str, str]:
 
 
 def _unavailable() -> GatewayError:
-    return GatewayError(_UNAVAILABLE, status=503, code="upstream_unavailable")
+    return GatewayError(
+        "The gateway could not reach its router service. Please retry shortly.",
+        status=503,
+        code="upstream_unavailable",
+    )
 
 
 @routes.post("/v1/chat/completions")
 @routes.post("/v1/completions")
 @routes.post("/v1/embeddings")
-async def inference(request: Request, call: Call) -> Response:
-    identity, parts = call.identity, call.parts
-    raw = await request.body()
+async def inference(request: Request, vouch: Vouch) -> Response:
+    identity, services = vouch.identity, vouch.services
+    ticket, decision, admitted = await services.admission.admit(identity, vouch.summary)
+    ctx = current_request()
+    if ctx is not None:
+        ticket.on_charged = lambda usage: ctx.set_tokens(
+            usage.prompt_tokens, usage.completion_tokens
+        )
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise GatewayError("The request body is not valid JSON.", code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise GatewayError("The request body must be a JSON object.", code="invalid_type")
-    ticket, decision = await parts.admission.admit(
-        identity, body, embeddings=request.scope["path"] == "/v1/embeddings"
-    )
-    limit_headers = rate_limit_headers(identity.plan, decision)
-    try:
-        upstream = await parts.router.send(
-            "POST", inward_path(request), headers=_inward(request), body=raw
+        upstream = await services.router.send(
+            "POST",
+            inward_path(request),
+            headers=_inward(request) | admitted.headers(),
+            body=await request.body(),
         )
     except HopError:
-        await ticket.settle(0, 0, ok=False)
+        await ticket.release()
         raise _unavailable() from None
-    if ticket.request is not None:
-        ticket.request.from_upstream(upstream.headers)
-    headers = returned_headers(upstream.headers) | limit_headers
+    report = Report.from_headers(upstream.headers)
+    ticket.label = report.model
+    if ctx is not None:
+        ctx.take_report(report)
+    headers = returned_headers(upstream.headers, report=True)
+    headers |= rate_limit_headers(identity.plan, decision)
     if is_event_stream(upstream):
-        return StreamingResponse(
-            metered_stream(upstream, ticket),
-            status_code=upstream.status,
-            headers=headers | {"cache-control": "no-cache"},
-            media_type=upstream.headers.get("content-type"),
-            # Covers a client gone before the stream started: drops the router's stream
-            # and settles with the estimate.
-            background=BackgroundTask(_abandoned, upstream, ticket),
+        # The background task covers a client gone before the stream started: it drops
+        # the router's stream and settles with the estimate.
+        return stream_response(
+            upstream, metered_stream(upstream, ticket), headers, _abandoned(upstream, ticket)
         )
     try:
         content = await read_body(upstream)
     except HopError:
-        await ticket.settle(0, 0, ok=False)
+        await ticket.release()
         raise _unavailable() from None
-    await ticket.settle_from_header(upstream.status, upstream.headers, h.USAGE)
-    return Response(
-        content,
-        status_code=upstream.status,
-        headers=headers,
-        media_type=upstream.headers.get("content-type"),
-    )
+    await ticket.settle_answer(upstream.status, report)
+    return body_response(upstream, content, headers)
 
 
-async def _abandoned(upstream: HopResponse, ticket: Ticket) -> None:
-    await abandon(upstream)
-    await ticket.settle_estimated()
+def _abandoned(upstream: HopResponse, ticket: Ticket) -> BackgroundTask:
+    async def abandoned() -> None:
+        await abandon(upstream)
+        await ticket.settle_estimated()
+
+    return BackgroundTask(abandoned)
 
 
 @routes.get("/v1/models")
 @routes.get("/v1/models/{model_id:path}")
-async def models(request: Request, call: Call) -> Response:
+async def models(request: Request, vouch: Vouch) -> Response:
     try:
-        upstream = await call.parts.router.send(
+        upstream = await vouch.services.router.send(
             "GET", inward_path(request), headers=_inward(request)
         )
-        content = await read_body(upstream)
     except HopError:
         raise _unavailable() from None
-    return Response(
-        content,
-        status_code=upstream.status,
-        headers=returned_headers(upstream.headers),
-        media_type=upstream.headers.get("content-type"),
-    )
+    return await relay(upstream, returned_headers(upstream.headers, report=True))
 
 
 @routes.get("/v1/usage")
-async def usage(call: Call) -> Response:
+async def usage(vouch: Vouch) -> Response:
     """The calling key's own usage: the key comes from its identity, never a parameter."""
-    identity, parts = call.identity, call.parts
+    identity, services = vouch.identity, vouch.services
     try:
-        periods = await read_usage(parts.redis, identity.key_id)
+        periods = await read_usage(services.redis, identity.key_id)
     except RedisError:
         raise GatewayError(
             "Usage is unavailable right now. Please retry shortly.",

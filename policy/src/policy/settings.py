@@ -7,7 +7,7 @@ from enum import StrEnum
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from gateway_shared.settings import TierSettings
+from gateway_shared.tier.settings import TierSettings
 
 
 class FailureMode(StrEnum):

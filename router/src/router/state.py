@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,12 +21,15 @@ import httpx
 from router.catalog import CatalogError, digest, parse_catalog, read_catalog
 from router.providers.base import Provider
 from router.providers.registry import ADAPTERS
+from router.routing.dispatcher import Dispatcher
 from router.routing.health import HealthMonitor
 from router.routing.reload import CatalogWatcher
-from router.routing.retry import Dispatcher
 from router.routing.table import CatalogSource, RoutingTable
 
 log = logging.getLogger("router.catalog")
+
+
+Wrap = Callable[[Provider], Provider]
 
 
 def _load(
@@ -34,12 +37,16 @@ def _load(
     client: httpx.AsyncClient,
     adapters: Mapping[str, type[Provider]],
     previous: RoutingTable | None,
+    *,
     rng: random.Random,
+    wrap: Wrap | None,
 ) -> tuple[RoutingTable, list[Provider]]:
     text = read_catalog(path)
     catalog = parse_catalog(text, path, set(adapters))
     source = CatalogSource(path, digest(text))
-    return RoutingTable.build(catalog, source, client, adapters, previous=previous, rng=rng)
+    return RoutingTable.build(
+        catalog, source, client, adapters, previous=previous, rng=rng, wrap=wrap
+    )
 
 
 @dataclass
@@ -50,6 +57,8 @@ class RouterState:
     dispatcher: Dispatcher = field(default_factory=Dispatcher)
     monitor: HealthMonitor = field(default_factory=HealthMonitor)
     rng: random.Random = field(default_factory=random.Random)
+    # What every adapter is seen through (the provider observer); None in unit tests.
+    wrap: Wrap | None = None
     watcher: CatalogWatcher | None = None
     health_checks: bool = False
     _retiring: set[asyncio.Task[None]] = field(default_factory=set)
@@ -61,10 +70,11 @@ class RouterState:
         catalog_path: Path,
         client: httpx.AsyncClient,
         adapters: Mapping[str, type[Provider]] = ADAPTERS,
+        wrap: Wrap | None = None,
     ) -> RouterState:
         rng = random.Random()  # noqa: S311 - load balancing, not security
-        table, _ = _load(catalog_path, client, adapters, None, rng)
-        return cls(table=table, client=client, adapters=adapters, rng=rng)
+        table, _ = _load(catalog_path, client, adapters, None, rng=rng, wrap=wrap)
+        return cls(table=table, client=client, adapters=adapters, rng=rng, wrap=wrap)
 
     def start(self, *, poll_seconds: float, health_checks: bool, handle_sighup: bool) -> None:
         self.health_checks = health_checks
@@ -77,7 +87,9 @@ class RouterState:
         """Load the catalog file again; keep the running one if the new one is invalid."""
         path = self.table.source.path
         try:
-            table, retired = _load(path, self.client, self.adapters, self.table, self.rng)
+            table, retired = _load(
+                path, self.client, self.adapters, self.table, rng=self.rng, wrap=self.wrap
+            )
         except CatalogError as exc:
             log.error("catalog reload refused, the previous catalog stays in force: %s", exc)
             return False

@@ -109,6 +109,17 @@ class GatewayError(Exception):
         )
 
 
+def model_not_found(model: str) -> GatewayError:
+    """A model that does not exist, or that the key may not use: the same answer, so a
+    key learns nothing of the models beyond its own (docs/decisions.md)."""
+    return GatewayError(
+        f"The model `{model}` does not exist or you do not have access to it.",
+        status=404,
+        param="model",
+        code="model_not_found",
+    )
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     errors = exc.errors()
     if not errors:

@@ -1,9 +1,9 @@
 """The pooled client from one tier to the next (edge → policy → router), and relaying.
 
 aiohttp directly, without httpx on top: under load, httpx's request and header models
-were about a fifth of edge's and policy's CPU (``gateway bench --profile perf``; the
+were a large share of edge's and policy's CPU (``gateway bench --profile perf``; the
 decision is in docs/decisions.md). The router's provider adapters keep ``httpx``
-(``gateway_shared.http``), which the adapter contract and its MockTransport tests are
+(``router.providers.http_client``), which the adapter contract and its MockTransport tests are
 written against.
 
 One :class:`HopClient` per process, created in the app's lifespan (aiohttp binds its
@@ -25,8 +25,8 @@ from starlette.responses import Response, StreamingResponse
 from yarl import URL
 
 from gateway_shared.errors import GatewayError
-from gateway_shared.headers import RETURN_RESPONSE
 from gateway_shared.sse import data_event
+from gateway_shared.wire.headers import REPORT, RETURN_RESPONSE
 
 HopResponse = aiohttp.ClientResponse
 
@@ -133,8 +133,11 @@ def inward_path(request: Request) -> str:
     return quote(request.scope["path"], safe="/:@!$&'()*+,;=-._~")
 
 
-def returned_headers(upstream: Mapping[str, str]) -> dict[str, str]:
-    return {name: upstream[name] for name in RETURN_RESPONSE if name in upstream}
+def returned_headers(upstream: Mapping[str, str], *, report: bool = False) -> dict[str, str]:
+    """The next tier's answer headers a tier passes outward: the client's (rate limits,
+    retry hints, request id) and, from an inner tier, the router's report."""
+    names = (*RETURN_RESPONSE, *REPORT) if report else RETURN_RESPONSE
+    return {name: upstream[name] for name in names if name in upstream}
 
 
 def is_event_stream(response: HopResponse) -> bool:
@@ -161,27 +164,48 @@ async def _relayed_chunks(response: HopResponse) -> AsyncIterator[bytes]:
         await abandon(response)  # a no-op when the body was read to its end
 
 
-async def relay(response: HopResponse, extra_headers: Mapping[str, str] | None = None) -> Response:
-    """Answer with the next tier's response.
+def stream_response(
+    response: HopResponse,
+    chunks: AsyncIterator[bytes],
+    headers: Mapping[str, str],
+    background: BackgroundTask,
+) -> StreamingResponse:
+    """Answer with the next tier's event stream as ``chunks`` yields it.
+
+    ``background`` runs once the answer is over, however it ended: it must drop the next
+    tier's response, which covers a client that left before the first chunk.
+    """
+    return StreamingResponse(
+        chunks,
+        status_code=response.status,
+        headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"},
+        media_type=response.headers.get("content-type"),
+        background=background,
+    )
+
+
+def body_response(response: HopResponse, body: bytes, headers: Mapping[str, str]) -> Response:
+    """Answer with the next tier's whole body, byte for byte."""
+    return Response(
+        body,
+        status_code=response.status,
+        headers=dict(headers),
+        media_type=response.headers.get("content-type"),
+    )
+
+
+async def relay(response: HopResponse, headers: Mapping[str, str]) -> Response:
+    """Answer with the next tier's response and ``headers``.
 
     Event streams are relayed chunk by chunk as they arrive; the response is closed
-    however the stream ends (the background task covers a client that left before the
-    first chunk). Other bodies are read whole and passed on byte for byte.
+    however the stream ends. Other bodies are read whole and passed on byte for byte.
     """
-    headers = returned_headers(response.headers)
-    if extra_headers:
-        headers.update(extra_headers)
-    media_type = response.headers.get("content-type")
     if is_event_stream(response):
-        return StreamingResponse(
-            _relayed_chunks(response),
-            status_code=response.status,
-            headers=headers | {"cache-control": "no-cache", "x-accel-buffering": "no"},
-            media_type=media_type,
-            background=BackgroundTask(abandon, response),
+        return stream_response(
+            response, _relayed_chunks(response), headers, BackgroundTask(abandon, response)
         )
     try:
         body = await read_body(response)
     except HopError:
         raise upstream_lost() from None
-    return Response(body, status_code=response.status, headers=headers, media_type=media_type)
+    return body_response(response, body, headers)

@@ -3,8 +3,7 @@
 The estimate is characters / 4, rounded up, over the text a request carries - OpenAI's
 own rule of thumb for English. Policy reserves it before a call and reconciles with the
 provider's real usage afterwards, so its error only matters while a request is in flight
-or when a provider never reports usage (a cut stream): docs/estimator.md gives the
-measured error.
+or when a provider never reports usage (a cut stream). How far it can be off: docs/policy.md.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from gateway_shared.server import serve
+from gateway_shared.tier.server import serve
 from simulator.settings import SimulatorSettings
 
 

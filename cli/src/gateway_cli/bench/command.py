@@ -62,7 +62,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--soak-rate",
         type=int,
         default=50,
-        help="soak requests/s (50: about a fifth of what the gateway serves on one core)",
+        help="soak requests/s (50: well below what the gateway serves on one core)",
     )
     bench.add_argument("--soak-stream-share", type=float, default=0.2, help="(0.2)")
     bench.add_argument("--no-floor", action="store_true", help="skip the three-hop floor")

@@ -6,7 +6,7 @@ tiers, and nothing else. ``BENCH_HOP_CLIENT`` picks the client:
 
 - ``aiohttp``: the tiers' hop client and relay (``gateway_shared.hop``), as edge → policy
   and policy → router use it;
-- ``httpx-aiohttp``: the router adapters' client (``gateway_shared.http.pooled_client``);
+- ``httpx-aiohttp``: the router adapters' client (``router.providers.http_client.pooled_client``);
 - ``httpx``: a stock ``httpx.AsyncClient``, only to measure the client choice
   (docs/decisions.md).
 
@@ -24,11 +24,11 @@ from fastapi import FastAPI, Request
 from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from gateway_shared.hop import HopClient, inward_path, relay
-from gateway_shared.http import close, pooled_client
+from gateway_shared.hop import HopClient, inward_path, relay, returned_headers
 from gateway_shared.observability import NATIVE_TELEMETRY_OFF
-from gateway_shared.server import serve
-from gateway_shared.tier import settled
+from gateway_shared.tier.app import settled
+from gateway_shared.tier.server import serve
+from router.providers.http_client import close, pooled_client
 
 CLIENTS = ("aiohttp", "httpx-aiohttp", "httpx")
 _FORWARD = ("content-type", "accept", "authorization")
@@ -96,9 +96,8 @@ def create_app(upstream: str, client: str = "aiohttp") -> FastAPI:
         body = await request.body()
         http = request.app.state.client
         if isinstance(http, HopClient):
-            return await relay(
-                await http.send("POST", inward_path(request), headers=headers, body=body)
-            )
+            upstream = await http.send("POST", inward_path(request), headers=headers, body=body)
+            return await relay(upstream, returned_headers(upstream.headers))
         outgoing = http.build_request("POST", request.url.path, content=body, headers=headers)
         return await _relay_httpx(await http.send(outgoing, stream=True))
 

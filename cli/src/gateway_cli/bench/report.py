@@ -181,8 +181,8 @@ def render(results: Results) -> str:
         "- **simulator (direct)**: no gateway at all, the baseline;",
         "- **floor (3 bare hops)**: three chained minimal FastAPI apps, each forwarding with the "
         "client its tier uses (the first two with the tiers' hop client, `gateway_shared.hop`; "
-        "the third with the router adapters' client, `gateway_shared.http`), the best this "
-        "architecture can do in Python (`cli/src/gateway_cli/bench/floor.py`);",
+        "the third with the router adapters' client, `router.providers.http_client`), the best "
+        "this architecture can do in Python (`cli/src/gateway_cli/bench/floor.py`);",
         "- **gateway**: edge → policy → router with a key whose plan has rpm/tpm limits, so every "
         "request pays policy's Redis admission and settlement.",
         "",

@@ -16,8 +16,8 @@ from redis.asyncio import Redis
 
 from gateway_shared.observability.redis_calls import RedisCalls
 from gateway_shared.plans import Plan
-from gateway_shared.usage import DAY_TTL_SECONDS, MONTH_TTL_SECONDS, KeyLayout, utcnow
 from policy.limits.scripts import ADMIT, SETTLE
+from policy.usage import DAY_TTL_SECONDS, MONTH_TTL_SECONDS, KeyLayout, utcnow
 
 
 class Reason(StrEnum):

@@ -16,7 +16,7 @@ completions or embeddings. Requests and answers are translated by
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -30,7 +30,7 @@ from router.providers.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from router.providers.transport import (
+from router.providers.upstream import (
     client_timeout,
     fetch,
     model_ids,
@@ -66,9 +66,9 @@ def error_for_status(status: int, headers: httpx.Headers, body: bytes) -> Provid
 
 
 class Anthropic(Provider):
-    type: ClassVar[str] = "anthropic"
-    operations: ClassVar[frozenset[Operation]] = frozenset({Operation.CHAT})
-    default_health_interval: ClassVar[float] = 60.0
+    type: str = "anthropic"
+    operations: frozenset[Operation] = frozenset({Operation.CHAT})
+    default_health_interval: float = 60.0
 
     def __init__(self, deployment: Deployment, client: httpx.AsyncClient) -> None:
         url = urlsplit(deployment.base_url)

@@ -29,7 +29,7 @@ from gateway_shared.sse import DONE, data_event
 from gateway_shared.tokens import estimate_prompt_tokens
 from router.providers.base import Usage
 from router.providers.errors import ProviderRejected, ProviderUnavailable
-from router.providers.transport import EventTranslator
+from router.providers.upstream import EventTranslator
 
 DEFAULT_MAX_TOKENS = 4096
 

@@ -12,26 +12,21 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 
+from gateway_shared.wire.report import Usage
 from router.catalog import Deployment
 from router.providers.errors import ProviderError
+
+__all__ = ["Completion", "CompletionStream", "Operation", "Provider", "Usage"]
 
 
 class Operation(StrEnum):
     CHAT = "chat"
     COMPLETIONS = "text_completion"
     EMBEDDINGS = "embeddings"
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    prompt_tokens: int
-    completion_tokens: int
-    # True when the provider never said and the gateway counted for itself.
-    estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +67,14 @@ class Provider(ABC):
     catalog is refused as a whole.
     """
 
+    # Class attributes of each adapter; a wrapper (``router.observability.observed``)
+    # copies its adapter's onto itself.
     #: The catalog's ``provider`` value for this adapter.
-    type: ClassVar[str]
+    type: str
     #: What the provider can do; the router sends it nothing else.
-    operations: ClassVar[frozenset[Operation]] = frozenset(Operation)
+    operations: frozenset[Operation] = frozenset(Operation)
     #: Seconds between health checks when the catalog does not say.
-    default_health_interval: ClassVar[float] = 10.0
+    default_health_interval: float = 10.0
 
     def __init__(self, deployment: Deployment, client: httpx.AsyncClient) -> None:
         self.deployment = deployment

@@ -10,7 +10,7 @@ event is a provider failure, not something to hand a client) but never re-encode
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 import orjson
@@ -24,7 +24,7 @@ from router.providers.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from router.providers.transport import (
+from router.providers.upstream import (
     EventTranslator,
     client_timeout,
     fetch,
@@ -135,7 +135,7 @@ class OpenAIEvents(EventTranslator):
 
 
 class OpenAICompatible(Provider):
-    type: ClassVar[str] = "openai-compatible"
+    type: str = "openai-compatible"
 
     def __init__(self, deployment: Deployment, client: httpx.AsyncClient) -> None:
         super().__init__(deployment, client)
@@ -197,8 +197,8 @@ class OpenAICompatible(Provider):
 class VLLM(OpenAICompatible):
     """A vLLM OpenAI-compatible server (or the simulator standing in for one)."""
 
-    type: ClassVar[str] = "vllm"
-    default_health_interval: ClassVar[float] = 10.0
+    type: str = "vllm"
+    default_health_interval: float = 10.0
 
     async def health(self) -> bool:
         # vLLM's own liveness endpoint sits beside /v1, not under it.
@@ -216,8 +216,8 @@ class OpenAI(OpenAICompatible):
     Health checks list the models at a low rate (the endpoint is free but rate limited).
     """
 
-    type: ClassVar[str] = "openai"
-    default_health_interval: ClassVar[float] = 60.0
+    type: str = "openai"
+    default_health_interval: float = 60.0
 
     def __init__(self, deployment: Deployment, client: httpx.AsyncClient) -> None:
         if not deployment.base_url.startswith("https://"):

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from router.routing.deployment import DeploymentState
-from router.routing.retry import Dispatcher
+from router.routing.dispatcher import Dispatcher
 from router.routing.table import RoutingTable
 
 

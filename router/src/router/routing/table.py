@@ -65,9 +65,11 @@ class RoutingTable:
         previous: RoutingTable | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        wrap: Callable[[Provider], Provider] | None = None,
     ) -> tuple[RoutingTable, list[Provider]]:
         """The new table, and the adapters of the previous one it no longer uses.
 
+        ``wrap``: what each new adapter is seen through (the router's observer).
         Raises :class:`CatalogError` if an adapter refuses its deployment.
         """
         rng = rng or random.Random()  # noqa: S311 - load balancing, not security
@@ -79,9 +81,10 @@ class RoutingTable:
             if old is not None and old.deployment == deployment:
                 continue
             try:
-                built[deployment.name] = adapters[deployment.provider](deployment, client)
+                adapter = adapters[deployment.provider](deployment, client)
             except ValueError as exc:
                 raise CatalogError(f"invalid model catalog {source.path}: {exc}") from None
+            built[deployment.name] = wrap(adapter) if wrap is not None else adapter
         # 2. Commit: carry over what was learned about unchanged upstreams.
         policy = catalog.routing.breaker
         states: dict[str, DeploymentState] = {}

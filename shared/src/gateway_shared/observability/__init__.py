@@ -19,7 +19,7 @@ from fastapi.telemetry import TelemetryConfig
 from prometheus_client import disable_created_metrics
 
 from gateway_shared.observability.context import RequestContext, current_request
-from gateway_shared.observability.logging import configure_logging
+from gateway_shared.observability.logs import configure_logging
 from gateway_shared.observability.metrics import HttpMetrics, metrics_endpoint, new_registry
 from gateway_shared.observability.middleware import ObservabilityMiddleware
 from gateway_shared.observability.tracing import Tracing

@@ -3,24 +3,18 @@
 The middleware makes a :class:`RequestContext` current for each request (a context
 variable, so tasks the request spawns - a streamed body - see the same object); handlers
 and instrumented clients fill in what they learn, and the middleware turns it into
-metric labels, response headers and the request's log line when the response ends.
+metric labels, the public overhead header and the request's log line when the response
+ends. It carries nothing between tiers: that is ``gateway_shared.wire``'s.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-import orjson
-
-from gateway_shared import headers as h
+from gateway_shared.wire.report import Report
 
 _current: ContextVar[RequestContext | None] = ContextVar("gateway_request", default=None)
-
-# Longest model label accepted from an inner tier's header (a catalog alias).
-_MAX_MODEL_LABEL = 128
 
 
 @dataclass(slots=True)
@@ -33,9 +27,9 @@ class RequestContext:
     key_name: str | None = None
     request_id: str | None = None
     stream: bool = False
-    # Router: from the first provider attempt's start to the answer or first token.
+    # From the first provider attempt's start to the answer or first token (the router
+    # measures it; the tiers in front read it from its report).
     provider_seconds: float | None = None
-    provider_started: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     deployment: str | None = None
@@ -45,22 +39,14 @@ class RequestContext:
         self.prompt_tokens = prompt
         self.completion_tokens = completion
 
-    def from_upstream(self, headers: Mapping[str, str]) -> None:
-        """Take what the next tier reported (model label, provider time, usage)."""
-        model = headers.get(h.MODEL)
-        if model and len(model) <= _MAX_MODEL_LABEL:
-            self.model = model
-        provider_ms = headers.get(h.PROVIDER_MS)
-        if provider_ms:
-            with contextlib.suppress(ValueError):
-                self.provider_seconds = float(provider_ms) / 1000
-        usage = headers.get(h.USAGE)
-        if usage:
-            try:
-                parsed = orjson.loads(usage)
-                self.set_tokens(int(parsed["prompt_tokens"]), int(parsed["completion_tokens"]))
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                pass
+    def take_report(self, report: Report) -> None:
+        """What the tier behind reported with its answer (``wire.report``)."""
+        if report.model is not None:
+            self.model = report.model
+        if report.provider_seconds is not None:
+            self.provider_seconds = report.provider_seconds
+        if report.usage is not None:
+            self.set_tokens(report.usage.prompt_tokens, report.usage.completion_tokens)
 
 
 def current_request() -> RequestContext | None:

@@ -1,7 +1,7 @@
 """The OpenTelemetry SDK's tracer provider exporting over OTLP/HTTP.
 
 Imported only when tracing is on (``Tracing.from_env``): the SDK, the exporter and
-protobuf cost about 10 MB in every tier that does not need them.
+protobuf are megabytes of memory in every tier that does not need them.
 """
 
 from __future__ import annotations

@@ -52,6 +52,12 @@ ERROR_CODES = frozenset(
         "missing_required_parameter",
         "nesting_too_deep",
         "array_above_max_length",
+        "empty_array",
+        "string_above_max_length",
+        "decimal_above_max_value",
+        "decimal_below_min_value",
+        "integer_above_max_value",
+        "integer_below_min_value",
         "unknown_url",
         "method_not_allowed",
         # policy

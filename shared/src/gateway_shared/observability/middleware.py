@@ -5,10 +5,10 @@ span (tracing on), counts the request in flight, and when the last byte of the r
 has been sent it records the latency histogram (with the trace id as exemplar), counts
 an error by its OpenAI type and code, ends the span and writes the request's log line.
 
-At the response's start it adds the tier's report to the response headers: inner tiers
-(policy, router) report the model label, the router's provider time and the usage to the
-tier in front of them; edge, the public tier, reports ``x-gateway-overhead-ms`` to the
-client instead (its time to this first byte minus the provider time) and records it.
+At edge, the public tier, it adds ``x-gateway-overhead-ms`` to the response's headers:
+its time to this first byte minus the provider time the router reported (which edge's
+handler copied into the context), and records it. What the tiers tell each other is
+``gateway_shared.wire``'s, never this middleware's.
 
 It touches a streamed body only to notice its last chunk. It is not Starlette's
 ``BaseHTTPMiddleware``, which buffers and slows streams.
@@ -22,20 +22,19 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from opentelemetry.trace import Span, SpanKind, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway_shared import headers as h
 from gateway_shared.observability import labels
 from gateway_shared.observability.context import RequestContext, _current
-from gateway_shared.observability.logging import access_logger, write_access_line
+from gateway_shared.observability.logs import access_logger, write_access_line
 from gateway_shared.observability.tracing import (
     attach_span,
     detach,
     trace_id_from_header,
     trace_id_of,
 )
+from gateway_shared.wire.headers import OVERHEAD_MS
 
 if TYPE_CHECKING:
     from gateway_shared.observability import Observability
@@ -47,10 +46,7 @@ CLIENT_CLOSED = 499
 # Longest raw path and requested model name written to a log line.
 _MAX_LOGGED = 200
 
-_MODEL = h.MODEL.encode()
-_PROVIDER_MS = h.PROVIDER_MS.encode()
-_USAGE = h.USAGE.encode()
-_OVERHEAD_MS = h.OVERHEAD_MS.encode()
+_OVERHEAD_MS = OVERHEAD_MS.encode()
 
 
 @dataclass(slots=True)
@@ -116,7 +112,8 @@ class ObservabilityMiddleware:
                 response.status = message["status"]
                 if response.status >= 400:
                     response.error_body = []
-                message = self._report(message, ctx, response)
+                if self.public:
+                    message = self._overhead(message, ctx, response)
             elif kind == "http.response.body":
                 if response.error_body is not None:
                     chunk = message.get("body", b"")
@@ -143,27 +140,13 @@ class ObservabilityMiddleware:
                 detach(span_token)
             _current.reset(ctx_token)
 
-    def _report(self, message: Message, ctx: RequestContext, response: _Response) -> Message:
-        """Add this tier's report to the response headers (see the module docstring)."""
-        headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
-        if self.public:
-            provider = ctx.provider_seconds
-            overhead = max(time.perf_counter() - ctx.started - (provider or 0.0), 0.0)
-            headers.append((_OVERHEAD_MS, f"{overhead * 1000:.2f}".encode()))
-            if provider is not None:
-                response.overhead = overhead
-        else:
-            present = {name for name, _ in headers}
-            if ctx.model and _MODEL not in present and ctx.model.isascii():
-                headers.append((_MODEL, ctx.model.encode()))
-            if ctx.provider_seconds is not None and _PROVIDER_MS not in present:
-                headers.append((_PROVIDER_MS, f"{ctx.provider_seconds * 1000:.3f}".encode()))
-            if ctx.prompt_tokens is not None and _USAGE not in present:
-                usage = {
-                    "prompt_tokens": ctx.prompt_tokens,
-                    "completion_tokens": ctx.completion_tokens,
-                }
-                headers.append((_USAGE, orjson.dumps(usage)))
+    def _overhead(self, message: Message, ctx: RequestContext, response: _Response) -> Message:
+        """Edge: the gateway's overhead to this first byte, for the client and the metric."""
+        provider = ctx.provider_seconds
+        overhead = max(time.perf_counter() - ctx.started - (provider or 0.0), 0.0)
+        headers = [*message.get("headers", ()), (_OVERHEAD_MS, f"{overhead * 1000:.2f}".encode())]
+        if provider is not None:
+            response.overhead = overhead
         return {**message, "headers": headers}
 
     def _finish(

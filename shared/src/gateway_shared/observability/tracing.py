@@ -32,7 +32,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from gateway_shared.headers import TRACE_CONTEXT
+from gateway_shared.wire.headers import TRACE_CONTEXT
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -101,7 +101,7 @@ class Tracing:
         capture = _env(CAPTURE_CONTENT_ENV, environ).lower() == "true"
         if not tracing_wanted(environ):
             return cls(None, capture)
-        # The SDK and the OTLP exporter cost ~10 MB per process: loaded only when used.
+        # The SDK and the OTLP exporter are megabytes per process: loaded only when used.
         from gateway_shared.observability.exporter import otlp_provider  # noqa: PLC0415
 
         return cls(otlp_provider(service, environ), capture)

@@ -1,0 +1,106 @@
+"""The router's routing state as Prometheus metrics, read at scrape time.
+
+Nothing here runs per request: a collector reads the routing table in force (each
+deployment's health, circuit breaker and requests in flight) and the dispatcher's
+cumulative counters (retries, failovers, fallbacks...) when Prometheus scrapes. Label
+values are catalog names (deployment, provider type, model alias): bounded by the
+catalog, whatever clients send. Per-call metrics are recorded at the adapter boundary
+(:mod:`router.observability.observed`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from router.routing.breaker import BreakerState
+from router.routing.deployment import Health
+from router.state import RouterState
+
+_DEPLOYMENT = ["deployment", "provider", "model"]
+
+# The dispatcher's counters (router.routing.dispatcher.RoutingCounters), as metric help.
+ROUTING_COUNTERS = {
+    "requests": "Requests the dispatcher handled.",
+    "retries": "Attempts after a request's first one.",
+    "failovers": "Attempts sent to another deployment than the request's previous attempt.",
+    "fallbacks": "Attempts sent to a lower-priority (fallback) group than the request's "
+    "first attempt.",
+    "exhausted": "Requests that failed after all their attempts.",
+    "unavailable": "Requests refused before any attempt: no deployment could take them.",
+    "panics": "Attempts sent despite an open circuit breaker, nothing else being able to "
+    "take them.",
+}
+
+
+class RouterCollector(Collector):
+    def __init__(self, state: Callable[[], RouterState | None]) -> None:
+        self._state = state
+
+    def describe(self) -> Iterator[Metric]:
+        return self._families(None)
+
+    def collect(self) -> Iterator[Metric]:
+        return self._families(self._state())
+
+    def _families(self, state: RouterState | None) -> Iterator[Metric]:
+        health = GaugeMetricFamily(
+            "gateway_provider_health_state",
+            "Active health check result per deployment: 1 for its current state "
+            "(healthy, unhealthy, unknown), 0 for the others.",
+            labels=[*_DEPLOYMENT, "state"],
+        )
+        breaker = GaugeMetricFamily(
+            "gateway_circuit_breaker_state",
+            "Circuit breaker per deployment: 1 for its current state (closed, open, "
+            "half_open), 0 for the others.",
+            labels=[*_DEPLOYMENT, "state"],
+        )
+        opened = CounterMetricFamily(
+            "gateway_circuit_breaker_opened",
+            "Times a deployment's circuit breaker opened.",
+            labels=_DEPLOYMENT,
+        )
+        in_flight = GaugeMetricFamily(
+            "gateway_deployment_in_flight",
+            "Requests in flight per deployment.",
+            labels=_DEPLOYMENT,
+        )
+        checks = CounterMetricFamily(
+            "gateway_provider_health_checks",
+            "Active health checks per deployment, by result (ok, failed).",
+            labels=[*_DEPLOYMENT, "result"],
+        )
+        catalog = GaugeMetricFamily(
+            "gateway_router_catalog_info",
+            "Always 1: the model catalog in force (sha256 prefix), to spot replicas that disagree.",
+            labels=["sha256"],
+        )
+        routing = {
+            name: CounterMetricFamily(f"gateway_router_{name}", help_text)
+            for name, help_text in ROUTING_COUNTERS.items()
+        }
+        if state is not None:
+            catalog.add_metric([state.table.source.sha256[:12]], 1)
+            for name, deployment in state.table.states.items():
+                labels = [name, deployment.deployment.provider, deployment.alias]
+                for health_state in Health:
+                    current = deployment.health is health_state
+                    health.add_metric([*labels, health_state.value], int(current))
+                for breaker_state in BreakerState:
+                    current = deployment.breaker.state is breaker_state
+                    breaker.add_metric([*labels, breaker_state.value], int(current))
+                opened.add_metric(labels, deployment.breaker.opened)
+                in_flight.add_metric(labels, deployment.in_flight)
+                counters = deployment.counters
+                failed = counters.health_failures
+                checks.add_metric([*labels, "ok"], counters.health_checks - failed)
+                checks.add_metric([*labels, "failed"], failed)
+            values = dataclasses.asdict(state.dispatcher.counters)
+            for name, family in routing.items():
+                family.add_metric([], values.get(name, 0))
+        yield from (health, breaker, opened, in_flight, checks, catalog)
+        yield from routing.values()

@@ -1,0 +1,489 @@
+"""Router unit-test helpers: simulated upstreams behind ``httpx.MockTransport``, fake
+providers with scripted outcomes, a settable clock.
+
+Each :class:`Upstream` answers in its provider's own wire format - OpenAI chunks, or
+Anthropic's Messages events as its API documents them - so one contract suite runs
+against all three adapters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from edge.validation import Bodies, Limits
+from gateway_shared.wire.identity import Api, Identity, IdentitySigner
+from router.catalog import Catalog, Deployment, ModelEntry, Routing, Strategy, Timeouts
+from router.providers.anthropic import Anthropic
+from router.providers.base import Completion, CompletionStream, Operation, Provider, Usage
+from router.providers.errors import ProviderError
+from router.providers.openai_compatible import VLLM, OpenAI
+from router.routing.table import CatalogSource, RoutingTable
+
+API_KEY = "sk-test-upstream-secret-0123456789"  # pragma: allowlist secret
+# Fake providers never use their client; one for all (creating one costs an SSL context).
+UNUSED_CLIENT = httpx.AsyncClient()
+KEY_ENV = "ROUTER_TEST_UPSTREAM_KEY"
+
+
+class FakeClock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Chunks(httpx.AsyncByteStream):
+    """A response body: bytes are sent, floats are pauses, exceptions are raised."""
+
+    def __init__(self, parts: list[bytes | float | BaseException]) -> None:
+        self.parts = parts
+        self.closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for part in self.parts:
+            if isinstance(part, float):
+                await asyncio.sleep(part)
+            elif isinstance(part, BaseException):
+                raise part
+            else:
+                yield part
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def sse(payload: Any, event: str | None = None) -> bytes:
+    head = f"event: {event}\n".encode() if event else b""
+    return head + b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+class Upstream:
+    """A simulated provider: records requests, answers what the test scripted."""
+
+    kind: str
+    adapter: type[Provider]
+    base_url: str
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.handler: Callable[[httpx.Request], httpx.Response] | None = None
+
+    # -- what tests script -----------------------------------------------------------
+
+    def answer(self, text: str, prompt: int = 7, completion: int = 3) -> None:
+        self.handler = lambda _: httpx.Response(200, json=self.completion(text, prompt, completion))
+
+    def stream(self, parts: list[bytes | float | BaseException]) -> Chunks:
+        body = Chunks(parts)
+        self.handler = lambda _: httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, stream=body
+        )
+        return body
+
+    def fail(
+        self, status: int, message: str = "bad thing", headers: dict[str, str] | None = None
+    ) -> None:
+        self.handler = lambda _: httpx.Response(
+            status, headers=headers, json=self.error_body(message, status)
+        )
+
+    def raise_(self, exc: BaseException) -> None:
+        def handler(request: httpx.Request) -> httpx.Response:
+            raise exc
+
+        self.handler = handler
+
+    # -- the provider's formats (per subclass) ---------------------------------------
+
+    def completion(self, text: str, prompt: int, completion: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def error_body(self, message: str, status: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def events(self, tokens: list[str], prompt: int = 7) -> tuple[list[bytes], bytes]:
+        """(the events up to and including the tokens, the closing events)."""
+        raise NotImplementedError
+
+    def sent_model(self, request: httpx.Request) -> str:
+        return str(orjson.loads(request.content)["model"])
+
+    def authorized(self, request: httpx.Request) -> bool:
+        raise NotImplementedError
+
+    def health_path(self) -> str:
+        raise NotImplementedError
+
+    # -- plumbing --------------------------------------------------------------------
+
+    def deployment(self, **timeouts: float) -> Deployment:
+        return Deployment(
+            name=f"{self.kind}-1",
+            provider=self.kind,
+            base_url=self.base_url,
+            model="upstream-model",
+            api_key_env=KEY_ENV,
+            timeouts=Timeouts(**timeouts) if timeouts else Timeouts(),
+        )
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path = request.url.path
+        probe = path.endswith(self.health_path()) or path.endswith("/models")
+        if request.method == "GET" and probe and self.handler is None:
+            return httpx.Response(200, json={"object": "list", "data": [{"id": "upstream-model"}]})
+        assert self.handler is not None, "the test scripted no answer"
+        return self.handler(request)
+
+    def provider(self, **timeouts: float) -> Provider:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(self.handle))
+        return self.adapter(self.deployment(**timeouts), client)
+
+
+class OpenAIUpstream(Upstream):
+    kind = "openai"
+    adapter = OpenAI
+    base_url = "https://api.openai.test/v1"
+
+    def completion(self, text: str, prompt: int, completion: int) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "upstream-model",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            },
+        }
+
+    def error_body(self, message: str, status: int) -> dict[str, Any]:
+        return {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": "messages",
+                "code": "bad",
+            }
+        }
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        return sse(
+            {
+                "id": "chatcmpl-1",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": "upstream-model",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+        )
+
+    def events(self, tokens: list[str], prompt: int = 7) -> tuple[list[bytes], bytes]:
+        head = [self._chunk({"role": "assistant", "content": ""})]
+        head += [self._chunk({"content": t}) for t in tokens]
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": len(tokens),
+            "total_tokens": prompt + len(tokens),
+        }
+        tail = (
+            self._chunk({}, "stop")
+            + sse(
+                {
+                    "id": "chatcmpl-1",
+                    "object": "chat.completion.chunk",
+                    "created": 1,
+                    "model": "upstream-model",
+                    "choices": [],
+                    "usage": usage,
+                }
+            )
+            + b"data: [DONE]\n\n"
+        )
+        return head, tail
+
+    def authorized(self, request: httpx.Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {API_KEY}"
+
+    def health_path(self) -> str:
+        return "/v1/models"
+
+
+class VLLMUpstream(OpenAIUpstream):
+    kind = "vllm"
+    adapter = VLLM
+    base_url = "http://vllm.test:8000/v1"
+
+    def health_path(self) -> str:
+        return "/health"
+
+
+class AnthropicUpstream(Upstream):
+    kind = "anthropic"
+    adapter = Anthropic
+    base_url = "https://api.anthropic.test"
+
+    def completion(self, text: str, prompt: int, completion: int) -> dict[str, Any]:
+        return {
+            "id": "msg_01",
+            "type": "message",
+            "role": "assistant",
+            "model": "upstream-model",
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": prompt, "output_tokens": completion},
+        }
+
+    def error_body(self, message: str, status: int) -> dict[str, Any]:
+        kind = {400: "invalid_request_error", 429: "rate_limit_error", 529: "overloaded_error"}
+        return {
+            "type": "error",
+            "error": {"type": kind.get(status, "api_error"), "message": message},
+        }
+
+    def events(self, tokens: list[str], prompt: int = 7) -> tuple[list[bytes], bytes]:
+        head = [
+            sse(
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": "msg_01",
+                        "type": "message",
+                        "role": "assistant",
+                        "content": [],
+                        "model": "upstream-model",
+                        "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": {"input_tokens": prompt, "output_tokens": 1},
+                    },
+                },
+                "message_start",
+            ),
+            sse(
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+                "content_block_start",
+            ),
+            sse({"type": "ping"}, "ping"),
+        ]
+        head += [
+            sse(
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": t},
+                },
+                "content_block_delta",
+            )
+            for t in tokens
+        ]
+        tail = (
+            sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+            + sse(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": len(tokens)},
+                },
+                "message_delta",
+            )
+            + sse({"type": "message_stop"}, "message_stop")
+        )
+        return head, tail
+
+    def authorized(self, request: httpx.Request) -> bool:
+        return (
+            request.headers.get("x-api-key") == API_KEY
+            and request.headers.get("anthropic-version") == "2023-06-01"
+            and "authorization" not in request.headers
+        )
+
+    def health_path(self) -> str:
+        return "/v1/models"
+
+
+UPSTREAMS: dict[str, type[Upstream]] = {
+    "openai": OpenAIUpstream,
+    "vllm": VLLMUpstream,
+    "anthropic": AnthropicUpstream,
+}
+
+
+# -- fake providers for routing tests ---------------------------------------------------
+
+
+class FakeStream(CompletionStream):
+    def __init__(self, parts: list[bytes | BaseException]) -> None:
+        self.parts = parts
+        self.closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for part in self.parts:
+            if isinstance(part, BaseException):
+                raise part
+            yield part
+
+    @property
+    def usage(self) -> Usage:
+        return Usage(5, 2, estimated=True)
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+Outcome = Completion | ProviderError | float | Callable[[], Any]
+
+
+class FakeProvider(Provider):
+    """Answers from a script: each call pops the next outcome (the last one repeats).
+
+    An outcome is a Completion, a ProviderError to raise, or a float: hang that long
+    (then answer OK).
+    """
+
+    type = "fake"
+    healthy = True
+
+    def __init__(self, deployment: Deployment, client: httpx.AsyncClient) -> None:
+        super().__init__(deployment, client)
+        self.script: list[Outcome] = [ok()]
+        self.calls = 0
+        self.closed = False
+
+    async def _next(self) -> Completion:
+        self.calls += 1
+        outcome = self.script.pop(0) if len(self.script) > 1 else self.script[0]
+        if isinstance(outcome, float):
+            await asyncio.sleep(outcome)
+            return ok()
+        if isinstance(outcome, BaseException):
+            raise outcome
+        if callable(outcome):
+            return outcome()  # type: ignore[no-any-return]
+        return outcome
+
+    async def complete(self, operation: Operation, body: dict[str, Any]) -> Completion:
+        return await self._next()
+
+    async def stream(self, operation: Operation, body: dict[str, Any]) -> CompletionStream:
+        await self._next()
+        return FakeStream([b"data: {}\n\n"])
+
+    async def list_models(self) -> list[str]:
+        return [self.deployment.model]
+
+    async def health(self) -> bool:
+        return self.healthy
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+class ChatOnlyFake(FakeProvider):
+    type = "fake-chat"
+    operations = frozenset({Operation.CHAT})
+
+
+FAKE_ADAPTERS: dict[str, type[Provider]] = {"fake": FakeProvider, "fake-chat": ChatOnlyFake}
+
+
+def ok(name: str = "") -> Completion:
+    return Completion(200, orjson.dumps({"served_by": name}), "application/json", Usage(1, 1))
+
+
+def fake_deployment(name: str, **kw: Any) -> Deployment:
+    return Deployment(
+        name=name,
+        provider=kw.pop("provider", "fake"),
+        base_url=kw.pop("base_url", f"http://{name}.test/v1"),
+        model=kw.pop("model", "m"),
+        **kw,
+    )
+
+
+def fake_catalog(
+    *deployments: Deployment,
+    alias: str = "chat",
+    strategy: Strategy = Strategy.WEIGHTED,
+    routing: dict[str, Any] | None = None,
+) -> Catalog:
+    return Catalog(
+        routing=Routing.model_validate(routing or {}),
+        models=(ModelEntry(alias=alias, strategy=strategy, deployments=deployments),),
+    )
+
+
+def build_table(
+    catalog: Catalog,
+    clock: Callable[[], float],
+    previous: RoutingTable | None = None,
+    seed: int = 7,
+) -> tuple[RoutingTable, list[Provider]]:
+    return RoutingTable.build(
+        catalog,
+        CatalogSource(Path("catalog.yaml"), "0" * 64),
+        UNUSED_CLIENT,
+        FAKE_ADAPTERS,
+        previous=previous,
+        clock=clock,
+        rng=random.Random(seed),
+    )
+
+
+def provider_of(table: RoutingTable, name: str) -> FakeProvider:
+    provider = table.states[name].provider
+    assert isinstance(provider, FakeProvider)
+    return provider
+
+
+API_BY_PATH = {
+    "/v1/chat/completions": Api.CHAT,
+    "/v1/completions": Api.COMPLETIONS,
+    "/v1/embeddings": Api.EMBEDDINGS,
+}
+
+
+class VouchedAs(httpx.Auth):
+    """Signs each request's identity as edge would: its key, and for an inference
+    request the summary edge's own checks make of its body (unless the request carries
+    an identity header of its own)."""
+
+    def __init__(self, secret: str, identity: Identity) -> None:
+        self._signer = IdentitySigner(secret.encode())
+        self._identity = identity
+        self._bodies = Bodies(Limits())
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        if "x-gateway-identity" in request.headers:  # the test's own, forged or missing
+            yield request
+            return
+        api = API_BY_PATH.get(request.url.path)
+        summary = self._bodies.check(api, request.content)[1] if api is not None else None
+        request.headers["x-gateway-identity"] = self._signer.sign(
+            dataclasses.replace(self._identity, request=summary)
+        )
+        yield request
