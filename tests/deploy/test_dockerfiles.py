@@ -124,6 +124,7 @@ def test_dockerignore_keeps_secrets_and_clutter_out() -> None:
         parts = path.split("/")
         assert not any(p == ".env" or p.startswith(".env.") for p in parts), path
         assert not {".git", ".venv", "tests", "__pycache__", ".gateway"} & set(parts), path
+        assert parts[0] != "schemas", path  # test data, not image content
         assert not path.endswith(".pyc"), path
     # and everything the Dockerfiles copy is there
     for service in SERVICES:
