@@ -23,9 +23,8 @@ from kubernetes_validate.utils import SchemaNotFoundError
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 IN_CI = os.environ.get("CI") == "true"
-# The upstream schemas sit beside the repository (../shared/schemas); CI outside this
-# workplace fetches the same pinned files and points GATEWAY_SCHEMAS_DIR at them.
-SCHEMAS = Path(os.environ.get("GATEWAY_SCHEMAS_DIR") or REPO.parent / "shared" / "schemas")
+# Upstream schemas, copied into the repository at the commits schemas/README.md records.
+SCHEMAS = REPO / "schemas"
 SERVICES = ("edge", "policy", "router", "simulator")
 TIERS = ("edge", "policy", "router")
 OVERLAYS = ("dev", "prod")
@@ -52,9 +51,9 @@ def tool(name: str) -> str:
 
 
 def schema_file(relative: str) -> Path:
+    """An upstream schema from schemas/: part of the repository, so never skipped."""
     path = SCHEMAS / relative
-    if not path.exists():
-        unavailable(f"the schema {path}")
+    assert path.is_file(), f"{path} is missing (schemas/README.md lists the upstream files)"
     return path
 
 
@@ -143,7 +142,7 @@ def _strict(schema: Any) -> Any:
 
 @functools.cache
 def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
-    """(apiVersion, kind) -> strict OpenAPI v3 schema, from every CRD in ../shared/schemas."""
+    """(apiVersion, kind) -> strict OpenAPI v3 schema, from every CRD in schemas/."""
     folders = ("doppler", "prometheus-operator", "chaos-mesh")
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for folder in folders:
@@ -156,8 +155,7 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
                 for version in crd["spec"]["versions"]:
                     schema = version["schema"]["openAPIV3Schema"]
                     found[(f"{group}/{version['name']}", kind)] = _strict(schema)
-    if not found:
-        unavailable(f"the CRD schemas under {SCHEMAS}")
+    assert found, f"no CRD under {SCHEMAS}"
     return found
 
 
@@ -186,7 +184,7 @@ def k8s_errors(obj: dict[str, Any]) -> list[str]:
     """Why ``obj`` would be refused: empty when it validates.
 
     Core kinds: kubernetes-validate, strict (unknown fields are errors), against every
-    version in K8S_VERSIONS. Custom resources: the CRD's schema from ../shared/schemas,
+    version in K8S_VERSIONS. Custom resources: the CRD's schema from schemas/,
     made strict the same way. A kind with no schema at all is an error, not a pass.
     """
     kind = obj.get("kind", "?")
