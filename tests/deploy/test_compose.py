@@ -111,7 +111,7 @@ def test_start_order_waits_for_health(services: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_tier_healthcheck_is_the_images(services: dict[str, Any], service: str) -> None:
-    healthcheck = parse(REPO / service / "Dockerfile")[-1].last("HEALTHCHECK")
+    healthcheck = parse(REPO / service / "Dockerfile").evaluate()[-1].last("HEALTHCHECK")
     assert healthcheck is not None
     assert services[service]["healthcheck"]["test"] == ["CMD", *healthcheck.exec_form()]
 

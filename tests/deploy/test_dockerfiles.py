@@ -21,7 +21,7 @@ def dockerfile(service: str) -> Path:
 
 
 def stages(service: str) -> list[Stage]:
-    return parse(dockerfile(service))
+    return parse(dockerfile(service)).evaluate()
 
 
 def test_every_service_has_a_dockerfile() -> None:
@@ -98,7 +98,7 @@ def test_runtime_is_small_non_root_and_healthchecked(service: str) -> None:
 def baked_secrets(path: Path) -> list[str]:
     """ENV or ARG names in any stage that look like secrets."""
     found = []
-    for stage in parse(path):
+    for stage in parse(path).evaluate():
         for instruction in stage.all("ENV") + stage.all("ARG"):
             if instruction.keyword == "ENV":
                 names = list(instruction.env_pairs())

@@ -115,7 +115,7 @@ class Emulator:
                 target.unlink()
 
     def build(self) -> Image:
-        stages = parse(REPO / self.service / "Dockerfile")
+        stages = parse(REPO / self.service / "Dockerfile").evaluate(image_env={"PATH": IMAGE_PATH})
         builder, runtime = stages[0], stages[-1]
         build_root = self.workdir / "builder"
         self._builder(builder, build_root)
