@@ -26,6 +26,8 @@ IN_CI = os.environ.get("CI") == "true"
 # Upstream schemas, copied into the repository at the commits schemas/README.md records.
 SCHEMAS = REPO / "schemas"
 SERVICES = ("edge", "policy", "router", "simulator")
+# One Dockerfile builds every service's image, chosen by build arguments (tiers.build_args).
+DOCKERFILE = REPO / "docker" / "Dockerfile"
 TIERS = ("edge", "policy", "router")
 OVERLAYS = ("dev", "prod")
 # Oldest Kubernetes the manifests support (unhealthyPodEvictionPolicy is GA in 1.31) and
