@@ -1,8 +1,9 @@
 """Container health check: exit 0 when the tier answers ``GET /healthz`` with 200.
 
-Usage: ``python healthcheck.py PORT_VARIABLE DEFAULT_PORT [PATH]``, for example
-``python /app/healthcheck.py EDGE_PORT 8080``. The port is read from the same variable the
-tier reads, so overriding it in the environment keeps the check pointed at the server.
+Usage: ``python healthcheck.py [PATH]``. The port is read from the variable that
+``GATEWAY_PORT_VARIABLE`` names (the image sets it to its tier's own, e.g. ``EDGE_PORT``),
+so overriding the tier's port in the environment keeps the check pointed at the server.
+Docker substitutes no variable in an exec-form HEALTHCHECK, hence the indirection.
 Standard library only: the runtime image has no curl, and needs none.
 """
 
@@ -13,15 +14,16 @@ import sys
 import urllib.error
 import urllib.request
 
-USAGE = "usage: healthcheck.py PORT_VARIABLE DEFAULT_PORT [PATH]"
+USAGE = "usage: healthcheck.py [PATH], with GATEWAY_PORT_VARIABLE naming the port's variable"
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) not in (2, 3):
+    variable = os.environ.get("GATEWAY_PORT_VARIABLE", "")
+    port = os.environ.get(variable, "") if variable else ""
+    if len(argv) > 1 or not port.isdigit():
         print(USAGE, file=sys.stderr)
         return 2
-    port = os.environ.get(argv[0]) or argv[1]
-    path = argv[2] if len(argv) == 3 else "/healthz"
+    path = argv[0] if argv else "/healthz"
     url = f"http://127.0.0.1:{port}{path}"
     try:
         with urllib.request.urlopen(url, timeout=2) as response:

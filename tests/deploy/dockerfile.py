@@ -1,8 +1,22 @@
 """Just enough of the Dockerfile format to test what a Dockerfile says it does.
 
 Parses instructions (line continuations, comments, flags such as ``--mount=...``, exec
-form JSON), groups them into stages, and reads ``.dockerignore`` the way BuildKit does
-(patterns relative to the context root, ``**``, ``!`` exceptions, the last match wins).
+form JSON), groups them into stages, evaluates build arguments the way BuildKit does, and
+reads ``.dockerignore`` the way BuildKit does (patterns relative to the context root,
+``**``, ``!`` exceptions, the last match wins).
+
+Build arguments (``Dockerfile.evaluate``): an ``ARG NAME[=default]`` before the first FROM
+is global, seen by FROM lines and by a stage's own ``ARG NAME`` without a default; in a
+stage, an ARG takes its ``--build-arg`` value, else its default, else the global one, else
+it stays unset. ``$NAME``, ``${NAME}``, ``${NAME:-word}``, ``${NAME-word}``,
+``${NAME:+word}``, ``${NAME+word}``, ``${NAME:?message}`` and ``${NAME?message}`` are
+substituted, ENV winning over an ARG of the same name, in the instructions Docker
+substitutes in: FROM, ARG defaults, ENV (names and values), COPY, ADD, EXPOSE, LABEL,
+USER, WORKDIR, VOLUME, STOPSIGNAL, and the flags of every instruction (``--mount``,
+``--from``). Never in CMD, ENTRYPOINT, HEALTHCHECK or a RUN command: a shell expands those
+at run time, if any runs them, with the ARGs and ENV of ``Instruction.env``. Stricter than
+Docker, which only warns: a build argument that no ARG declares is an error (a typo in
+compose or CI would otherwise go unnoticed).
 """
 
 from __future__ import annotations
@@ -11,9 +25,13 @@ import json
 import os
 import re
 import shlex
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+
+class BuildError(Exception):
+    """The build stops here, as Docker's would."""
 
 
 @dataclass
@@ -22,6 +40,8 @@ class Instruction:
     flags: list[str]
     rest: str
     line: int
+    # Once evaluated: the ARGs and ENV in effect, what a RUN command's shell sees.
+    env: dict[str, str] = field(default_factory=dict)
 
     def flag(self, name: str) -> str | None:
         prefix = f"--{name}="
@@ -49,12 +69,17 @@ class Instruction:
             return {tokens[0]: tokens[1]}
         return dict(token.split("=", 1) for token in tokens)
 
+    def arg_names(self) -> list[str]:
+        return [token.split("=", 1)[0] for token in shlex.split(self.rest)]
+
 
 @dataclass
 class Stage:
     base: str
     name: str | None
     instructions: list[Instruction] = field(default_factory=list)
+    # Once evaluated: the image's ENV when the stage ends (a child stage starts from it).
+    env: dict[str, str] = field(default_factory=dict)
 
     def all(self, keyword: str) -> list[Instruction]:
         return [i for i in self.instructions if i.keyword == keyword]
@@ -63,6 +88,213 @@ class Stage:
         found = self.all(keyword)
         return found[-1] if found else None
 
+
+# ---- substitution ----------------------------------------------------------------------
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MODIFIER = re.compile(r"(:?)([-+?])")
+
+
+def _braced(text: str, start: int) -> int:
+    """The index of the ``}`` closing the ``${`` at ``start``, nested ones included."""
+    depth, index = 0, start
+    while index < len(text):
+        if text.startswith("${", index):
+            depth += 1
+            index += 2
+            continue
+        if text[index] == "\\":
+            index += 2
+            continue
+        if text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return index
+        index += 1
+    raise BuildError(f"syntax error: missing '}}' in {text!r}")
+
+
+def _variable(text: str, start: int, env: Mapping[str, str]) -> tuple[str, int]:
+    """Substitute the ``$...`` at ``start``: its value and the index after it."""
+    if text.startswith("${", start):
+        end = _braced(text, start)
+        inner = text[start + 2 : end]
+        name = _NAME.match(inner)
+        if name is None:
+            raise BuildError(f"syntax error: bad substitution {text[start : end + 1]!r}")
+        key, tail = name.group(0), inner[name.end() :]
+        value = env.get(key)
+        if not tail:
+            return value or "", end + 1
+        modifier = _MODIFIER.match(tail)
+        if modifier is None:  # ${NAME#...}, ${NAME%...}, ${NAME/...}: not used, not emulated
+            raise BuildError(f"substitution {text[start : end + 1]!r} is not emulated")
+        colon, kind = modifier.groups()
+        word = expand_word(tail[modifier.end() :], env)
+        missing = value is None or (colon == ":" and value == "")
+        if kind == "-":
+            return (word if missing else value or ""), end + 1
+        if kind == "+":
+            return ("" if missing else word), end + 1
+        if missing:  # `?`: the build stops
+            raise BuildError(f"{key}: {word or 'is not allowed to be unset'}")
+        return value or "", end + 1
+    name = _NAME.match(text, start + 1)
+    if name is None:
+        return "$", start + 1
+    return env.get(name.group(0), ""), name.end()
+
+
+def _process(text: str, env: Mapping[str, str], split: bool) -> list[str]:
+    """Docker's word processing: quotes removed, ``\\`` escapes, variables substituted
+    (not in single quotes), and with ``split`` the text cut into words at blanks outside
+    quotes (a substituted value is not cut again)."""
+    words: list[str] = []
+    current: list[str] = []
+    in_word = False
+    quote = ""  # the quote the text is in, if any
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if quote == "'":  # everything literal up to the closing quote
+            if char == "'":
+                quote = ""
+            else:
+                current.append(char)
+            index += 1
+            continue
+        if split and not quote and char.isspace():
+            if in_word:
+                words.append("".join(current))
+                current, in_word = [], False
+            index += 1
+            continue
+        in_word = True
+        if char in "'\"" and (not quote or char == quote):
+            quote = "" if quote else char
+            index += 1
+        elif char == "\\" and (not quote or text[index + 1 : index + 2] in ('"', "\\", "$")):
+            current.append(text[index + 1 : index + 2])
+            index += 2
+        elif char == "$":
+            value, index = _variable(text, index, env)
+            current.append(value)
+        else:
+            current.append(char)
+            index += 1
+    if quote:
+        raise BuildError(f"unmatched {quote} in {text!r}")
+    if in_word:
+        words.append("".join(current))
+    return words
+
+
+def expand_words(text: str, env: Mapping[str, str]) -> list[str]:
+    """Arguments of COPY, EXPOSE, ...: cut into words, each substituted."""
+    return _process(text, env, split=True)
+
+
+def expand_word(text: str, env: Mapping[str, str]) -> str:
+    """One word (a flag's value, a default, a FROM image): substituted, never cut."""
+    return "".join(_process(text, env, split=False))
+
+
+def _pairs(instruction: Instruction, env: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """The NAME[=value] words of ARG, ENV or LABEL, names and values substituted."""
+    first, _, legacy_value = instruction.rest.strip().partition(" ")
+    if instruction.keyword == "ENV" and legacy_value and "=" not in first:
+        return [(expand_word(first, env), expand_word(legacy_value.strip(), env))]  # ENV A b c
+    pairs: list[tuple[str, str | None]] = []
+    for word in expand_words(instruction.rest, env):
+        name, has_value, value = word.partition("=")
+        pairs.append((name, value if has_value else None))
+    return pairs
+
+
+def _joined(pairs: Mapping[str, str | None]) -> str:
+    return " ".join(shlex.quote(k if v is None else f"{k}={v}") for k, v in pairs.items())
+
+
+# Instructions whose arguments the builder substitutes, besides ARG, ENV and LABEL (pairs).
+SUBSTITUTED = {"COPY", "ADD", "EXPOSE", "USER", "WORKDIR", "VOLUME", "STOPSIGNAL"}
+
+
+@dataclass
+class Dockerfile:
+    meta_args: list[Instruction]  # ARGs before the first FROM
+    stages: list[Stage]
+
+    def evaluate(
+        self,
+        build_args: Mapping[str, str] | None = None,
+        image_env: Mapping[str, str] | None = None,
+    ) -> list[Stage]:
+        """The stages as Docker builds them with these ``--build-arg`` values.
+
+        ``image_env``: the ENV every base image brings (Docker reads it from the image;
+        an earlier stage named in FROM brings its own, ``scratch`` none).
+        """
+        given = dict(build_args or {})
+        consumed: set[str] = set()
+        meta: dict[str, str] = {}
+        for instruction in self.meta_args:
+            for name, default in _pairs(instruction, meta):
+                consumed.add(name)
+                if name in given:
+                    meta[name] = given[name]
+                elif default is not None:
+                    meta[name] = default
+        done: list[Stage] = []
+        for stage in self.stages:
+            base = expand_word(stage.base, meta)
+            if not base:
+                raise BuildError(f"base name ({stage.base}) should not be blank")
+            parent = next((s for s in done if s.name and s.name.lower() == base.lower()), None)
+            if parent is not None:
+                env = dict(parent.env)
+            elif base == "scratch":
+                env = {}
+            else:
+                env = dict(image_env or {})
+            args: dict[str, str] = {}
+            out = Stage(base=base, name=stage.name)
+            for instruction in stage.instructions:
+                scope = args | env
+                flags = []
+                for flag in instruction.flags:
+                    name, _, value = flag.partition("=")
+                    flags.append(f"{name}={expand_word(value, scope)}")
+                rest = instruction.rest
+                if instruction.keyword == "ARG":
+                    declared: dict[str, str | None] = {}
+                    for name, default in _pairs(instruction, scope):
+                        consumed.add(name)
+                        value = given.get(name, default if default is not None else meta.get(name))
+                        declared[name] = value
+                        if value is None:
+                            args.pop(name, None)
+                        else:
+                            args[name] = value
+                    rest = _joined(declared)
+                elif instruction.keyword in ("ENV", "LABEL"):
+                    pairs = {name: value or "" for name, value in _pairs(instruction, scope)}
+                    if instruction.keyword == "ENV":
+                        env.update(pairs)
+                    rest = _joined(pairs)
+                elif instruction.keyword in SUBSTITUTED:
+                    rest = " ".join(shlex.quote(w) for w in expand_words(rest, scope))
+                out.instructions.append(
+                    replace(instruction, flags=flags, rest=rest, env=dict(scope))
+                )
+            out.env = env
+            done.append(out)
+        unknown = sorted(set(given) - consumed)
+        if unknown:
+            raise BuildError(f"build arguments that no ARG declares: {', '.join(unknown)}")
+        return done
+
+
+# ---- parsing ---------------------------------------------------------------------------
 
 _FLAG = re.compile(r"--[a-z-]+=\S+")
 
@@ -88,10 +320,11 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
         yield start, " ".join(buffer)
 
 
-def parse(path: Path) -> list[Stage]:
+def parse_text(text: str, where: str = "Dockerfile") -> Dockerfile:
+    meta_args: list[Instruction] = []
     stages: list[Stage] = []
-    for line, text in _logical_lines(path.read_text()):
-        keyword, _, rest = text.partition(" ")
+    for line, logical in _logical_lines(text):
+        keyword, _, rest = logical.partition(" ")
         keyword = keyword.upper()
         flags = []
         rest = rest.strip()
@@ -103,9 +336,17 @@ def parse(path: Path) -> list[Stage]:
             name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
             stages.append(Stage(base=words[0], name=name))
             continue
-        assert stages, f"{path}:{line}: {keyword} before FROM"
-        stages[-1].instructions.append(Instruction(keyword, flags, rest, line))
-    return stages
+        instruction = Instruction(keyword, flags, rest, line)
+        if not stages:
+            assert keyword == "ARG", f"{where}:{line}: {keyword} before FROM"
+            meta_args.append(instruction)
+            continue
+        stages[-1].instructions.append(instruction)
+    return Dockerfile(meta_args, stages)
+
+
+def parse(path: Path) -> Dockerfile:
+    return parse_text(path.read_text(), str(path))
 
 
 # ---- .dockerignore ---------------------------------------------------------------------

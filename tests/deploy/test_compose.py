@@ -16,7 +16,13 @@ import pytest
 from router.catalog import load_catalog
 from router.providers.registry import ADAPTERS
 from tests.deploy.dockerfile import parse
-from tests.deploy.tiers import COMPOSE_CATALOG, default_port, required_env, secret_env
+from tests.deploy.tiers import (
+    COMPOSE_CATALOG,
+    build_args,
+    default_port,
+    required_env,
+    secret_env,
+)
 from tests.deploy.tools import (
     FIXTURES,
     REPO,
@@ -77,7 +83,11 @@ def test_images_are_pinned(services: dict[str, Any]) -> None:
         assert re.search(r":[\w][\w.-]*$", image), name
         assert not image.endswith(":latest"), name
         if name in SERVICES:
-            assert service["build"] == {"context": "..", "dockerfile": f"{name}/Dockerfile"}
+            assert service["build"] == {
+                "context": "..",
+                "dockerfile": "docker/Dockerfile",
+                "args": build_args(name),  # the settings class's prefix and port
+            }
 
 
 def test_vllm_is_an_openai_compatible_gpu_service(services: dict[str, Any]) -> None:
@@ -111,7 +121,10 @@ def test_start_order_waits_for_health(services: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_tier_healthcheck_is_the_images(services: dict[str, Any], service: str) -> None:
-    healthcheck = parse(REPO / service / "Dockerfile")[-1].last("HEALTHCHECK")
+    build = services[service]["build"]
+    dockerfile = COMPOSE_DIR / build["context"] / build["dockerfile"]
+    image = parse(dockerfile).evaluate(build["args"])[-1]  # what compose builds
+    healthcheck = image.last("HEALTHCHECK")
     assert healthcheck is not None
     assert services[service]["healthcheck"]["test"] == ["CMD", *healthcheck.exec_form()]
 

@@ -1,37 +1,42 @@
-"""Every service's Dockerfile is hadolint-clean and says what the issue asks: multi-stage
-uv build, slim Python 3.13 runtime, non-root, a health check, no secrets, small image.
+"""The one Dockerfile, docker/Dockerfile, is hadolint-clean and, built for each service
+with its build arguments, says what the issue asks: multi-stage uv build, slim Python 3.13
+runtime, non-root, a health check, no secrets, small image.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.dockerfile import Stage, context_files, parse
-from tests.deploy.tiers import default_port, env_prefix
-from tests.deploy.tools import FIXTURES, REPO, SERVICES, hadolint
+from tests.deploy.dockerfile import Stage, context_files, expand_word, parse
+from tests.deploy.tiers import build_args, default_port, env_prefix
+from tests.deploy.tools import DOCKERFILE, FIXTURES, REPO, SERVICES, hadolint
 
 SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|PEPPER|REGISTRY|CREDENTIAL)", re.I)
 
 
-def dockerfile(service: str) -> Path:
-    return REPO / service / "Dockerfile"
-
-
 def stages(service: str) -> list[Stage]:
-    return parse(dockerfile(service))
+    """docker/Dockerfile's stages as Docker builds them for ``service``."""
+    return parse(DOCKERFILE).evaluate(build_args(service))
 
 
-def test_every_service_has_a_dockerfile() -> None:
-    found = sorted(p.parent.name for p in REPO.glob("*/Dockerfile"))
-    assert found == sorted(SERVICES)
+def members() -> list[str]:
+    root = tomllib.loads((REPO / "pyproject.toml").read_text())
+    found: list[str] = root["tool"]["uv"]["workspace"]["members"]
+    return found
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_hadolint_clean(service: str) -> None:
-    done = hadolint(dockerfile(service))
+def test_one_dockerfile_for_every_service() -> None:
+    assert sorted(REPO.glob("*/Dockerfile")) == [DOCKERFILE], "no per-service copies"
+    assert set(SERVICES) < set(members())
+
+
+def test_hadolint_clean() -> None:
+    done = hadolint(DOCKERFILE)
     assert done.returncode == 0, done.stdout + done.stderr
     assert not done.stdout.strip(), done.stdout
 
@@ -44,9 +49,23 @@ def test_hadolint_flags_a_broken_dockerfile() -> None:
         assert rule in done.stdout, done.stdout
 
 
+def test_the_manifests_stage_is_the_lockfile_and_every_members_manifest() -> None:
+    manifests = stages("edge")[0]
+    assert (manifests.name, manifests.base) == ("manifests", "scratch")
+    assert all(i.keyword == "COPY" and not i.flag("from") for i in manifests.instructions)
+    copied = set()
+    for copy in manifests.instructions:
+        *sources, destination = copy.rest.split()
+        for source in sources:
+            target = destination + Path(source).name if destination.endswith("/") else destination
+            assert target == f"/{source}", "the workspace's own layout, which uv reads"
+            copied.add(source)
+    assert copied == {"uv.lock", "pyproject.toml"} | {f"{m}/pyproject.toml" for m in members()}
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_multi_stage_uv_build_on_slim_python(service: str) -> None:
-    builder, *_, runtime = stages(service)
+    _, builder, *_, runtime = stages(service)
     assert builder.name == "builder"
     assert runtime.name == "runtime"
     for stage in (builder, runtime):
@@ -54,14 +73,32 @@ def test_multi_stage_uv_build_on_slim_python(service: str) -> None:
     uv_image = builder.all("COPY")[0].flag("from")
     assert uv_image is not None
     assert re.fullmatch(r"ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+", uv_image)
-    syncs = [i.rest for i in builder.all("RUN")]
-    assert syncs, "the builder runs uv sync"
-    for command in syncs:
+    # A RUN's shell substitutes the build arguments in its environment.
+    syncs = [r for r in builder.all("RUN") if r.rest.startswith("uv sync")]
+    assert len(syncs) == 2, "dependencies, then the service"
+    for run in syncs:
+        command = " ".join(shlex.quote(w) for w in shlex.split(expand_word(run.rest, run.env)))
         assert command.startswith("uv sync --frozen ")
         assert f"--package {service}" in command
         assert "--no-dev" in command
-    assert "--no-install-workspace" in syncs[0], "dependencies first, in their own layer"
-    assert "--no-editable" in syncs[-1], "the venv must work without the source tree"
+    first, last = (" ".join(r.rest.split()) for r in syncs)
+    assert "--no-install-workspace" in first, "dependencies first, in their own layer"
+    assert "--no-editable" in last, "the venv must work without the source tree"
+    binds = [
+        [(m.get("from"), m.get("source"), m["target"]) for m in r.mounts() if m["type"] == "bind"]
+        for r in syncs
+    ]
+    # The dependency layer sees the manifests alone; the service's, its sources and
+    # shared's on top of them, no other tier's.
+    assert binds[0] == [("manifests", None, "/src")]
+    assert binds[1] == [
+        ("manifests", None, "/src"),
+        (None, "shared", "/src/shared"),
+        (None, service, f"/src/{service}"),
+    ]
+    assert builder.instructions.index(builder.all("RUN")[0]) < builder.instructions.index(
+        syncs[0]
+    ), "the build arguments are checked before anything is installed"
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -72,49 +109,52 @@ def test_runtime_is_small_non_root_and_healthchecked(service: str) -> None:
     uid = user.rest.split(":")[0]
     assert uid.isdigit(), "a numeric uid: runAsNonRoot can only check a number"
     assert int(uid) != 0
-    # Only the venv from the builder and the health check script: no sources, no uv.
+    # Only the venv from the builder and the image's two scripts: no sources, no uv.
     copies = [(c.flag("from"), c.rest) for c in runtime.all("COPY")]
     assert copies == [
         ("builder", "/app/.venv /app/.venv"),
-        (None, "docker/healthcheck.py /app/healthcheck.py"),
+        (None, "docker/healthcheck.py docker/serve.py /app/"),
     ]
+    # Exec form (Docker substitutes nothing there): the scripts read the image's ENV.
     healthcheck = runtime.last("HEALTHCHECK")
     assert healthcheck is not None
-    # The port and variable names the tier itself uses (its settings class).
-    prefix, port = env_prefix(service).rstrip("_"), default_port(service)
-    assert healthcheck.exec_form() == ["python", "/app/healthcheck.py", f"{prefix}_PORT", str(port)]
+    assert healthcheck.exec_form() == ["python", "/app/healthcheck.py"]
     cmd = runtime.last("CMD")
     assert cmd is not None
-    assert cmd.exec_form() == ["python", "-m", service]
+    assert cmd.exec_form() == ["python", "/app/serve.py"]
     assert runtime.last("ENTRYPOINT") is None
-    env = {k: v for i in runtime.all("ENV") for k, v in i.env_pairs().items()}
-    assert env[f"{prefix}_HOST"] == "0.0.0.0", "in a container the tier listens on all interfaces"
-    assert env[f"{prefix}_PORT"] == str(port)
+    # The variables the tier itself reads (its settings class).
+    prefix, port = env_prefix(service), default_port(service)
+    assert runtime.env["GATEWAY_SERVICE"] == service
+    assert runtime.env["GATEWAY_PORT_VARIABLE"] == f"{prefix}PORT"
+    assert runtime.env[f"{prefix}HOST"] == "0.0.0.0", "in a container it listens on all interfaces"
+    assert runtime.env[f"{prefix}PORT"] == str(port)
     expose = runtime.last("EXPOSE")
     assert expose is not None
     assert expose.rest == str(port)
 
 
-def baked_secrets(path: Path) -> list[str]:
+def baked_secrets(built: list[Stage]) -> list[str]:
     """ENV or ARG names in any stage that look like secrets."""
     found = []
-    for stage in parse(path):
+    for stage in built:
         for instruction in stage.all("ENV") + stage.all("ARG"):
             if instruction.keyword == "ENV":
                 names = list(instruction.env_pairs())
             else:
-                names = [instruction.rest.split("=")[0]]
+                names = instruction.arg_names()
             found += [name for name in names if SECRET_NAME.search(name)]
     return found
 
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_no_secret_is_baked_in(service: str) -> None:
-    assert baked_secrets(dockerfile(service)) == []
+    assert baked_secrets(stages(service)) == []
 
 
 def test_a_baked_secret_is_noticed() -> None:
-    assert baked_secrets(FIXTURES / "broken" / "Dockerfile") == ["OPENAI_API_KEY"]
+    broken = parse(FIXTURES / "broken" / "Dockerfile").evaluate()
+    assert baked_secrets(broken) == ["OPENAI_API_KEY"]
 
 
 def test_dockerignore_keeps_secrets_and_clutter_out() -> None:
@@ -124,14 +164,22 @@ def test_dockerignore_keeps_secrets_and_clutter_out() -> None:
         parts = path.split("/")
         assert not any(p == ".env" or p.startswith(".env.") for p in parts), path
         assert not {".git", ".venv", "tests", "__pycache__", ".gateway"} & set(parts), path
+        assert parts[0] != "schemas", path  # test data, not image content
         assert not path.endswith(".pyc"), path
-    # and everything the Dockerfiles copy is there
+    # and everything the Dockerfile copies or mounts from it is there, for every service
     for service in SERVICES:
         for stage in stages(service):
-            for copy in stage.all("COPY"):
-                if copy.flag("from") is None:
-                    source = copy.rest.split()[0]
-                    assert any(p == source or p.startswith(source + "/") for p in sent), source
+            sources = [
+                s for c in stage.all("COPY") if not c.flag("from") for s in c.rest.split()[:-1]
+            ]
+            sources += [
+                m["source"]
+                for r in stage.all("RUN")
+                for m in r.mounts()
+                if m["type"] == "bind" and "from" not in m
+            ]
+            for source in sources:
+                assert any(p == source or p.startswith(source + "/") for p in sent), source
 
 
 def test_dockerignore_sees_a_local_secret_file(tmp_path: Path) -> None:

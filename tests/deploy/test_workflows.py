@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.deploy.tiers import build_args
 from tests.deploy.tools import FIXTURES, REPO, SERVICES, run, tool
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.y*ml"))
@@ -106,13 +107,21 @@ def test_an_image_for_every_service_with_cache_published_on_main_and_tags(
     ci: dict[Any, Any],
 ) -> None:
     images = ci["jobs"]["images"]
-    assert sorted(images["strategy"]["matrix"]["service"]) == sorted(SERVICES)
+    entries = images["strategy"]["matrix"]["include"]
+    assert sorted(e["service"] for e in entries) == sorted(SERVICES)
     assert set(images["needs"]) >= {"lint", "tests", "deploy-files"}
     steps = {s["uses"].split("@")[0]: s for s in images["steps"] if "uses" in s}
     assert "docker/setup-buildx-action" in steps
     build = steps["docker/build-push-action"]["with"]
-    assert build["file"] == "${{ matrix.service }}/Dockerfile"
+    assert build["file"] == "docker/Dockerfile"
     assert build["context"] == "."
+    for entry in entries:  # each image gets its service's build arguments
+        rendered = build["build-args"]
+        for key, value in entry.items():
+            rendered = rendered.replace(f"${{{{ matrix.{key} }}}}", value)
+        assert "${{" not in rendered, rendered
+        pairs = dict(line.split("=", 1) for line in rendered.split())
+        assert pairs == build_args(entry["service"])
     assert build["cache-from"].startswith("type=gha")
     assert "mode=max" in build["cache-to"]
     assert build["push"] == "${{ env.PUBLISH == 'true' }}"

@@ -69,4 +69,14 @@ def env_prefix(service: str) -> str:
     return prefix
 
 
+def build_args(service: str) -> dict[str, str]:
+    """The docker/Dockerfile build arguments of the service's image: its module, and its
+    settings class's env prefix and default port (what compose and CI must pass)."""
+    return {
+        "SERVICE": service,
+        "ENV_PREFIX": env_prefix(service),
+        "PORT": str(default_port(service)),
+    }
+
+
 COMPOSE_CATALOG = REPO / "compose" / "router" / "catalog.yaml"

@@ -37,7 +37,11 @@ def test_no_secrets_in_tracked_files() -> None:
     tracked = subprocess.run(
         ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
-    findings = _scan(*tracked, cwd=ROOT)
+    # schemas/ holds upstream files copied unchanged (checksums: schemas/README.md), none of
+    # ours: OpenAI's OpenAPI description is full of example keys and tokens, and 3 MB of
+    # it would take the scan from seconds to most of a minute.
+    ours = [path for path in tracked if not path.startswith("schemas/")]
+    findings = _scan(*ours, cwd=ROOT)
     assert findings == {}, {f: [i["type"] for i in items] for f, items in findings.items()}
 
 
