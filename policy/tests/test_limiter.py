@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 from redis.asyncio import Redis
@@ -10,6 +11,7 @@ from redis.asyncio import Redis
 from gateway_shared.plans import Plan
 from policy.limits.limiter import Limiter, Reason
 from policy.usage import KeyLayout, read_usage, utcnow
+from tests.support.waiting import eventually
 
 
 def _key() -> str:
@@ -112,16 +114,36 @@ async def test_sliding_window_frees_slots_as_entries_age(redis: Redis) -> None:
     assert (await limiter.admit(key, plan, _rid(), 1)).admitted
     rejected = await limiter.admit(key, plan, _rid(), 1)
     assert not rejected.admitted
-    await asyncio.sleep(rejected.retry_after_ms / 1000 + 0.05)  # the wait Redis told us
-    assert (await limiter.admit(key, plan, _rid(), 1)).admitted
+    # Admitted again once the wait Redis told us has passed (and not before: a rejection
+    # consumes nothing, so asking again meanwhile changes nothing).
+    started = time.monotonic()
+
+    async def admitted() -> bool:
+        return (await limiter.admit(key, plan, _rid(), 1)).admitted
+
+    await eventually(admitted, timeout=rejected.retry_after_ms / 1000 + 2, what="the window")
+    assert time.monotonic() - started >= rejected.retry_after_ms / 1000 - 0.05
+
+
+async def _lease_expired(redis: Redis, key: str, request_id: str) -> None:
+    """Until Redis's clock has passed the lease's expiry (the scripts read Redis's time)."""
+    expiry = await redis.zscore(KeyLayout(key).inflight, request_id)
+    assert expiry is not None
+
+    async def passed() -> bool:
+        seconds, micros = await redis.time()
+        return seconds * 1000 + micros // 1000 > expiry
+
+    await eventually(passed, timeout=5, what="the lease's expiry")
 
 
 async def test_expired_lease_frees_the_slot_and_tokens_of_a_dead_replica(redis: Redis) -> None:
     limiter = Limiter(redis, window_seconds=60, lease_seconds=0.3)
     key, plan = _key(), Plan(max_concurrent=1, daily_tokens=100)
-    assert (await limiter.admit(key, plan, _rid(), 80)).admitted  # never settled
+    dead = _rid()
+    assert (await limiter.admit(key, plan, dead, 80)).admitted  # never settled
     assert not (await limiter.admit(key, plan, _rid(), 1)).admitted
-    await asyncio.sleep(0.35)  # the lease length
+    await _lease_expired(redis, key, dead)
     # The dead request's 80 tokens are back: a new 90-token request fits the quota.
     assert (await limiter.admit(key, plan, _rid(), 90)).admitted
     assert int(await redis.hget(KeyLayout(key).day(utcnow()), "tokens")) == 90
@@ -132,7 +154,7 @@ async def test_settling_after_the_lease_was_reaped_charges_once(redis: Redis) ->
     key, plan = _key(), Plan(max_concurrent=5)
     slow, admitted_at = _rid(), utcnow()
     assert (await limiter.admit(key, plan, slow, 50)).admitted
-    await asyncio.sleep(0.25)  # outlives its lease
+    await _lease_expired(redis, key, slow)  # it outlives its lease
     assert (await limiter.admit(key, plan, _rid(), 1)).admitted  # reaps the slow one
     await limiter.settle(
         key_id=key,

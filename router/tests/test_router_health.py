@@ -6,7 +6,7 @@ import asyncio
 
 from router.catalog import HealthPolicy
 from router.routing.breaker import BreakerState
-from router.routing.deployment import Health
+from router.routing.deployment import DeploymentState, Health
 from router.routing.health import HealthMonitor, check_once
 from tests.support.routerkit import (
     FakeClock,
@@ -15,6 +15,7 @@ from tests.support.routerkit import (
     fake_catalog,
     fake_deployment,
 )
+from tests.support.waiting import eventually
 
 
 class SlowHealth(FakeProvider):
@@ -64,10 +65,12 @@ async def test_monitor_checks_each_deployment_and_follows_reloads(clock: FakeClo
     table, _ = build_table(catalog, clock)
     monitor = HealthMonitor()
     monitor.sync(table.states, HealthPolicy())
+
+    async def checked(states: list[DeploymentState], at_least: int) -> bool:
+        return min(s.counters.health_checks for s in states) >= at_least
+
     try:
-        async with asyncio.timeout(5):
-            while min(table.states[n].counters.health_checks for n in ("a", "b")) < 3:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: checked([table.states["a"], table.states["b"]], 3), timeout=5)
         assert table.states["off"].counters.health_checks == 0
         reloaded, _ = build_table(
             fake_catalog(fake_deployment("a", health_interval=0.02)), clock, previous=table
@@ -75,8 +78,9 @@ async def test_monitor_checks_each_deployment_and_follows_reloads(clock: FakeClo
         monitor.sync(reloaded.states, HealthPolicy())
         b_checks = table.states["b"].counters.health_checks
         a_checks = reloaded.states["a"].counters.health_checks
-        await asyncio.sleep(0.15)
+        # Three more rounds of "a": "b", checked as often until the reload, had time for
+        # as many, had it still been checked.
+        await eventually(lambda: checked([reloaded.states["a"]], a_checks + 3), timeout=5)
         assert table.states["b"].counters.health_checks == b_checks  # no longer checked
-        assert reloaded.states["a"].counters.health_checks > a_checks
     finally:
         await monitor.aclose()

@@ -29,6 +29,7 @@ from tests.support.routerkit import (
     ok,
     provider_of,
 )
+from tests.support.waiting import eventually
 
 BODY: dict[str, Any] = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -336,8 +337,11 @@ async def test_a_cancelled_request_releases_its_slot_and_blames_nobody() -> None
     h = one()
     h.script("a", 10.0)  # hangs
     task = asyncio.create_task(h.complete())
-    await asyncio.sleep(0.01)
-    assert h.state("a").in_flight == 1
+
+    async def started() -> bool:
+        return h.state("a").in_flight == 1
+
+    await eventually(started, timeout=5, what="the attempt under way")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
