@@ -1,12 +1,34 @@
-"""Fixtures every test folder may use: a throwaway Redis server per test session."""
+"""Fixtures every test folder may use (a throwaway Redis server per test session), and
+the ``system`` mark: tests that start the stack, or any of its services, as processes.
+
+The quick tier leaves them out: ``uv run pytest -m "not system"``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from gateway_cli.redis_server import RedisServer
+
+ROOT = Path(__file__).parent
+# Under tests/, everything starts processes except the offline checks of deploy files;
+# elsewhere, these do.
+OFFLINE = ROOT / "tests" / "deploy"
+PROCESSES = (
+    ROOT / "tests" / "deploy" / "test_image_commands.py",
+    ROOT / "cli" / "tests" / "test_cli_dev.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path
+        cross_service = path.is_relative_to(ROOT / "tests") and not path.is_relative_to(OFFLINE)
+        if cross_service or path in PROCESSES:
+            item.add_marker(pytest.mark.system)
 
 
 @pytest.fixture(scope="session")

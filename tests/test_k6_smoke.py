@@ -22,8 +22,6 @@ import pytest
 from gateway_cli.stack import Stack
 from tests.conftest import create_key
 
-pytestmark = pytest.mark.system
-
 K6_DIR = Path(__file__).resolve().parents[1] / "k6"
 # The 429 share may differ from the plan's by this much (absolute). The sliding log is
 # exact, so the admitted count itself must match; the tolerance only covers requests k6

@@ -29,7 +29,6 @@ from tests.support.limits import (
     stream_usage,
 )
 
-pytestmark = pytest.mark.system
 WINDOW_MS = WINDOW_SECONDS * 1000
 
 

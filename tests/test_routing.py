@@ -35,8 +35,6 @@ from tests.support.routing import (
 )
 from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.system
-
 
 @pytest.fixture(scope="module")
 def routing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoutingStack]:

@@ -24,7 +24,6 @@ from policy.usage import KeyLayout, read_usage
 from tests.chaos.harness import DelayingProxy, Experiment, Load, wait_for
 from tests.conftest import create_key
 
-pytestmark = pytest.mark.system
 FIRST_TOKEN = 0.5  # the catalog's first_token timeout for the primaries
 FAILOVER_BUDGET = 1.5  # hypothesis: no request takes longer during the fault
 PRIMARY, FALLBACK = "sim-model", "sim-model-b"

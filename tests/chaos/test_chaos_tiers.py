@@ -23,7 +23,6 @@ from policy.usage import KeyLayout, read_usage
 from tests.chaos.harness import Experiment, Load, wait_for
 from tests.conftest import create_key
 
-pytestmark = pytest.mark.system
 FAULT_SECONDS = 1.0
 LEASE_SECONDS = 3.0  # POLICY_LEASE_SECONDS here: how long a dead replica's slot is held
 HANG_BOUND = 2.0  # no request may take longer than this during a fault
