@@ -52,14 +52,25 @@ def write_simulator_catalog(path: Path, simulator_port: int) -> None:
 
 
 class Service:
-    """One tier's process."""
+    """One tier's process; ``python``: the interpreter (of another checkout's venv, when
+    the benchmark compares two commits)."""
 
-    def __init__(self, name: str, module: str, env: dict[str, str], port: int, logdir: Path):
+    def __init__(
+        self,
+        name: str,
+        module: str,
+        env: dict[str, str],
+        port: int,
+        logdir: Path,
+        *,
+        python: str = sys.executable,
+    ) -> None:
         self.name = name
         self.module = module
         self.env = env
         self.port = port
         self.logdir = logdir
+        self.python = python
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -74,7 +85,7 @@ class Service:
         self.logdir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(  # noqa: S603 - our interpreter and module
-            [sys.executable, "-m", self.module],
+            [self.python, "-m", self.module],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -121,10 +132,12 @@ class Stack:
         extra_env: dict[str, str] | None = None,
         redis_password: str | None = None,
         extra_simulators: Mapping[str, Mapping[str, str]] | None = None,
+        python: str = sys.executable,
     ) -> None:
         """``extra_simulators``: more simulator processes, name -> their ``SIM_*`` env
         (each on a free port, ``services[name]``), for catalogs with several
-        deployments; they start before the router, like the first simulator."""
+        deployments; they start before the router, like the first simulator.
+        ``python``: the interpreter every service runs with."""
         self.workdir = workdir
         self.ports = ports or Ports()
         self.secrets = stack_secrets or StackSecrets()
@@ -150,13 +163,18 @@ class Stack:
         logs = workdir / "logs"
         self.services = {
             "simulator": Service(
-                "simulator", "simulator", base | {"SIM_PORT": str(p.simulator)}, p.simulator, logs
+                "simulator",
+                "simulator",
+                base | {"SIM_PORT": str(p.simulator)},
+                p.simulator,
+                logs,
+                python=python,
             ),
         }
         for name, sim_env in (extra_simulators or {}).items():
             port = free_port()
             env = base | {"SIM_PORT": str(port), **sim_env}
-            self.services[name] = Service(name, "simulator", env, port, logs)
+            self.services[name] = Service(name, "simulator", env, port, logs, python=python)
         self.services |= {
             "router": Service(
                 "router",
@@ -164,6 +182,7 @@ class Stack:
                 base | {"ROUTER_PORT": str(p.router), "ROUTER_CATALOG_PATH": str(catalog_path)},
                 p.router,
                 logs,
+                python=python,
             ),
             "policy": Service(
                 "policy",
@@ -175,6 +194,7 @@ class Stack:
                 },
                 p.policy,
                 logs,
+                python=python,
             ),
             "edge": Service(
                 "edge",
@@ -188,6 +208,7 @@ class Stack:
                 },
                 p.edge,
                 logs,
+                python=python,
             ),
         }
 

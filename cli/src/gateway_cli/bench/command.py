@@ -6,6 +6,7 @@ then the report.
     uv run gateway bench --quick          # ~3 min: writes .gateway-bench/benchmarks.md
     uv run gateway bench --soak 300 ...   # add (or, with --quick, force) the soak
     uv run gateway bench --profile perf   # where the tiers spend their time (no report)
+    uv run gateway bench --compare REV    # this checkout and commit REV in the same rounds
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway_cli.bench import machine, profiling, report
+from gateway_cli.bench import baseline, machine, profiling, report
 from gateway_cli.bench.pinning import Layout, choose_layout, pin
 from gateway_cli.bench.results import NOISY, Measurement, Results
 from gateway_cli.bench.runner import Runner
@@ -83,6 +84,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         type=int,
         help="interleaved rounds per configuration, the median kept (3; quick 1)",
     )
+    bench.add_argument(
+        "--compare",
+        metavar="REV",
+        help="also measure the gateway at git revision REV, interleaved with this checkout "
+        "(checked out and installed under the workdir)",
+    )
     bench.add_argument("--sut-cores", help="cores for the system under test (default: 0)")
     bench.add_argument("--workdir", type=Path, default=Path(".gateway-bench"))
     bench.add_argument("--output", type=Path, help="report (docs/benchmarks.md; quick: workdir)")
@@ -128,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     if args.profile:
         return profiling.run(args.profile, workdir, layout, args.duration or 15.0, say)
     settings = _settings(args)
+    compared = baseline.prepare(args.compare, workdir) if args.compare else None
     output: Path = args.output or (
         workdir / "benchmarks.md" if args.quick else Path("docs/benchmarks.md")
     )
@@ -140,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         cores={"sut": sorted(layout.sut or ()), "load": sorted(layout.load or ())},
         settings=asdict(settings),
     )
-    benchmark(settings, layout, workdir, results)
+    benchmark(settings, layout, workdir, results, compared)
     (workdir / "results.json").write_text(json.dumps(results.to_json(), indent=1))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(report.render(results))
@@ -155,11 +163,19 @@ def median_run(runs: list[Measurement]) -> Measurement:
     return ranked[(len(ranked) - 1) // 2]
 
 
-def benchmark(settings: Settings, layout: Layout, workdir: Path, results: Results) -> None:
+def benchmark(
+    settings: Settings,
+    layout: Layout,
+    workdir: Path,
+    results: Results,
+    compared: baseline.Baseline | None = None,
+) -> None:
     hop_clients = HOP_CLIENTS if settings.client_comparison else ()
     say(f"starting the stack, the floor and the hops in {workdir}")
     say(f"pinning: {layout.describe()}")
-    with Systems(workdir, layout, floor=settings.floor, hop_clients=hop_clients) as systems:
+    with Systems(
+        workdir, layout, floor=settings.floor, hop_clients=hop_clients, baseline=compared
+    ) as systems:
         runner = Runner(workdir, layout, settings.duration, settings.warmup, workdir / "k6.log")
         cores = (sorted(layout.sut or ()), sorted(layout.load or ()))
 
@@ -177,7 +193,7 @@ def benchmark(settings: Settings, layout: Layout, workdir: Path, results: Result
             assert best is not None
             return best[1]
 
-        order = [t for t in ("simulator", "floor", "gateway") if t in systems.targets]
+        order = [t for t in ("simulator", "floor", "gateway", "baseline") if t in systems.targets]
         for mode in settings.modes:
             for clients in settings.clients:
                 # Rounds interleave the systems, so a drift in the machine's speed (tens

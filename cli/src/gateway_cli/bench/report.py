@@ -167,6 +167,54 @@ def _limits(results: Results) -> list[str]:
     return notes
 
 
+def _versus_baseline(results: Results) -> list[str]:
+    """This checkout against the commit ``--compare`` named, measured in the same rounds:
+    added latency (vs the simulator direct), throughput and the floor ratio of each."""
+    rows = []
+    for old in (r for r in results.runs if r.target == "baseline"):
+        new = results.find("gateway", old.mode, old.clients)
+        direct = results.find("simulator", old.mode, old.clients)
+        floor = results.find("floor", old.mode, old.clients)
+        if new is None or direct is None:
+            continue
+        d = direct.k6
+        rows.append(
+            [
+                MODES[old.mode],
+                str(old.clients),
+                _delta(old.k6.p50, d.p50),
+                _delta(new.k6.p50, d.p50),
+                f"{old.k6.rps:.0f}",
+                f"{new.k6.rps:.0f}",
+                _ratio(new.k6.rps, old.k6.rps),
+                _ratio(floor.k6.rps, old.k6.rps) if floor else "-",
+                _ratio(floor.k6.rps, new.k6.rps) if floor else "-",
+            ]
+        )
+    if not rows:
+        return []
+    title = next(r.title for r in results.runs if r.target == "baseline")
+    return [
+        "",
+        f"## This checkout vs {title.removeprefix('gateway at ')}",
+        "",
+        *_table(
+            [
+                "mode",
+                "clients",
+                "added p50 (before)",
+                "added p50 (now)",
+                "req/s (before)",
+                "req/s (now)",
+                "now ÷ before",
+                "floor ratio (before)",
+                "floor ratio (now)",
+            ],
+            rows,
+        ),
+    ]
+
+
 def render(results: Results) -> str:
     s = results.settings
     lines = [
@@ -239,13 +287,14 @@ def render(results: Results) -> str:
         lines += ["", f"## {MODES[mode].capitalize()}", ""]
         lines += _table(header, rows)
     floor_rows = []
-    for run in (r for r in results.runs if r.target == "gateway"):
+    for run in (r for r in results.runs if r.target in ("gateway", "baseline")):
         floor = results.find("floor", run.mode, run.clients)
         if floor:
             floor_rows.append(
                 [
                     MODES[run.mode],
                     str(run.clients),
+                    run.title,
                     f"{floor.k6.rps:.0f}",
                     f"{run.k6.rps:.0f}",
                     _ratio(floor.k6.rps, run.k6.rps),
@@ -254,8 +303,10 @@ def render(results: Results) -> str:
     if floor_rows:
         lines += ["", "## Full path vs floor", ""]
         lines += _table(
-            ["mode", "clients", "floor req/s", "gateway req/s", "floor ÷ gateway"], floor_rows
+            ["mode", "clients", "system", "floor req/s", "system req/s", "floor ÷ system"],
+            floor_rows,
         )
+    lines += _versus_baseline(results)
     lines += ["", "## CPU", ""]
     lines += _table(
         [
@@ -316,7 +367,13 @@ def render(results: Results) -> str:
     return "\n".join(lines) + "\n"
 
 
-CONSOLE_SECTIONS = ("Non-streaming", "Streaming", "Full path vs floor", "HTTP client between tiers")
+CONSOLE_SECTIONS = (
+    "Non-streaming",
+    "Streaming",
+    "Full path vs floor",
+    "This checkout vs",
+    "HTTP client between tiers",
+)
 
 
 def console(results: Results) -> str:
@@ -325,7 +382,7 @@ def console(results: Results) -> str:
     lines = [""]
     for section in sections[1:]:
         title = section.split("\n", 1)[0]
-        if title in CONSOLE_SECTIONS:
+        if title.startswith(CONSOLE_SECTIONS):
             lines += [f"## {section.rstrip()}", ""]
     for v in judge(results):
         met = "-" if v.met is None else ("MET" if v.met else "NOT MET")

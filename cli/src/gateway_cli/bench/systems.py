@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway_cli.bench.baseline import Baseline
 from gateway_cli.bench.pinning import Layout, pin
 from gateway_cli.ports import free_port
 from gateway_cli.stack import Service, Stack
@@ -49,6 +50,7 @@ class Systems:
         hop_clients: tuple[str, ...] = (),
         tier_env: dict[str, str] | None = None,
         tier_module: str | None = None,
+        baseline: Baseline | None = None,
     ) -> None:
         self.workdir = workdir
         self.layout = layout
@@ -61,19 +63,19 @@ class Systems:
             service.env = service.env | (tier_env or {}) | {"BENCH_PROFILE_TIER": tier}
             if tier_module:  # a wrapper that runs the tier's module (profiling)
                 service.module = tier_module
-        self.api_key = self._bench_key()
+        self._keys = {"gateway": _bench_key(self.stack)}
+        # The same gateway at another commit (``--compare``), with a stack of its own.
+        self.baseline = baseline
+        self.baseline_stack = None
+        if baseline is not None:
+            self.baseline_stack = Stack(
+                workdir / "baseline-stack", extra_env=SIMULATOR_ENV, python=baseline.python
+            )
+            self._keys["baseline"] = _bench_key(self.baseline_stack)
         self._floor = floor
         self._hop_clients = hop_clients
         self.hops: dict[str, Service] = {}
         self.targets: dict[str, Target] = {}
-
-    def _bench_key(self) -> str:
-        # Each run has fresh secrets: keys from an earlier run could not be verified anyway.
-        self.stack.registry_path.unlink(missing_ok=True)
-        registry = Registry.load(self.stack.registry_path)
-        key, _ = registry.add("bench", BENCH_PLAN, self.stack.secrets.key_pepper.encode())
-        registry.save(self.stack.registry_path)
-        return key
 
     def _hop(self, name: str, upstream: str, client: str) -> Service:
         port = free_port()
@@ -93,8 +95,29 @@ class Systems:
         assert service.process is not None
         return service.process.pid
 
+    def _gateway(self, name: str, title: str, stack: Stack) -> Target:
+        """A stack's target, its processes pinned: tiers and Redis on the cores under
+        test, its simulator on the load cores."""
+        sim_pid = self._pid(stack.services["simulator"])
+        sut = {tier: self._pid(stack.services[tier]) for tier in TIERS}
+        if stack.redis is not None and stack.redis.process is not None:
+            sut["redis"] = stack.redis.process.pid
+        for pid in sut.values():
+            pin(pid, self.layout.sut)
+        pin(sim_pid, self.layout.load)
+        return Target(
+            name,
+            title,
+            stack.base_url,
+            "sim-chat",
+            api_key=self._keys[name],
+            pids=sut | {"simulator": sim_pid},
+        )
+
     def start(self) -> None:
         self.stack.start()
+        if self.baseline_stack is not None:
+            self.baseline_stack.start()
         simulator = self.stack.services["simulator"]
         sim_pid = self._pid(simulator)
         if self._floor:
@@ -108,13 +131,8 @@ class Systems:
         for service in self.hops.values():
             service.wait_ready(30)
 
-        redis = self.stack.redis
-        sut = {tier: self._pid(self.stack.services[tier]) for tier in TIERS}
-        if redis is not None and redis.process is not None:
-            sut["redis"] = redis.process.pid
-        for pid in (*sut.values(), *(self._pid(h) for h in self.hops.values())):
-            pin(pid, self.layout.sut)
-        pin(sim_pid, self.layout.load)
+        for hop in self.hops.values():
+            pin(self._pid(hop), self.layout.sut)
 
         sim_url = simulator.url + "/v1"
         self.targets["simulator"] = Target(
@@ -138,14 +156,13 @@ class Systems:
                 "sim-model",
                 pids={"hop": self._pid(hop), "simulator": sim_pid},
             )
-        self.targets["gateway"] = Target(
-            "gateway",
-            "gateway (edge→policy→router)",
-            self.stack.base_url,
-            "sim-chat",
-            api_key=self.api_key,
-            pids=sut | {"simulator": sim_pid},
+        self.targets["gateway"] = self._gateway(
+            "gateway", "gateway (edge→policy→router)", self.stack
         )
+        if self.baseline is not None and self.baseline_stack is not None:
+            self.targets["baseline"] = self._gateway(
+                "baseline", f"gateway at {self.baseline.commit}", self.baseline_stack
+            )
 
     def pids(self) -> dict[str, int]:
         """Every process we started, by name."""
@@ -158,6 +175,8 @@ class Systems:
         for service in self.hops.values():
             service.stop()
         self.stack.stop()
+        if self.baseline_stack is not None:
+            self.baseline_stack.stop()
 
     def __enter__(self) -> Systems:
         try:
@@ -169,3 +188,12 @@ class Systems:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _bench_key(stack: Stack) -> str:
+    # Each run has fresh secrets: keys from an earlier run could not be verified anyway.
+    stack.registry_path.unlink(missing_ok=True)
+    registry = Registry.load(stack.registry_path)
+    key, _ = registry.add("bench", BENCH_PLAN, stack.secrets.key_pepper.encode())
+    registry.save(stack.registry_path)
+    return key
