@@ -26,8 +26,10 @@ from tests.support.routing import (
     CONSECUTIVE_FAILURES,
     COOLDOWN_SECONDS,
     FIRST_TOKEN_SECONDS,
+    HUNG_FIRST_TOKEN_SECONDS,
     MODEL_A,
     MODEL_B,
+    MODEL_C,
     RoutingStack,
     catalog_text,
     sha256,
@@ -43,12 +45,14 @@ def routing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoutingStack]:
     stack = Stack(
         workdir,
         catalog_path=catalog,
-        extra_simulators={"sim-b": {"SIM_MODELS": f"{MODEL_B},sim-embed"}},
+        extra_simulators={
+            "sim-b": {"SIM_MODELS": f"{MODEL_B},sim-embed"},
+            "sim-c": {"SIM_MODELS": MODEL_C},
+        },
         extra_env={"ROUTER_CATALOG_POLL_SECONDS": "0.1", "ROUTER_LOG_LEVEL": "info"},
     )
-    a_url = stack.services["simulator"].url + "/v1"
-    b_url = stack.services["sim-b"].url + "/v1"
-    catalog.write_text(catalog_text(a_url, b_url))
+    urls = [stack.services[s].url + "/v1" for s in ("simulator", "sim-b", "sim-c")]
+    catalog.write_text(catalog_text(*urls))
     try:
         stack.start()
         key = create_key(stack, "routing")
@@ -241,11 +245,35 @@ def test_least_in_flight_sends_new_work_away_from_long_streams(routing: RoutingS
     wait_until(lambda: sim_stats(routing.a)["in_flight"] == 0, timeout=5, what="a released")
 
 
+def test_a_hung_replica_costs_whole_answers_one_first_token_timeout(
+    routing: RoutingStack,
+) -> None:
+    # Three replicas, cold breakers: one answers 503, one accepts and hangs, one is fine.
+    # Whole answers are read as streams, so the hung one costs a request its first-token
+    # budget (then it fails over), not the deployment's 30 s total.
+    routing.a.put("/admin/config", json={"error_rate": 1.0, "error_status": 503})
+    routing.b.put("/admin/config", json={"hang": True})
+    margin = 2.0  # the other attempts, and 30 requests at once on a loaded 2-core machine
+
+    def one(_: int) -> tuple[float, str]:
+        started = time.monotonic()
+        reply = routing.client.chat.completions.create(
+            model="hung-chat", messages=[{"role": "user", "content": "hi"}], max_tokens=2
+        )
+        return time.monotonic() - started, reply.model
+
+    with ThreadPoolExecutor(30) as pool:
+        answers = list(pool.map(one, range(30)))
+    assert {model for _, model in answers} == {MODEL_C}
+    assert max(seconds for seconds, _ in answers) < HUNG_FIRST_TOKEN_SECONDS + margin
+    assert routing.deployment("hung-b")["breaker"]["state"] == "open"
+
+
 # -- catalog reload ---------------------------------------------------------------------------
 
 
 def test_catalog_reload_under_load(routing: RoutingStack) -> None:
-    a_url, b_url = routing.urls
+    a_url, b_url, c_url = routing.urls
     original = routing.catalog_path.read_text()
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -283,6 +311,7 @@ def test_catalog_reload_under_load(routing: RoutingStack) -> None:
         both = catalog_text(
             a_url,
             b_url,
+            c_url,
             reload_chat=(
                 f"      - {{name: rl-a, provider: vllm, base_url: '{a_url}', model: {MODEL_A}}}\n"
                 f"      - {{name: rl-b, provider: vllm, base_url: '{b_url}', model: {MODEL_B}}}\n"
@@ -295,6 +324,7 @@ def test_catalog_reload_under_load(routing: RoutingStack) -> None:
         only_b = catalog_text(
             a_url,
             b_url,
+            c_url,
             reload_chat=(
                 f"      - {{name: rl-b, provider: vllm, base_url: '{b_url}', model: {MODEL_B}}}\n"
             ),

@@ -25,7 +25,8 @@ from router.providers.errors import (
     ProviderUnavailable,
     StreamInterrupted,
 )
-from tests.support.routerkit import API_KEY, Upstream
+from tests.support.openapi import schema_errors
+from tests.support.routerkit import API_KEY, KEY_ENV, UPSTREAMS, Upstream, sse
 
 CHAT: dict[str, Any] = {
     "model": "public-alias",
@@ -33,6 +34,13 @@ CHAT: dict[str, Any] = {
     "max_tokens": 16,
 }
 STREAM = CHAT | {"stream": True}
+TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
 
 
 def events(data: bytes) -> list[Any]:
@@ -75,13 +83,84 @@ async def test_complete_answers_an_openai_chat_completion_with_usage(upstream: U
     assert result.content_type.startswith("application/json")
     body = orjson.loads(result.body)
     assert body["object"] == "chat.completion"
-    assert body["choices"][0]["message"] == {"role": "assistant", "content": "Hello there"}
+    assert body["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "Hello there",
+        "refusal": None,
+    }
     assert body["choices"][0]["finish_reason"] == "stop"
     assert body["usage"]["prompt_tokens"] == 11
     assert body["usage"]["completion_tokens"] == 2
     assert result.usage is not None
     assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (11, 2)
     assert not result.usage.estimated
+
+
+async def test_a_whole_answer_is_read_as_a_stream_and_assembled_valid(upstream: Upstream) -> None:
+    head, tail = upstream.events(["Hel", "lo"], prompt=9)
+    upstream.streams([*head, tail])
+    result = await upstream.provider().complete(Operation.CHAT, CHAT)
+    (request,) = upstream.requests
+    assert orjson.loads(request.content)["stream"] is True
+    body = orjson.loads(result.body)
+    assert schema_errors("CreateChatCompletionResponse", body) == []
+    assert body["choices"][0]["message"]["content"] == "Hello"
+    assert body["usage"]["prompt_tokens"] == 9
+    assert result.first_token_seconds is not None
+
+
+async def test_an_assembled_answer_carries_the_tool_calls(upstream: Upstream) -> None:
+    upstream.streams(upstream.tool_events("get_weather", ['{"city"', ': "Oslo"}']))
+    result = await upstream.provider().complete(Operation.CHAT, CHAT | {"tools": [TOOL]})
+    body = orjson.loads(result.body)
+    assert schema_errors("CreateChatCompletionResponse", body) == []
+    (choice,) = body["choices"]
+    assert choice["finish_reason"] == "tool_calls"
+    (call,) = choice["message"]["tool_calls"]
+    assert call["type"] == "function"
+    assert call["function"] == {"name": "get_weather", "arguments": '{"city": "Oslo"}'}
+    assert call["id"]
+
+
+async def test_a_stream_relays_tool_call_argument_deltas(upstream: Upstream) -> None:
+    upstream.streams(upstream.tool_events("get_weather", ['{"city"', ': "Oslo"}']))
+    stream = await upstream.provider().stream(Operation.CHAT, STREAM | {"tools": [TOOL]})
+    payloads = [p for p in events(await drain(stream)) if isinstance(p, dict)]
+    calls = [
+        call for p in payloads for c in p["choices"] for call in c["delta"].get("tool_calls", ())
+    ]
+    assert calls[0]["function"]["name"] == "get_weather"
+    assert "".join(c["function"].get("arguments", "") for c in calls) == '{"city": "Oslo"}'
+    assert payloads[-1]["choices"][0]["finish_reason"] == "tool_calls"
+
+
+async def test_a_whole_answer_that_breaks_off_is_retryable(upstream: Upstream) -> None:
+    head, _ = upstream.events(["one", "two"])
+    upstream.streams([*head, httpx.ReadError("reset")])
+    with pytest.raises(ProviderUnavailable) as caught:
+        await upstream.provider().complete(Operation.CHAT, CHAT)
+    assert caught.value.retryable  # nothing reached the client: another deployment may try
+
+
+async def test_a_hung_whole_answer_fails_at_the_first_token_timeout(upstream: Upstream) -> None:
+    head, tail = upstream.events(["late"])
+    upstream.streams([5.0, *head, tail])
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeout):
+        await upstream.provider(first_token=0.2, total=30).complete(Operation.CHAT, CHAT)
+    assert time.monotonic() - started < 2
+
+
+async def test_a_deployment_that_cannot_stream_is_asked_for_one_body(upstream: Upstream) -> None:
+    upstream.answer("Hello there", prompt=11, completion=2)
+    provider = upstream.adapter(
+        upstream.deployment().model_copy(update={"can_stream": False}), upstream.provider().client
+    )
+    result = await provider.complete(Operation.CHAT, CHAT)
+    (request,) = upstream.requests
+    assert "stream" not in orjson.loads(request.content)
+    assert orjson.loads(result.body)["choices"][0]["message"]["content"] == "Hello there"
+    assert result.first_token_seconds is None
 
 
 async def test_request_names_the_upstream_model_and_carries_the_key(upstream: Upstream) -> None:
@@ -346,3 +425,19 @@ async def test_client_leaving_mid_stream_closes_the_upstream(upstream: Upstream)
         await task
     await stream.aclose()
     assert body.closed
+
+
+@pytest.mark.parametrize("kind", ["openai", "vllm"])
+async def test_an_error_event_with_a_4xx_is_the_requests_own_fault(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # vLLM refuses some requests only once the engine sees them, in the stream it already
+    # answered 200 for: the caller's mistake, not a failing provider to fail over from.
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    upstream = UPSTREAMS[kind]()
+    error = {"error": {"message": "logprobs of 25 > 20", "type": "BadRequestError", "code": 400}}
+    upstream.streams([sse(error), b"data: [DONE]\n\n"])
+    with pytest.raises(ProviderRejected) as caught:
+        await upstream.provider().complete(Operation.CHAT, CHAT)
+    assert (caught.value.status, caught.value.message) == (400, "logprobs of 25 > 20")
+    assert not caught.value.retryable

@@ -49,8 +49,7 @@ class Upstreams:
         self.calls: dict[str, int] = {"a.test": 0, "b.test": 0}
 
     def answer(self, host: str, text: str) -> None:
-        body = self.fake.completion(text, 3, 2)
-        self.handlers[host] = lambda _: httpx.Response(200, json=body)
+        self.handlers[host] = self.fake.answering(text, 3, 2)
 
     def stream(self, host: str, parts: list[bytes | float | BaseException]) -> None:
         self.handlers[host] = lambda _: httpx.Response(

@@ -83,7 +83,23 @@ class Upstream:
     # -- what tests script -----------------------------------------------------------
 
     def answer(self, text: str, prompt: int = 7, completion: int = 3) -> None:
-        self.handler = lambda _: httpx.Response(200, json=self.completion(text, prompt, completion))
+        self.handler = self.answering(text, prompt, completion)
+
+    def answering(
+        self, text: str, prompt: int = 7, completion: int = 3
+    ) -> Callable[[httpx.Request], httpx.Response]:
+        """Answers ``text``: as a stream to a request that asks for one (the router reads
+        whole answers as streams), else as one body."""
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            if orjson.loads(request.content).get("stream") is True:
+                head, tail = self.events([text], prompt, completion)
+                return httpx.Response(
+                    200, headers={"content-type": "text/event-stream"}, stream=Chunks([*head, tail])
+                )
+            return httpx.Response(200, json=self.completion(text, prompt, completion))
+
+        return handler
 
     def stream(self, parts: list[bytes | float | BaseException]) -> Chunks:
         body = Chunks(parts)
@@ -113,9 +129,24 @@ class Upstream:
     def error_body(self, message: str, status: int) -> dict[str, Any]:
         raise NotImplementedError
 
-    def events(self, tokens: list[str], prompt: int = 7) -> tuple[list[bytes], bytes]:
-        """(the events up to and including the tokens, the closing events)."""
+    def events(
+        self, tokens: list[str], prompt: int = 7, completion: int | None = None
+    ) -> tuple[list[bytes], bytes]:
+        """(the events up to and including the tokens, the closing events); the usage
+        reports ``completion`` output tokens (default: one per token)."""
         raise NotImplementedError
+
+    def tool_events(self, name: str, arguments: list[str], prompt: int = 7) -> list[bytes]:
+        """A whole stream in which the model calls tool ``name`` with the JSON text that
+        ``arguments`` adds up to, streamed in those pieces."""
+        raise NotImplementedError
+
+    def streams(self, parts: list[bytes | float | BaseException]) -> None:
+        """Answer every request with this stream (streamed or not: the router reads
+        whole answers as streams)."""
+        self.handler = lambda _: httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, stream=Chunks(list(parts))
+        )
 
     def sent_model(self, request: httpx.Request) -> str:
         return str(orjson.loads(request.content)["model"])
@@ -198,13 +229,16 @@ class OpenAIUpstream(Upstream):
             }
         )
 
-    def events(self, tokens: list[str], prompt: int = 7) -> tuple[list[bytes], bytes]:
+    def events(
+        self, tokens: list[str], prompt: int = 7, completion: int | None = None
+    ) -> tuple[list[bytes], bytes]:
         head = [self._chunk({"role": "assistant", "content": ""})]
         head += [self._chunk({"content": t}) for t in tokens]
+        output = len(tokens) if completion is None else completion
         usage = {
             "prompt_tokens": prompt,
-            "completion_tokens": len(tokens),
-            "total_tokens": prompt + len(tokens),
+            "completion_tokens": output,
+            "total_tokens": prompt + output,
         }
         tail = (
             self._chunk({}, "stop")
@@ -221,6 +255,20 @@ class OpenAIUpstream(Upstream):
             + b"data: [DONE]\n\n"
         )
         return head, tail
+
+    def tool_events(self, name: str, arguments: list[str], prompt: int = 7) -> list[bytes]:
+        call = {"index": 0, "id": "call_1", "type": "function",
+                "function": {"name": name, "arguments": ""}}  # fmt: skip
+        out = [self._chunk({"role": "assistant", "tool_calls": [call]})]
+        out += [
+            self._chunk({"tool_calls": [{"index": 0, "function": {"arguments": part}}]})
+            for part in arguments
+        ]
+        usage = {"prompt_tokens": prompt, "completion_tokens": len(arguments),
+                 "total_tokens": prompt + len(arguments)}  # fmt: skip
+        tail = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
+                "model": "upstream-model", "choices": [], "usage": usage}  # fmt: skip
+        return [*out, self._chunk({}, "tool_calls"), sse(tail), b"data: [DONE]\n\n"]
 
     def authorized(self, request: httpx.Request) -> bool:
         return request.headers.get("authorization") == f"Bearer {API_KEY}"
@@ -262,7 +310,9 @@ class AnthropicUpstream(Upstream):
             "error": {"type": kind.get(status, "api_error"), "message": message},
         }
 
-    def events(self, tokens: list[str], prompt: int = 7) -> tuple[list[bytes], bytes]:
+    def events(
+        self, tokens: list[str], prompt: int = 7, completion: int | None = None
+    ) -> tuple[list[bytes], bytes]:
         head = [
             sse(
                 {
@@ -307,13 +357,38 @@ class AnthropicUpstream(Upstream):
                 {
                     "type": "message_delta",
                     "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                    "usage": {"output_tokens": len(tokens)},
+                    "usage": {"output_tokens": len(tokens) if completion is None else completion},
                 },
                 "message_delta",
             )
             + sse({"type": "message_stop"}, "message_stop")
         )
         return head, tail
+
+    def tool_events(self, name: str, arguments: list[str], prompt: int = 7) -> list[bytes]:
+        head, _ = self.events([], prompt)
+        block = {"type": "tool_use", "id": "toolu_1", "name": name, "input": {}}
+        out = [
+            *head,
+            sse({"type": "content_block_start", "index": 1, "content_block": block},
+                "content_block_start"),
+        ]  # fmt: skip
+        out += [
+            sse(
+                {"type": "content_block_delta", "index": 1,
+                 "delta": {"type": "input_json_delta", "partial_json": part}},
+                "content_block_delta",
+            )
+            for part in arguments
+        ]  # fmt: skip
+        stop = {"type": "message_delta", "delta": {"stop_reason": "tool_use"},
+                "usage": {"output_tokens": len(arguments)}}  # fmt: skip
+        return [
+            *out,
+            sse({"type": "content_block_stop", "index": 1}, "content_block_stop"),
+            sse(stop, "message_delta"),
+            sse({"type": "message_stop"}, "message_stop"),
+        ]
 
     def authorized(self, request: httpx.Request) -> bool:
         return (

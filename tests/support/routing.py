@@ -1,6 +1,7 @@
-"""Helpers for the routing system tests: a stack with two simulators ("a" serves
-``sim-model``, "b" serves ``sim-model-b``, so an answer's ``model`` names the deployment
-that served it), a catalog with one alias per scenario, and the router's status page."""
+"""Helpers for the routing system tests: a stack with three simulators ("a" serves
+``sim-model``, "b" ``sim-model-b``, "c" ``sim-model-c``, so an answer's ``model`` names
+the deployment that served it), a catalog with one alias per scenario, and the router's
+status page."""
 
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ from gateway_cli.stack import Stack
 
 MODEL_A = "sim-model"
 MODEL_B = "sim-model-b"
+MODEL_C = "sim-model-c"
 # Small budgets so that the tests are quick: every value here is what the tests assert.
 FIRST_TOKEN_SECONDS = 0.5
 COOLDOWN_SECONDS = 1.0
 CONSECUTIVE_FAILURES = 3
+# The hung replica's budget in the hung-chat alias (the issue's figures).
+HUNG_FIRST_TOKEN_SECONDS = 1.0
 
 
 def _deployment(name: str, url: str, model: str, extra: str = "") -> str:
@@ -33,7 +37,7 @@ def _pair(prefix: str, a: str, b: str, extra_a: str = "", extra_b: str = "") -> 
     )
 
 
-def catalog_text(a: str, b: str, *, reload_chat: str | None = None) -> str:
+def catalog_text(a: str, b: str, c: str, *, reload_chat: str | None = None) -> str:
     """The routing stack's catalog; ``reload_chat`` replaces the reload-chat deployments."""
     ttft = f", timeouts: {{first_token: {FIRST_TOKEN_SECONDS}, connect: 0.5}}"
     fast_health = ", health_interval: 0.2"
@@ -66,6 +70,15 @@ def catalog_text(a: str, b: str, *, reload_chat: str | None = None) -> str:
         + _pair("hc", a, b, fast_health, fast_health)
         + "  - alias: reload-chat\n    deployments:\n"
         + reload_deployments
+        + "  - alias: hung-chat\n    strategy: round_robin\n    deployments:\n"
+        + _deployment("hung-a", a, MODEL_A)
+        + _deployment(
+            "hung-b",
+            b,
+            MODEL_B,
+            f", timeouts: {{first_token: {HUNG_FIRST_TOKEN_SECONDS}, total: 30}}",
+        )
+        + _deployment("hung-c", c, MODEL_C)
     )
 
 
@@ -83,10 +96,11 @@ class RoutingStack:
     catalog_path: Path
 
     @property
-    def urls(self) -> tuple[str, str]:
+    def urls(self) -> tuple[str, str, str]:
         return (
             self.stack.services["simulator"].url + "/v1",
             self.stack.services["sim-b"].url + "/v1",
+            self.stack.services["sim-c"].url + "/v1",
         )
 
     def status(self) -> dict[str, Any]:

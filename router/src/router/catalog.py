@@ -46,6 +46,8 @@ class Timeouts(_Strict):
     idle: float = Field(default=30.0, gt=0)
     # The whole request, streams included.
     total: float = Field(default=600.0, gt=0)
+    # Embeddings, which no provider streams: the whole answer, within this.
+    embeddings: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> Timeouts:
@@ -69,6 +71,10 @@ class Deployment(_Strict):
     max_concurrency: int | None = Field(default=None, ge=1)
     # Seconds between active health checks; None: the adapter's default; 0: never.
     health_interval: float | None = Field(default=None, ge=0)
+    # Whole (non-streamed) answers are read from the provider as streams, so the first-
+    # token timeout and failover apply to them too; false for a provider that cannot
+    # stream: its whole answers are bounded by ``timeouts.total`` only.
+    can_stream: bool = True
     timeouts: Timeouts = Timeouts()
 
     @field_validator("base_url")

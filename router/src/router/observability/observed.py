@@ -68,7 +68,7 @@ class ProviderObserver:
 class ProviderCall:
     """One attempt on one deployment, from sending until its answer is over."""
 
-    __slots__ = ("_done", "_instruments", "_operation", "_request", "_started", "scan", "span")
+    __slots__ = ("_done", "_instruments", "_operation", "_request", "scan", "span", "started")
 
     def __init__(
         self,
@@ -82,7 +82,7 @@ class ProviderCall:
         self.span = span
         self.scan = ResponseScan(span) if span is not None and span.is_recording() else None
         self._request = request
-        self._started = time.perf_counter()
+        self.started = time.perf_counter()
         self._done = False
         if request is not None:
             request.attempts += 1
@@ -96,20 +96,18 @@ class ProviderCall:
             self.span, end_on_exit=False, record_exception=False, set_status_on_exception=False
         )
 
-    def answered(self, *, first_chunk: bool) -> None:
-        """The answer (or a stream's first token) arrived."""
-        if first_chunk:
-            elapsed = time.perf_counter() - self._started
-            self._instruments.ttft.observe(elapsed, trace_exemplar(self._trace_id()))
-            if self.scan is not None:
-                self.scan.span.set_attribute("gen_ai.response.time_to_first_chunk", elapsed)
+    def first_token(self, seconds: float, *, stream: bool) -> None:
+        """The answer's first token came ``seconds`` after sending."""
+        self._instruments.ttft[stream].observe(seconds, trace_exemplar(self._trace_id()))
+        if self.scan is not None:
+            self.scan.span.set_attribute("gen_ai.response.time_to_first_chunk", seconds)
 
     def finish(self, outcome: str, usage: Usage | None, exc: BaseException | None = None) -> None:
         if self._done:
             return
         self._done = True
         instruments = self._instruments
-        seconds = time.perf_counter() - self._started
+        seconds = time.perf_counter() - self.started
         instruments.observe(self._operation, outcome, seconds, self._trace_id())
         if usage is not None:
             instruments.tokens(self._operation, usage)
@@ -201,7 +199,8 @@ class ObservedProvider(Provider):
         except BaseException as exc:
             call.failed(exc)
             raise
-        call.answered(first_chunk=False)
+        if completion.first_token_seconds is not None:
+            call.first_token(completion.first_token_seconds, stream=False)
         if call.scan is not None:
             call.scan.completion(completion, self._observer.tracing.capture_content)
         call.finish(OK, completion.usage)
@@ -215,7 +214,7 @@ class ObservedProvider(Provider):
         except BaseException as exc:
             call.failed(exc)
             raise
-        call.answered(first_chunk=True)
+        call.first_token(time.perf_counter() - call.started, stream=True)
         return ObservedStream(stream, call)
 
     async def list_models(self) -> list[str]:

@@ -43,8 +43,9 @@ class ProviderMetrics:
         )
         self.ttft = Histogram(
             "gateway_provider_time_to_first_token_seconds",
-            "Streamed provider calls: from sending to the first token.",
-            ("provider", "deployment"),
+            "Provider calls, from sending to the first token; stream is whether the client "
+            "asked for a stream (whole answers are read as streams too).",
+            ("provider", "deployment", "stream"),
             buckets=TTFT_BUCKETS,
             unit="seconds",
             registry=registry,
@@ -82,7 +83,10 @@ class DeploymentInstruments:
         self.provider = deployment.provider
         self.name = deployment.name
         self.model = deployment.model
-        self.ttft = metrics.ttft.labels(self.provider, self.name)
+        self.ttft = {
+            True: metrics.ttft.labels(self.provider, self.name, "true"),
+            False: metrics.ttft.labels(self.provider, self.name, "false"),
+        }
         self._duration: dict[tuple[str, str], Histogram] = {}
         self._operation: dict[tuple[str, str], Histogram] = {}
         self._tokens: dict[tuple[str, str], Histogram] = {}

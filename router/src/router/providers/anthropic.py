@@ -31,11 +31,14 @@ from router.providers.errors import (
     ProviderUnavailable,
 )
 from router.providers.upstream import (
+    SSEStream,
+    assembled,
     client_timeout,
     fetch,
     model_ids,
     open_stream,
     status_error,
+    whole_answer_limit,
 )
 
 API_VERSION = "2023-06-01"
@@ -110,8 +113,11 @@ class Anthropic(Provider):
 
     async def complete(self, operation: Operation, body: dict[str, Any]) -> Completion:
         self._check(operation)
+        if self.deployment.can_stream:
+            return await assembled(self._open(body, wants_usage=True), operation)
         request = self._request(body, stream=False)
-        _, content = await fetch(self.client, request, self.deployment.timeouts, error_for_status)
+        limit = whole_answer_limit(operation, self.deployment.timeouts)
+        _, content = await fetch(self.client, request, limit, error_for_status)
         try:
             message = orjson.loads(content)
         except orjson.JSONDecodeError:
@@ -125,6 +131,9 @@ class Anthropic(Provider):
         self._check(operation)
         options = body.get("stream_options")
         wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+        return await self._open(body, wants_usage=wants_usage)
+
+    async def _open(self, body: dict[str, Any], *, wants_usage: bool) -> SSEStream:
         return await open_stream(
             self.client,
             self._request(body, stream=True),

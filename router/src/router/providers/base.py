@@ -37,6 +37,8 @@ class Completion:
     body: bytes
     content_type: str
     usage: Usage | None
+    # Seconds from sending to the first token, when the answer was read as a stream.
+    first_token_seconds: float | None = None
 
 
 class CompletionStream(ABC):
@@ -85,7 +87,12 @@ class Provider(ABC):
         return self.deployment.name
 
     @abstractmethod
-    async def complete(self, operation: Operation, body: dict[str, Any]) -> Completion: ...
+    async def complete(self, operation: Operation, body: dict[str, Any]) -> Completion:
+        """A whole answer. Where the provider can stream (``deployment.can_stream``) and
+        the operation is not embeddings, read as a stream and assembled
+        (``providers.assembly``): every error up to the first token within
+        ``timeouts.first_token``, and a stream that breaks later is a retryable failure,
+        since nothing reached the client yet."""
 
     @abstractmethod
     async def stream(self, operation: Operation, body: dict[str, Any]) -> CompletionStream:

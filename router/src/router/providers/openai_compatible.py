@@ -3,8 +3,10 @@
 The request body passes through with the model name swapped for the deployment's, and,
 on streams, ``stream_options.include_usage`` forced on so the gateway always learns the
 real usage; the usage chunk is taken out again when the client did not ask for it.
-Answers pass through byte for byte; stream events are checked to be JSON (an unreadable
-event is a provider failure, not something to hand a client) but never re-encoded.
+Stream events are checked to be JSON (an unreadable event is a provider failure, not
+something to hand a client) but never re-encoded. Whole answers are read as streams and
+assembled (``providers.assembly``), except embeddings and deployments that cannot
+stream, whose answers pass through byte for byte.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ from router.providers.errors import (
 )
 from router.providers.upstream import (
     EventTranslator,
+    SSEStream,
+    assembled,
     client_timeout,
     fetch,
     model_ids,
     open_stream,
     status_error,
+    whole_answer_limit,
 )
 
 PATHS = {
@@ -90,6 +95,17 @@ def _unreadable() -> ProviderUnavailable:
     return ProviderUnavailable("The model provider sent an unreadable stream event.")
 
 
+def _stream_error(error: Any) -> ProviderError:
+    """An error event: the request's own fault when the provider says so with a 4xx (vLLM
+    reports some engine-side refusals of a request only there, with HTTP 200), else the
+    provider failed."""
+    code = error.get("code") if isinstance(error, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    if isinstance(code, int) and 400 <= code < 500 and isinstance(message, str) and message:
+        return ProviderRejected(message[:2000], code, None)
+    return ProviderUnavailable("The model provider reported an error in its stream.")
+
+
 class OpenAIEvents(EventTranslator):
     """OpenAI chunks pass through; the usage chunk the gateway asked for is taken out."""
 
@@ -122,7 +138,7 @@ class OpenAIEvents(EventTranslator):
             raise _unreadable()
         choices = payload.get("choices")
         if "error" in payload and not choices:
-            raise ProviderUnavailable("The model provider reported an error in its stream.")
+            raise _stream_error(payload["error"])
         if payload.get("usage"):
             self._usage = usage_from(payload) or self._usage
             if not choices and not self._client_wants_usage:
@@ -153,6 +169,7 @@ class OpenAICompatible(Provider):
         upstream = {**body, "model": self.deployment.model}
         if stream:
             options = body.get("stream_options") or {}
+            upstream["stream"] = True
             upstream["stream_options"] = {**options, "include_usage": True}
         return self.client.build_request(
             "POST",
@@ -163,10 +180,11 @@ class OpenAICompatible(Provider):
         )
 
     async def complete(self, operation: Operation, body: dict[str, Any]) -> Completion:
+        if operation is not Operation.EMBEDDINGS and self.deployment.can_stream:
+            return await assembled(self._open(operation, body, wants_usage=True), operation)
         request = self._request(operation, body, stream=False)
-        response, content = await fetch(
-            self.client, request, self.deployment.timeouts, error_for_status
-        )
+        limit = whole_answer_limit(operation, self.deployment.timeouts)
+        response, content = await fetch(self.client, request, limit, error_for_status)
         try:
             usage = usage_from(orjson.loads(content))
         except orjson.JSONDecodeError:
@@ -181,13 +199,17 @@ class OpenAICompatible(Provider):
     async def stream(self, operation: Operation, body: dict[str, Any]) -> CompletionStream:
         options = body.get("stream_options")
         wants_usage = isinstance(options, dict) and options.get("include_usage") is True
-        translator = OpenAIEvents(wants_usage, estimate_prompt_tokens(body))
+        return await self._open(operation, body, wants_usage=wants_usage)
+
+    async def _open(
+        self, operation: Operation, body: dict[str, Any], *, wants_usage: bool
+    ) -> SSEStream:
         return await open_stream(
             self.client,
             self._request(operation, body, stream=True),
             self.deployment.timeouts,
             error_for_status,
-            translator,
+            OpenAIEvents(wants_usage, estimate_prompt_tokens(body)),
         )
 
     async def list_models(self) -> list[str]:

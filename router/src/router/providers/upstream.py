@@ -22,13 +22,15 @@ import email.utils
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
+import orjson
 
 from gateway_shared.sse import EventFramer
 from router.catalog import Timeouts
-from router.providers.base import CompletionStream, Usage
+from router.providers.assembly import Assembler
+from router.providers.base import Completion, CompletionStream, Operation, Usage
 from router.providers.errors import (
     ProviderError,
     ProviderRateLimited,
@@ -136,25 +138,31 @@ async def _send(
 
 
 async def fetch(
-    client: httpx.AsyncClient, request: httpx.Request, timeouts: Timeouts, errors: ErrorMapper
+    client: httpx.AsyncClient, request: httpx.Request, limit: float, errors: ErrorMapper
 ) -> tuple[httpx.Response, bytes]:
-    """A whole (non-streaming) answer within ``timeouts.total``: the response and its body."""
+    """A whole answer read as one body, within ``limit`` seconds (``timeouts.total``, or
+    ``timeouts.embeddings``): the response and its body."""
     try:
-        async with asyncio.timeout(timeouts.total):
+        async with asyncio.timeout(limit):
             response = await _send(client, request, errors)
             try:
                 body = await response.aread()
             finally:
                 await close(response)
     except TimeoutError:
-        raise ProviderTimeout(
-            f"The model provider sent no answer within {timeouts.total:g}s."
-        ) from None
+        raise ProviderTimeout(f"The model provider sent no answer within {limit:g}s.") from None
     except httpx.HTTPError as exc:
         if _timed_out(exc):
             raise ProviderTimeout() from None
         raise ProviderUnavailable("Could not get an answer from the model provider.") from None
     return response, body
+
+
+def whole_answer_limit(operation: Operation, timeouts: Timeouts) -> float:
+    """How long a whole answer read as one body may take."""
+    if operation is Operation.EMBEDDINGS:
+        return min(timeouts.total, timeouts.embeddings)
+    return timeouts.total
 
 
 class EventTranslator(ABC):
@@ -252,6 +260,34 @@ class SSEStream(CompletionStream):
 
     async def aclose(self) -> None:
         await close(self._response)
+
+
+async def assembled(opening: Awaitable[SSEStream], operation: Operation) -> Completion:
+    """The whole answer of a stream, once ``opening`` returns it (its first token came):
+    read to its end and assembled (``providers.assembly``). A stream that breaks on the
+    way is a retryable failure: nothing reached the client yet."""
+    loop = asyncio.get_running_loop()
+    sent = loop.time()
+    stream = await opening
+    first_token = loop.time() - sent
+    assembler = Assembler(operation)
+    try:
+        async for chunk in stream:
+            assembler.feed(chunk)
+    except StreamInterrupted as exc:
+        raise ProviderUnavailable(
+            f"The model provider's answer broke off before it was complete ({exc.message})"
+        ) from None
+    finally:
+        await stream.aclose()
+    usage = stream.usage
+    return Completion(
+        status=200,
+        body=orjson.dumps(assembler.answer(usage)),
+        content_type="application/json",
+        usage=usage,
+        first_token_seconds=first_token,
+    )
 
 
 async def open_stream(

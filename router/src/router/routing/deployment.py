@@ -144,10 +144,11 @@ class Lease:
     def name(self) -> str:
         return self.state.name
 
-    def succeeded(self) -> None:
-        """The answer (or a stream's first token) arrived."""
+    def succeeded(self, first_token: float | None = None) -> None:
+        """The answer (or a stream's first token) arrived; ``first_token``: seconds to a
+        whole answer's first token, when it was read as a stream."""
         state = self.state
-        state.observe_ttft(state.clock() - self.started)
+        state.observe_ttft(first_token if first_token is not None else state.clock() - self.started)
         state.counters.successes += 1
         state.breaker.record_success(probe=self._probe)
         # A stream goes on: its later failure is an ordinary one, not the probe's.

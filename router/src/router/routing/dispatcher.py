@@ -322,7 +322,9 @@ class Dispatcher:
                     lease.release()
                     raise
                 else:
-                    lease.succeeded()
+                    lease.succeeded(
+                        result.first_token_seconds if isinstance(result, Completion) else None
+                    )
                     return result, lease
                 await self._sleep(wait)
                 retry.prepare_for_next_attempt()
