@@ -6,6 +6,7 @@ response (body or header), metric or span attribute."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,7 +142,7 @@ def test_no_secret_in_logs_responses_metrics_or_spans(scene: tuple[Stack, OTLPSe
     record(httpx.get(stack.services["router"].url + "/status", timeout=5))
     # A last traced request: once its spans arrive from every tier, so have all before it
     # (each tier exports its spans in the order they ended).
-    last = "0af7651916cd43dd8448eb211c80319c"
+    last = os.urandom(16).hex()
     with httpx.Client(base_url=stack.base_url, timeout=15) as client:
         traced = {
             "authorization": f"Bearer {good}",
