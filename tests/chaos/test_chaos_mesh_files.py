@@ -1,5 +1,6 @@
 """Every Chaos Mesh experiment validates against its CRD schema (strictly: no field the
-schema does not declare) and selects pods that the Kubernetes manifests really label."""
+schema does not declare) and selects pods that the Kubernetes manifests really label (as
+kustomize renders them: the tiers' labels come from k8s/components/)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,11 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.deploy.tools import SCHEMAS
+from tests.deploy.tools import OVERLAYS, SCHEMAS, render
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS = ROOT / "chaos-mesh"
 CRDS = SCHEMAS / "chaos-mesh"
-K8S = ROOT / "k8s"
 EXPERIMENTS = sorted(CHAOS.glob("*.yaml"))
 
 
@@ -57,18 +57,13 @@ def _violations(document: dict[str, Any], schemas: dict[str, dict[str, Any]]) ->
 
 
 def _pod_labels() -> list[tuple[str, dict[str, str]]]:
-    """(namespace, labels) of every pod template in the manifests."""
-    namespace = yaml.safe_load((K8S / "base" / "kustomization.yaml").read_text())["namespace"]
-    pods = []
-    for path in K8S.rglob("*.yaml"):
-        for doc in yaml.safe_load_all(path.read_text()):
-            if isinstance(doc, dict) and doc.get("kind") in ("Deployment", "StatefulSet"):
-                # Overlay patches carry no pod template; the base documents do.
-                template = doc.get("spec", {}).get("template", {})
-                labels = template.get("metadata", {}).get("labels")
-                if labels:
-                    pods.append((doc["metadata"].get("namespace", namespace), labels))
-    return pods
+    """(namespace, labels) of every pod template the overlays render."""
+    return [
+        (doc["metadata"]["namespace"], doc["spec"]["template"]["metadata"]["labels"])
+        for overlay in OVERLAYS
+        for doc in render(overlay)
+        if doc["kind"] in ("Deployment", "StatefulSet")
+    ]
 
 
 def _selectors(node: Any) -> list[dict[str, Any]]:
