@@ -17,10 +17,15 @@ _ROOT = "urn:openai-openapi"
 
 
 @cache
-def _registry() -> Registry:
+def _spec() -> dict[str, Any]:
     with SPEC.open("rb") as f:
-        spec = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    return Registry().with_resource(_ROOT, Resource.from_contents(spec, DRAFT202012))
+        spec: dict[str, Any] = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return spec
+
+
+@cache
+def _registry() -> Registry:
+    return Registry().with_resource(_ROOT, Resource.from_contents(_spec(), DRAFT202012))
 
 
 @cache
@@ -35,3 +40,20 @@ def schema_errors(component: str, value: Any) -> list[str]:
         f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
         for e in _validator(component).iter_errors(value)
     ]
+
+
+@cache
+def _union_members(union: str) -> dict[str, str]:
+    schemas = _spec()["components"]["schemas"]
+    members: dict[str, str] = {}
+    for ref in schemas[union].get("anyOf") or schemas[union].get("oneOf"):
+        name = ref["$ref"].rsplit("/", 1)[-1]
+        kind = schemas[name]["properties"]["type"]
+        for value in kind.get("enum") or [kind.get("const")]:
+            members[value] = name
+    return members
+
+
+def stream_event_component(event_type: str) -> str:
+    """The ``ResponseStreamEvent`` member for a Responses stream event's ``type``."""
+    return _union_members("ResponseStreamEvent")[event_type]
