@@ -12,6 +12,7 @@ import pytest
 from gateway_shared.errors import GatewayError
 from router.catalog import Catalog, Strategy
 from router.providers.base import Completion, Operation
+from router.providers.bridge import Direct
 from router.providers.errors import (
     ProviderError,
     ProviderRateLimited,
@@ -59,7 +60,7 @@ class Harness:
     async def complete(self, operation: Operation = Operation.CHAT) -> Completion:
         route = self.table.get("chat")
         assert route is not None
-        return await self.dispatcher.complete(route, operation, BODY, self.policy)
+        return await self.dispatcher.complete(route, Direct(operation), BODY, self.policy)
 
     async def served_by(self) -> str:
         return str(orjson.loads((await self.complete()).body)["served_by"])
@@ -298,7 +299,7 @@ async def test_operations_go_only_to_deployments_that_support_them() -> None:
     route = h.table.get("chat")
     assert route is not None
     for _ in range(5):
-        await h.dispatcher.complete(route, Operation.EMBEDDINGS, BODY, h.policy)
+        await h.dispatcher.complete(route, Direct(Operation.EMBEDDINGS), BODY, h.policy)
     assert h.calls("a") == 0
     only_chat = Harness(fake_catalog(fake_deployment("a", provider="fake-chat")))
     with pytest.raises(GatewayError) as caught:
@@ -312,7 +313,7 @@ async def test_stream_is_retried_before_its_first_token_and_holds_its_lease() ->
     h.script("a", ProviderTimeout(), "a")
     route = h.table.get("chat")
     assert route is not None
-    stream = await h.dispatcher.stream(route, Operation.CHAT, BODY, h.policy)
+    stream = await h.dispatcher.stream(route, Direct(Operation.CHAT), BODY, h.policy)
     assert h.calls("a") == 2
     assert h.state("a").in_flight == 1  # until the stream is over
     assert [chunk async for chunk in stream] == [b"data: {}\n\n"]
@@ -327,7 +328,7 @@ async def test_a_stream_the_client_leaves_releases_its_lease_as_cancelled() -> N
     h = one()
     route = h.table.get("chat")
     assert route is not None
-    stream = await h.dispatcher.stream(route, Operation.CHAT, BODY, h.policy)
+    stream = await h.dispatcher.stream(route, Direct(Operation.CHAT), BODY, h.policy)
     await stream.aclose()
     assert h.state("a").in_flight == 0
     assert h.state("a").counters.cancelled == 1

@@ -276,6 +276,43 @@ class OpenAIUpstream(Upstream):
     def health_path(self) -> str:
         return "/v1/models"
 
+    def responses_events(self, text: str, prompt: int = 7, cached: int = 0) -> list[bytes]:
+        """A native Responses API stream answering ``text`` (OpenAI's own /v1/responses)."""
+        response: dict[str, Any] = {
+            "id": "resp_up", "object": "response", "created_at": 1, "status": "in_progress",
+            "model": "upstream-model", "output": [], "error": None, "incomplete_details": None,
+            "instructions": None, "metadata": {}, "parallel_tool_calls": True,
+            "temperature": None, "tool_choice": "auto", "tools": [], "top_p": None,
+        }  # fmt: skip
+        item = {"id": "msg_up", "type": "message", "role": "assistant", "status": "completed",
+                "content": [{"type": "output_text", "text": text, "annotations": [],
+                             "logprobs": []}]}  # fmt: skip
+        usage = {"input_tokens": prompt, "output_tokens": 1, "total_tokens": prompt + 1,
+                 "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
+                 "output_tokens_details": {"reasoning_tokens": 0}}  # fmt: skip
+        events: list[tuple[str, dict[str, Any]]] = [
+            ("response.created", {"response": response}),
+            ("response.in_progress", {"response": response}),
+            ("response.output_item.added",
+             {"output_index": 0, "item": {**item, "status": "in_progress", "content": []}}),
+            ("response.content_part.added", {"item_id": "msg_up", "output_index": 0,
+             "content_index": 0, "part": {"type": "output_text", "text": "",
+                                         "annotations": [], "logprobs": []}}),
+            ("response.output_text.delta", {"item_id": "msg_up", "output_index": 0,
+             "content_index": 0, "delta": text, "logprobs": []}),
+            ("response.output_text.done", {"item_id": "msg_up", "output_index": 0,
+             "content_index": 0, "text": text, "logprobs": []}),
+            ("response.content_part.done", {"item_id": "msg_up", "output_index": 0,
+             "content_index": 0, "part": item["content"][0]}),
+            ("response.output_item.done", {"output_index": 0, "item": item}),
+            ("response.completed", {"response": {**response, "status": "completed",
+                                                 "output": [item], "usage": usage}}),
+        ]  # fmt: skip
+        return [
+            sse({"type": kind, "sequence_number": n, **fields}, kind)
+            for n, (kind, fields) in enumerate(events)
+        ]
+
 
 class VLLMUpstream(OpenAIUpstream):
     kind = "vllm"

@@ -19,6 +19,7 @@ API_BY_PATH = {
     "/v1/chat/completions": Api.CHAT,
     "/v1/completions": Api.COMPLETIONS,
     "/v1/embeddings": Api.EMBEDDINGS,
+    "/v1/responses": Api.RESPONSES,
 }
 
 routes = APIRouter()
@@ -65,6 +66,7 @@ async def _send_inward(
 @routes.post("/v1/chat/completions")
 @routes.post("/v1/completions")
 @routes.post("/v1/embeddings")
+@routes.post("/v1/responses")
 async def inference(request: Request, caller: Authenticated) -> Response:
     services = caller.services
     check_content_type(request.headers.get("content-type"))
@@ -82,3 +84,20 @@ async def inference(request: Request, caller: Authenticated) -> Response:
 @routes.get("/v1/usage")
 async def lookup(request: Request, caller: Authenticated) -> Response:
     return await _send_inward(request, caller, None, None)
+
+
+@routes.get("/v1/responses/{response_id}")
+@routes.delete("/v1/responses/{response_id}")
+@routes.post("/v1/responses/{response_id}/cancel")
+@routes.get("/v1/responses/{response_id}/input_items")
+async def stored_response(response_id: str, caller: Authenticated) -> Response:
+    """Nothing is stored to read, delete or cancel (the gateway is stateless)."""
+    raise GatewayError(
+        f"No response with id '{response_id[:100]}' is stored: the gateway is stateless and "
+        "keeps no responses (store is accepted, nothing is kept). Send the whole "
+        "conversation as 'input' on every request.",
+        status=404,
+        param="response_id",
+        code="response_not_found",
+        headers={h.REQUEST_ID: caller.request_id},
+    )

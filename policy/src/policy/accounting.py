@@ -53,9 +53,7 @@ class Ticket:
         if self.on_charged is not None:
             self.on_charged(usage)
         if self.metrics is not None:
-            self.metrics.charged(
-                self.identity.key_name, self.label, usage.prompt_tokens, usage.completion_tokens
-            )
+            self.metrics.charged(self.identity.key_name, self.label, usage)
         await self._record(self.model, usage)
 
     async def release(self) -> None:
@@ -75,6 +73,8 @@ class Ticket:
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
                 admitted_at=self.admitted_at,
+                cached_tokens=usage.cached_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
             )
         except RedisError as exc:
             _settle_failures.warning(
@@ -112,7 +112,7 @@ async def metered_stream(response: HopResponse, ticket: Ticket) -> AsyncIterator
                 if is_usage_trailer(event):
                     usage = parse_usage_trailer(event)
                     continue
-                if event.startswith(b"data: {"):
+                if event.startswith(b"data: {") or b"\ndata: {" in event:
                     content_events += 1
                 out.append(event)
             if out:

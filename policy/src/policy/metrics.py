@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway_shared.observability.labels import OTHER
 from gateway_shared.plans import Plan
+from gateway_shared.wire.report import Usage
 from policy.limits.limiter import Reason
 
 # Refused without a decision: Redis down and the failure mode is "closed".
@@ -30,7 +31,8 @@ class PolicyMetrics:
         self.tokens = Counter(
             "gateway_tokens",
             "Tokens charged to keys (the provider's count; an estimate for a stream cut "
-            "short), by token type (input, output), model and key name.",
+            "short), by token type (input, output; and, of those, cached_input read from "
+            "the provider's prompt cache and reasoning), model and key name.",
             ("token_type", "model", "key_name"),
             registry=registry,
         )
@@ -53,12 +55,16 @@ class PolicyMetrics:
     def rejected(self, reason: Reason | str, key_name: str) -> None:
         self.rejections.labels(str(reason), key_name).inc()
 
-    def charged(self, key_name: str, model: str | None, prompt: int, completion: int) -> None:
+    def charged(self, key_name: str, model: str | None, usage: Usage) -> None:
         label = model or OTHER
-        if prompt:
-            self._token_counter("input", label, key_name).inc(prompt)
-        if completion:
-            self._token_counter("output", label, key_name).inc(completion)
+        for token_type, count in (
+            ("input", usage.prompt_tokens),
+            ("output", usage.completion_tokens),
+            ("cached_input", usage.cached_tokens),
+            ("reasoning", usage.reasoning_tokens),
+        ):
+            if count:
+                self._token_counter(token_type, label, key_name).inc(count)
 
     def _token_counter(self, token_type: str, model: str, key_name: str) -> Counter:
         key = (token_type, model, key_name)

@@ -55,6 +55,7 @@ def _unavailable() -> GatewayError:
 @routes.post("/v1/chat/completions")
 @routes.post("/v1/completions")
 @routes.post("/v1/embeddings")
+@routes.post("/v1/responses")
 async def inference(request: Request, vouch: Vouch) -> Response:
     identity, services = vouch.identity, vouch.services
     ticket, decision, admitted = await services.admission.admit(identity, vouch.summary)

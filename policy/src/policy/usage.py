@@ -10,7 +10,8 @@ touch a single slot and run unchanged on Redis Cluster:
   HASH id -> tokens reserved)
 - ``gw:{k}:usage:d:YYYYMMDD`` and ``gw:{k}:usage:m:YYYYMM``  HASH of ``tokens``
   (charged plus reserved, what quotas check), ``requests``, and per model
-  ``<model>|requests``, ``<model>|prompt_tokens``, ``<model>|completion_tokens``.
+  ``<model>|requests``, ``<model>|prompt_tokens``, ``<model>|completion_tokens`` and,
+  when there were any, ``<model>|cached_tokens`` and ``<model>|reasoning_tokens``.
 
 Days and months are UTC.
 """
@@ -81,6 +82,10 @@ def _period(raw: dict[bytes, bytes]) -> dict[str, Any]:
         "requests": fields.get("requests", 0),
         "prompt_tokens": sum(m.get("prompt_tokens", 0) for m in by_model.values()),
         "completion_tokens": sum(m.get("completion_tokens", 0) for m in by_model.values()),
+        # Of the prompt tokens, read from the providers' prompt caches; of the completion
+        # tokens, spent reasoning.
+        "cached_tokens": sum(m.get("cached_tokens", 0) for m in by_model.values()),
+        "reasoning_tokens": sum(m.get("reasoning_tokens", 0) for m in by_model.values()),
         "charged_and_reserved_tokens": fields.get("tokens", 0),
         "by_model": by_model,
     }

@@ -31,6 +31,12 @@ class Strategy(StrEnum):
     LATENCY = "latency"  # lowest EWMA time to first token x (in flight + 1) / weight
 
 
+class NativeApi(StrEnum):
+    """A public API a deployment may serve itself rather than through chat completions."""
+
+    RESPONSES = "responses"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -75,6 +81,11 @@ class Deployment(_Strict):
     # token timeout and failover apply to them too; false for a provider that cannot
     # stream: its whole answers are bounded by ``timeouts.total`` only.
     can_stream: bool = True
+    # The public APIs beyond chat completions, completions and embeddings that the
+    # deployment serves itself ("responses"); the others are translated to chat for it.
+    # None: its provider type's default (OpenAI serves responses; vLLM, before the
+    # version that added /v1/responses, does not).
+    native_apis: tuple[NativeApi, ...] | None = None
     timeouts: Timeouts = Timeouts()
 
     @field_validator("base_url")

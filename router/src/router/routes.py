@@ -22,21 +22,15 @@ from gateway_shared.bodies import parse_object
 from gateway_shared.errors import GatewayError, model_not_found
 from gateway_shared.observability import current_request
 from gateway_shared.wire.admission import Admitted
-from gateway_shared.wire.identity import Api, Identity
+from gateway_shared.wire.identity import Identity
 from gateway_shared.wire.report import Report, usage_trailer
 from router.catalog import ModelEntry
 from router.deps import State, Vouch
-from router.providers.base import Operation
+from router.providers.bridge import BRIDGES, Bridge
 from router.routing.dispatcher import RoutedStream
 from router.routing.status import status_body
 from router.routing.table import Route
 from router.state import RouterState
-
-OPERATIONS = {
-    Api.CHAT: Operation.CHAT,
-    Api.COMPLETIONS: Operation.COMPLETIONS,
-    Api.EMBEDDINGS: Operation.EMBEDDINGS,
-}
 
 routes = APIRouter()
 
@@ -48,10 +42,10 @@ def _resolve(state: RouterState, identity: Identity, alias: str) -> Route:
     return route
 
 
-def _apply(admitted: Admitted, body: dict[str, Any]) -> None:
-    """What policy decided, in the request's own fields (``wire.admission``)."""
+def _apply(admitted: Admitted, bridge: Bridge, body: dict[str, Any]) -> None:
+    """What policy decided, in the fields of the request's API (``wire.admission``)."""
     if admitted.output_cap is not None:
-        body["max_tokens"] = admitted.output_cap
+        body[bridge.output_cap_field] = admitted.output_cap
 
 
 def _model_card(model: ModelEntry, created: int) -> dict[str, Any]:
@@ -70,16 +64,17 @@ async def _relayed(stream: RoutedStream) -> AsyncIterator[bytes]:
 @routes.post("/v1/chat/completions")
 @routes.post("/v1/completions")
 @routes.post("/v1/embeddings")
+@routes.post("/v1/responses")
 async def inference(request: Request, vouch: Vouch) -> Response:
     identity, state = vouch.identity, vouch.services
     summary = vouch.summary
     body = parse_object(await request.body())
     route = _resolve(state, identity, summary.model)
-    _apply(Admitted.from_headers(request.headers), body)
+    bridge = BRIDGES[summary.api]
+    _apply(Admitted.from_headers(request.headers), bridge, body)
     ctx = current_request()
     if ctx is not None:
         ctx.model = route.alias
-    operation = OPERATIONS[summary.api]
     retry = state.table.catalog.routing.retry
     started = time.perf_counter()
 
@@ -91,13 +86,13 @@ async def inference(request: Request, vouch: Vouch) -> Response:
 
     try:
         if summary.stream:
-            stream = await state.dispatcher.stream(route, operation, body, retry)
+            stream = await state.dispatcher.stream(route, bridge, body, retry)
             return StreamingResponse(
                 _relayed(stream),
                 media_type="text/event-stream",
                 headers={"cache-control": "no-cache", **report().headers()},
             )
-        result = await state.dispatcher.complete(route, operation, body, retry)
+        result = await state.dispatcher.complete(route, bridge, body, retry)
     except GatewayError as exc:
         failed = exc.to_response()
         failed.headers.update(report().headers())

@@ -34,8 +34,9 @@ def parse_object(raw: bytes) -> dict[str, Any]:
 
 def requested_output_tokens(body: dict[str, Any]) -> int | None:
     """The most output tokens a request asks for, if it says (``max_completion_tokens``
-    wins over the older ``max_tokens``, as in OpenAI's API)."""
-    for name in ("max_completion_tokens", "max_tokens"):
+    wins over the older ``max_tokens``, as in OpenAI's API; the Responses API's
+    ``max_output_tokens``)."""
+    for name in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
         value = body.get(name)
         if isinstance(value, int) and not isinstance(value, bool):
             return value

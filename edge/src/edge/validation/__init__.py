@@ -2,7 +2,8 @@
 
 In the order edge applies them: header size (before authentication, which reads them),
 then, once the caller is known, the content type, the body's size as it is read, its
-JSON and nesting depth, and the fields of the API it speaks (``validation.openai``).
+JSON and nesting depth, and the fields of the API it speaks (``validation.openai``,
+``validation.responses``).
 What edge learned goes inward as the signed :class:`RequestSummary`.
 """
 
@@ -14,6 +15,7 @@ from starlette.requests import Request
 
 from edge.validation.fields import bad
 from edge.validation.openai import Limits, OpenAIBodies
+from edge.validation.responses import ResponsesBodies
 from gateway_shared.bodies import parse_object, requested_output_tokens
 from gateway_shared.errors import GatewayError
 from gateway_shared.tokens import estimate_prompt_tokens
@@ -90,6 +92,7 @@ class Bodies:
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
         self._openai = OpenAIBodies(limits)
+        self._responses = ResponsesBodies(limits)
 
     def check(self, api: Api, raw: bytes) -> tuple[dict[str, Any], RequestSummary]:
         """The parsed body and its summary; raises a 400 naming what is wrong."""
@@ -100,7 +103,10 @@ class Bodies:
                 "body",
                 "nesting_too_deep",
             )
-        self._openai.check(api, body)
+        if api is Api.RESPONSES:
+            self._responses.check(body)
+        else:
+            self._openai.check(api, body)
         return body, RequestSummary(
             api=api,
             model=body["model"],

@@ -179,6 +179,14 @@ def embedding_fields() -> dict[str, Check]:
 REQUIRED = {Api.CHAT: ("messages",), Api.COMPLETIONS: ("prompt",), Api.EMBEDDINGS: ("input",)}
 
 
+def check_model(body: dict[str, Any]) -> None:
+    model = body.get("model")
+    if model is None:
+        raise bad("you must provide a model parameter", "model", "missing_required_parameter")
+    if not isinstance(model, str) or not model:
+        raise wrong_type("model", "a non-empty string", model)
+
+
 class OpenAIBodies:
     """The field checks of each OpenAI route, built once for the operator's limits."""
 
@@ -190,11 +198,7 @@ class OpenAIBodies:
         }
 
     def check(self, api: Api, body: dict[str, Any]) -> None:
-        model = body.get("model")
-        if model is None:
-            raise bad("you must provide a model parameter", "model", "missing_required_parameter")
-        if not isinstance(model, str) or not model:
-            raise wrong_type("model", "a non-empty string", model)
+        check_model(body)
         check_fields(body, self.fields[api], REQUIRED[api])
         if api is Api.EMBEDDINGS:
             return

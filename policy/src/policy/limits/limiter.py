@@ -124,6 +124,8 @@ class Limiter:
         prompt_tokens: int,
         completion_tokens: int,
         admitted_at: datetime,
+        cached_tokens: int = 0,
+        reasoning_tokens: int = 0,
     ) -> tuple[int, int]:
         """Charge real usage to the day and month the reservation was made in; returns
         the day's and the month's charged-plus-reserved totals."""
@@ -140,6 +142,8 @@ class Limiter:
                     model,
                     DAY_TTL_SECONDS,
                     MONTH_TTL_SECONDS,
+                    cached_tokens,
+                    reasoning_tokens,
                 ],
             )
         return int(totals[0]), int(totals[1])

@@ -131,13 +131,15 @@ return {1, '', 0, req_left, req_reset, tok_left, tok_reset}
 #       7 inflight reservations
 # Returns {day tokens, month tokens}: the periods' charged-plus-reserved totals after it.
 # ARGV: 1 request id, 2 tokens reserved at admission, 3 prompt tokens,
-#       4 completion tokens, 5 model, 6 day ttl s, 7 month ttl s
+#       4 completion tokens, 5 model, 6 day ttl s, 7 month ttl s, 8 cached prompt tokens,
+#       9 reasoning tokens (both already counted in 3 and 4)
 SETTLE = """
 local rid = ARGV[1]
 local reserved = tonumber(ARGV[2])
 local prompt, completion = tonumber(ARGV[3]), tonumber(ARGV[4])
 local actual = prompt + completion
 local model = ARGV[5]
+local cached, reasoning = tonumber(ARGV[8]), tonumber(ARGV[9])
 -- A lease reaped before this settlement has already given the reservation back.
 if reserved > 0 and redis.call('ZREM', KEYS[4], rid) == 0 then reserved = 0 end
 redis.call('HDEL', KEYS[7], rid)
@@ -156,6 +158,10 @@ for i = 5, 6 do
     redis.call('HINCRBY', KEYS[i], model .. '|requests', 1)
     redis.call('HINCRBY', KEYS[i], model .. '|prompt_tokens', prompt)
     redis.call('HINCRBY', KEYS[i], model .. '|completion_tokens', completion)
+    if cached > 0 then redis.call('HINCRBY', KEYS[i], model .. '|cached_tokens', cached) end
+    if reasoning > 0 then
+      redis.call('HINCRBY', KEYS[i], model .. '|reasoning_tokens', reasoning)
+    end
   end
   redis.call('EXPIRE', KEYS[i], tonumber(ARGV[i + 1]))
 end

@@ -24,6 +24,8 @@ from router.catalog import Deployment
 from router.observability.genai import input_messages, output_messages
 from router.providers.base import Completion, Operation
 
+# The conventions' operation names where ours differ: a Responses API call is a chat.
+_GENAI_OPERATION = {Operation.RESPONSES: "chat"}
 _FINISH_REASON = re.compile(rb'"finish_reason":\s*"([A-Za-z_]{1,32})"')
 _RESPONSE_MODEL = re.compile(rb'"model":\s*"([^"\\]{1,200})"')
 _RESPONSE_ID = re.compile(rb'"id":\s*"([^"\\]{1,200})"')
@@ -46,11 +48,12 @@ def start_span(
     *,
     capture: bool,
 ) -> Span:
+    name = _GENAI_OPERATION.get(operation, str(operation))
     span = tracer.start_span(
-        f"{operation} {deployment.model}",
+        f"{name} {deployment.model}",
         kind=SpanKind.CLIENT,
         attributes={
-            "gen_ai.operation.name": str(operation),
+            "gen_ai.operation.name": name,
             "gen_ai.provider.name": deployment.provider,
             "gen_ai.request.model": deployment.model,
             "gateway.deployment": deployment.name,

@@ -12,8 +12,10 @@ them on the wire. What maps:
   ``top_p``, ``user`` -> ``metadata.user_id``, ``tools``, ``tool_choice``,
   ``parallel_tool_calls: false`` -> ``disable_parallel_tool_use``.
 
-OpenAI parameters Anthropic has no equivalent for (penalties, ``seed``, ``logprobs``,
-``response_format``...) are dropped; ``n`` > 1 is refused. Usage maps to
+OpenAI sampling parameters Anthropic has no equivalent for (penalties, ``seed``,
+``logprobs``...) are dropped; ``n`` > 1 and a JSON ``response_format`` (structured
+output, which would silently not be honoured) are refused with a 400 naming the field.
+Usage maps to
 ``prompt_tokens`` = input + cache-creation + cache-read tokens and ``completion_tokens``
 = output tokens.
 """
@@ -172,6 +174,13 @@ def request_body(body: dict[str, Any], model: str, *, stream: bool) -> dict[str,
     """An Anthropic Messages request for an OpenAI chat completion request."""
     if body.get("n") not in (None, 1):
         raise _rejected("This model supports only n=1.", "n")
+    response_format = body.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") not in (None, "text"):
+        # Anthropic has no structured-output mode to map it to; never dropped silently.
+        raise _rejected(
+            "This model does not support 'response_format' (structured JSON output).",
+            "response_format",
+        )
     system, messages = _messages(body.get("messages"))
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
     out: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": max_tokens}
@@ -216,7 +225,8 @@ def usage_of(usage: Any) -> Usage | None:
     output = usage.get("output_tokens") or 0
     if not isinstance(prompt, int) or not isinstance(output, int):
         return None
-    return Usage(prompt, output)
+    cached = usage.get("cache_read_input_tokens") or 0
+    return Usage(prompt, output, cached_tokens=cached if isinstance(cached, int) else 0)
 
 
 def _openai_usage(usage: Usage, cached: int = 0) -> dict[str, Any]:
@@ -301,9 +311,10 @@ class AnthropicEvents(EventTranslator):
     def usage(self) -> Usage:
         prompt = usage_of(self._input)
         prompt_tokens = prompt.prompt_tokens if prompt and self._input else self._prompt_estimate
+        cached = prompt.cached_tokens if prompt else 0
         if self._output_tokens is not None and self.finished:
-            return Usage(prompt_tokens, self._output_tokens)
-        return Usage(prompt_tokens, self._deltas, estimated=True)
+            return Usage(prompt_tokens, self._output_tokens, cached_tokens=cached)
+        return Usage(prompt_tokens, self._deltas, estimated=True, cached_tokens=cached)
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
         return data_event(

@@ -15,6 +15,9 @@ answer is OpenAI's ``chat.completion`` or ``text_completion`` object:
 - ``id``, ``created``, ``model``, ``system_fingerprint`` and ``service_tier`` as the
   chunks carry them; ``usage`` from the usage chunk, else the adapter's count.
 
+A Responses API stream (a deployment that serves it natively) needs no assembly: its
+last event carries the whole ``response`` (:class:`FinalResponse`).
+
 What cannot equal the provider's own non-streamed answer: ``id`` and ``created`` are the
 stream's (a provider gives every request its own), and fields only a non-streamed answer
 has are absent (docs/router.md).
@@ -23,7 +26,7 @@ has are absent (docs/router.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -129,6 +132,47 @@ class _Choice:
             "logprobs": self.logprobs,
             "finish_reason": self.finish_reason or "stop",
         }
+
+
+class WholeAnswer(Protocol):
+    def feed(self, chunk: bytes) -> None: ...
+
+    def answer(self, usage: Usage) -> dict[str, Any]: ...
+
+
+def assembler_for(operation: Operation) -> WholeAnswer:
+    return FinalResponse() if operation is Operation.RESPONSES else Assembler(operation)
+
+
+class FinalResponse:
+    """A Responses API stream's whole answer: the ``response`` its last event carries
+    (``response.completed``, or ``response.incomplete``)."""
+
+    def __init__(self) -> None:
+        self._framer = EventFramer()
+        self._response: dict[str, Any] | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        for event in self._framer.feed(chunk):
+            data = next((ln[5:] for ln in event.split(b"\n") if ln.startswith(b"data:")), None)
+            if data is None or b'"response.' not in data:
+                continue
+            try:
+                payload = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise ProviderUnavailable(
+                    "The model provider sent an unreadable stream event."
+                ) from None
+            if isinstance(payload, dict) and payload.get("type") in _FINAL_EVENTS:
+                self._response = payload.get("response")
+
+    def answer(self, usage: Usage) -> dict[str, Any]:
+        if not isinstance(self._response, dict):
+            raise ProviderUnavailable("The model provider's stream ended without its response.")
+        return self._response
+
+
+_FINAL_EVENTS = ("response.completed", "response.incomplete")
 
 
 class Assembler:

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from gateway_shared.sse import data_event
 from gateway_shared.wire.report import Usage
 from router.catalog import Deployment
 from router.providers.errors import ProviderError
@@ -24,9 +25,12 @@ __all__ = ["Completion", "CompletionStream", "Operation", "Provider", "Usage"]
 
 
 class Operation(StrEnum):
+    """What a provider is asked to do: an endpoint of its own API."""
+
     CHAT = "chat"
     COMPLETIONS = "text_completion"
     EMBEDDINGS = "embeddings"
+    RESPONSES = "responses"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +46,14 @@ class Completion:
 
 
 class CompletionStream(ABC):
-    """An open stream: iterate it for OpenAI-format SSE bytes, then read ``usage``.
+    """An open stream: iterate it for SSE bytes in the format of the API it was opened
+    in, then read ``usage``.
 
     It is returned only once the answer has started (its first token arrived), so the
     first bytes are ready at once. Iteration raises
     :class:`~router.providers.errors.StreamInterrupted` if the provider stops, stalls or
-    breaks before the end; ``usage`` then holds an estimate of what was produced.
+    breaks before the end; ``usage`` then holds an estimate of what was produced, and
+    :meth:`failure_event` is the event that tells the client the stream failed.
     """
 
     @abstractmethod
@@ -59,6 +65,10 @@ class CompletionStream(ABC):
 
     @abstractmethod
     async def aclose(self) -> None: ...
+
+    def failure_event(self, error: ProviderError) -> bytes:
+        """The stream's last event once ``error`` broke it (chat: an error chunk)."""
+        return data_event(error.to_body())
 
 
 class Provider(ABC):

@@ -19,13 +19,14 @@ import orjson
 
 from gateway_shared.sse import DONE
 from gateway_shared.tokens import estimate_prompt_tokens
-from router.catalog import Deployment
+from router.catalog import Deployment, NativeApi
 from router.providers.base import Completion, CompletionStream, Operation, Provider, Usage
 from router.providers.errors import (
     ProviderError,
     ProviderRejected,
     ProviderUnavailable,
 )
+from router.providers.responses_native import NativeResponsesEvents
 from router.providers.upstream import (
     EventTranslator,
     SSEStream,
@@ -37,23 +38,18 @@ from router.providers.upstream import (
     status_error,
     whole_answer_limit,
 )
+from router.providers.usage import usage_from
 
 PATHS = {
     Operation.CHAT: "/chat/completions",
     Operation.COMPLETIONS: "/completions",
     Operation.EMBEDDINGS: "/embeddings",
+    Operation.RESPONSES: "/responses",
 }
-
-
-def usage_from(payload: Any) -> Usage | None:
-    usage = payload.get("usage") if isinstance(payload, dict) else None
-    if not isinstance(usage, dict):
-        return None
-    prompt = usage.get("prompt_tokens")
-    completion = usage.get("completion_tokens", 0)
-    if not isinstance(prompt, int) or not isinstance(completion, int):
-        return None
-    return Usage(prompt, completion)
+# What every OpenAI-compatible server serves; the Responses API where the catalog (or
+# the provider type's default) says so.
+BASE_OPERATIONS = frozenset({Operation.CHAT, Operation.COMPLETIONS, Operation.EMBEDDINGS})
+NATIVE = {NativeApi.RESPONSES: Operation.RESPONSES}
 
 
 def _provider_message(body: bytes) -> tuple[str, str | None, str | None]:
@@ -152,9 +148,15 @@ class OpenAIEvents(EventTranslator):
 
 class OpenAICompatible(Provider):
     type: str = "openai-compatible"
+    #: The public APIs this provider type serves itself when the catalog does not say.
+    default_native_apis: tuple[NativeApi, ...] = ()
 
     def __init__(self, deployment: Deployment, client: httpx.AsyncClient) -> None:
         super().__init__(deployment, client)
+        native = deployment.native_apis
+        if native is None:
+            native = self.default_native_apis
+        self.operations = BASE_OPERATIONS | {NATIVE[api] for api in native}
         self._base = deployment.base_url.rstrip("/")
         self._headers = {"content-type": "application/json"}
         if deployment.api_key_env:
@@ -168,9 +170,10 @@ class OpenAICompatible(Provider):
     ) -> httpx.Request:
         upstream = {**body, "model": self.deployment.model}
         if stream:
-            options = body.get("stream_options") or {}
             upstream["stream"] = True
-            upstream["stream_options"] = {**options, "include_usage": True}
+            if operation is not Operation.RESPONSES:  # whose usage always comes at the end
+                options = body.get("stream_options") or {}
+                upstream["stream_options"] = {**options, "include_usage": True}
         return self.client.build_request(
             "POST",
             self._urls[operation],
@@ -204,12 +207,18 @@ class OpenAICompatible(Provider):
     async def _open(
         self, operation: Operation, body: dict[str, Any], *, wants_usage: bool
     ) -> SSEStream:
+        estimate = estimate_prompt_tokens(body)
+        translator: EventTranslator = (
+            NativeResponsesEvents(estimate)
+            if operation is Operation.RESPONSES
+            else OpenAIEvents(wants_usage, estimate)
+        )
         return await open_stream(
             self.client,
             self._request(operation, body, stream=True),
             self.deployment.timeouts,
             error_for_status,
-            OpenAIEvents(wants_usage, estimate_prompt_tokens(body)),
+            translator,
         )
 
     async def list_models(self) -> list[str]:
@@ -240,6 +249,7 @@ class OpenAI(OpenAICompatible):
 
     type: str = "openai"
     default_health_interval: float = 60.0
+    default_native_apis = (NativeApi.RESPONSES,)
 
     def __init__(self, deployment: Deployment, client: httpx.AsyncClient) -> None:
         if not deployment.base_url.startswith("https://"):

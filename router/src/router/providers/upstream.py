@@ -27,9 +27,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx
 import orjson
 
-from gateway_shared.sse import EventFramer
+from gateway_shared.sse import EventFramer, data_event
 from router.catalog import Timeouts
-from router.providers.assembly import Assembler
+from router.providers.assembly import assembler_for
 from router.providers.base import Completion, CompletionStream, Operation, Usage
 from router.providers.errors import (
     ProviderError,
@@ -166,7 +166,8 @@ def whole_answer_limit(operation: Operation, timeouts: Timeouts) -> float:
 
 
 class EventTranslator(ABC):
-    """Turns one provider's SSE events into OpenAI-format SSE events, and keeps count.
+    """Turns one provider's SSE events into the events of the API the stream was opened
+    in (OpenAI chat chunks, or the Responses API's events), and keeps count.
 
     ``feed`` raises a :class:`ProviderError` for an error event or an unreadable one.
     """
@@ -183,6 +184,10 @@ class EventTranslator(ABC):
     @abstractmethod
     def usage(self) -> Usage:
         """The provider's count, or an estimate (``estimated=True``) if it never said."""
+
+    def failure_event(self, error: ProviderError) -> bytes:
+        """The event that ends a stream ``error`` broke (chat: an error chunk)."""
+        return data_event(error.to_body())
 
 
 class SSEStream(CompletionStream):
@@ -208,6 +213,9 @@ class SSEStream(CompletionStream):
     @property
     def usage(self) -> Usage:
         return self._translator.usage
+
+    def failure_event(self, error: ProviderError) -> bytes:
+        return self._translator.failure_event(error)
 
     def _translate(self, chunk: bytes) -> list[bytes]:
         out: list[bytes] = []
@@ -270,7 +278,7 @@ async def assembled(opening: Awaitable[SSEStream], operation: Operation) -> Comp
     sent = loop.time()
     stream = await opening
     first_token = loop.time() - sent
-    assembler = Assembler(operation)
+    assembler = assembler_for(operation)
     try:
         async for chunk in stream:
             assembler.feed(chunk)

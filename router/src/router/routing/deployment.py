@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from router.catalog import BreakerPolicy, Deployment, HealthPolicy
-from router.providers.base import Operation, Provider
+from router.providers.base import Provider
 from router.providers.errors import ProviderError, ProviderRejected, ProviderTimeout
 from router.routing.breaker import CircuitBreaker
 
@@ -86,9 +86,6 @@ class DeploymentState:
         self.deployment = deployment
         self.provider = provider
         self.breaker.policy = breaker
-
-    def supports(self, operation: Operation) -> bool:
-        return operation in self.provider.operations
 
     def at_capacity(self) -> bool:
         cap = self.deployment.max_concurrency

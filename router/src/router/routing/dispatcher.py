@@ -41,10 +41,10 @@ from typing import Any
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_random_exponential
 
 from gateway_shared.errors import GatewayError
-from gateway_shared.sse import data_event
 from gateway_shared.wire.report import Usage
 from router.catalog import RetryPolicy
-from router.providers.base import Completion, CompletionStream, Operation, Provider
+from router.providers.base import Completion, CompletionStream, Provider
+from router.providers.bridge import Bridge
 from router.providers.errors import ProviderError, ProviderRateLimited
 from router.routing.deployment import DeploymentState, Lease
 from router.routing.table import Route
@@ -86,9 +86,9 @@ def _attempts_cap(max_attempts: int) -> stop_after_attempt:
     return stop_after_attempt(max_attempts)
 
 
-def no_deployment(route: Route, operation: Operation, now: float) -> GatewayError:
+def no_deployment(route: Route, bridge: Bridge, now: float) -> GatewayError:
     """Why nothing could take the request, as the client should hear it."""
-    states = [s for s in route.deployments if s.supports(operation)]
+    states = [s for s in route.deployments if bridge.serves(s.provider)]
     if not states:
         return GatewayError(
             f"The model `{route.alias}` does not support this endpoint.",
@@ -122,17 +122,18 @@ class Attempts:
     def __init__(
         self,
         route: Route,
-        operation: Operation,
+        bridge: Bridge,
         clock: Callable[[], float],
         counters: RoutingCounters,
     ) -> None:
         self.route = route
-        self.operation = operation
+        self.bridge = bridge
         self._clock = clock
         self._counters = counters
-        self._candidates = [s for s in route.deployments if s.supports(operation)]
+        self._candidates = [s for s in route.deployments if bridge.serves(s.provider)]
         self._tried: set[str] = set()
         self.started = clock()
+        self.first: DeploymentState | None = None
         self.last: DeploymentState | None = None
         self.first_priority: int | None = None
 
@@ -203,7 +204,7 @@ class Attempts:
                 self._counters.exhausted += 1
                 raise previous
             self._counters.unavailable += 1
-            raise no_deployment(self.route, self.operation, now)
+            raise no_deployment(self.route, self.bridge, now)
         if self.last is not None:
             self._counters.retries += 1
             if state is not self.last:
@@ -211,7 +212,7 @@ class Attempts:
             if self.first_priority is not None and state.priority > self.first_priority:
                 self._counters.fallbacks += 1
         else:
-            self.first_priority = state.priority
+            self.first, self.first_priority = state, state.priority
         self.last = state
         self._tried.add(state.name)
         return state.acquire(panic=panic)
@@ -221,8 +222,9 @@ class RoutedStream:
     """A stream whose first token arrived, holding its deployment's lease until it ends.
 
     Iterating yields the provider's events; if the provider breaks off, the last event is
-    an error (the client already has part of the answer: it must see the stream fail,
-    not end). However it ends - finished, broken, or abandoned by the client - the lease
+    the API's failure event (the client already has part of the answer: it must see the
+    stream fail, not end). However it ends - finished, broken, or abandoned by the
+    client - the lease
     records the outcome and is released, once, in :meth:`aclose`.
     """
 
@@ -242,7 +244,7 @@ class RoutedStream:
         except ProviderError as exc:
             self._ended = True
             self._lease.interrupted()
-            yield data_event(exc.to_body())
+            yield self._stream.failure_event(exc)
             return
         self._ended = True
 
@@ -267,32 +269,39 @@ class Dispatcher:
         self.counters = RoutingCounters()
 
     async def complete(
-        self, route: Route, operation: Operation, body: dict[str, Any], policy: RetryPolicy
+        self, route: Route, bridge: Bridge, body: dict[str, Any], policy: RetryPolicy
     ) -> Completion:
         completion, lease = await self._run(
-            route, operation, policy, lambda p: p.complete(operation, body)
+            route,
+            bridge,
+            policy,
+            lambda p, failover: bridge.complete(p, body, failover=failover),
         )
         lease.release()
         return completion
 
     async def stream(
-        self, route: Route, operation: Operation, body: dict[str, Any], policy: RetryPolicy
+        self, route: Route, bridge: Bridge, body: dict[str, Any], policy: RetryPolicy
     ) -> RoutedStream:
         stream, lease = await self._run(
-            route, operation, policy, lambda p: p.stream(operation, body)
+            route,
+            bridge,
+            policy,
+            lambda p, failover: bridge.stream(p, body, failover=failover),
         )
         return RoutedStream(stream, lease)
 
     async def _run[T](
         self,
         route: Route,
-        operation: Operation,
+        bridge: Bridge,
         policy: RetryPolicy,
-        call: Callable[[Provider], Awaitable[T]],
+        call: Callable[[Provider, bool], Awaitable[T]],
     ) -> tuple[T, Lease]:
-        """The first answer and its lease (still held), or the last attempt's error."""
+        """The first answer and its lease (still held), or the last attempt's error.
+        ``call`` is told whether the attempt failed over from the first deployment."""
         self.counters.requests += 1
-        attempts = Attempts(route, operation, self._clock, self.counters)
+        attempts = Attempts(route, bridge, self._clock, self.counters)
         retry = RetryCallState(_STRATEGIES_ONLY, None, (), {})
         out_of_attempts = _attempts_cap(policy.max_attempts)
         previous: ProviderError | None = None
@@ -300,7 +309,7 @@ class Dispatcher:
             while True:
                 lease = attempts.take(previous)
                 try:
-                    result = await call(lease.provider)
+                    result = await call(lease.provider, lease.state is not attempts.first)
                 except ProviderError as exc:
                     lease.failed(exc, policy.max_retry_after_seconds)
                     wait = self._wait_before_retry(exc, attempts, policy, retry, out_of_attempts)

@@ -60,6 +60,8 @@ ERROR_CODES = frozenset(
         "integer_below_min_value",
         "unknown_url",
         "method_not_allowed",
+        "unsupported_parameter",
+        "response_not_found",
         # policy
         "invalid_identity",
         "model_not_found",

@@ -42,6 +42,7 @@ class Api(StrEnum):
     CHAT = "chat"
     COMPLETIONS = "completions"
     EMBEDDINGS = "embeddings"
+    RESPONSES = "responses"
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,11 @@ TRAILER = b": gateway-usage "
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """Tokens one request used, the same whatever provider served it: ``prompt_tokens``
+    counts every input token, cached ones included (``cached_tokens`` of them were read
+    from the provider's prompt cache); ``completion_tokens`` every output token,
+    reasoning included (``reasoning_tokens`` of them)."""
+
     prompt_tokens: int
     completion_tokens: int
     # True when the provider never said and the gateway counted for itself.
@@ -36,6 +41,10 @@ class Usage:
         usage = {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
         if self.estimated:
             usage["estimated"] = 1
+        if self.cached_tokens:
+            usage["cached_tokens"] = self.cached_tokens
+        if self.reasoning_tokens:
+            usage["reasoning_tokens"] = self.reasoning_tokens
         return orjson.dumps(usage)
 
     @classmethod
@@ -46,6 +55,8 @@ class Usage:
                 int(usage["prompt_tokens"]),
                 int(usage["completion_tokens"]),
                 bool(usage.get("estimated", False)),
+                int(usage.get("cached_tokens", 0)),
+                int(usage.get("reasoning_tokens", 0)),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             return None
