@@ -29,6 +29,8 @@ class Usage:
     completion_tokens: int
     # True when the provider never said and the gateway counted for itself.
     estimated: bool = False
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
 
     def encode(self) -> bytes:
         usage = {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
