@@ -142,7 +142,8 @@ def _rejected(param: str, message: str) -> ProviderRejected:
 
 
 def _text_blocks(value: Any, param: str) -> str:
-    """A system prompt: a string or text blocks, joined by a blank line."""
+    """A system prompt: a string or text blocks, joined by a blank line (Claude Code's
+    attribution block left out)."""
     if isinstance(value, str):
         return value
     if not isinstance(value, list):
@@ -151,7 +152,9 @@ def _text_blocks(value: Any, param: str) -> str:
     for k, block in enumerate(value):
         if not (isinstance(block, dict) and block.get("type") == "text"):
             raise _rejected(f"{param}[{k}]", "only text blocks are accepted here")
-        texts.append(_string(block.get("text"), f"{param}[{k}].text"))
+        text = _string(block.get("text"), f"{param}[{k}].text")
+        if not text.startswith(BILLING_BLOCK):
+            texts.append(text)
     return "\n\n".join(texts)
 
 
@@ -299,11 +302,8 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(messages, list) or not messages:
         raise _rejected("messages", "must be a non-empty list")
     out: list[dict[str, Any]] = []
-    system = body.get("system")
-    if isinstance(system, list):  # without Claude Code's attribution block
-        system = [b for b in system if not str(_obj(b).get("text")).startswith(BILLING_BLOCK)]
-    if system is not None and (text := _text_blocks(system, "system")):
-        out.append({"role": "system", "content": text})
+    if body.get("system") is not None and (system := _text_blocks(body["system"], "system")):
+        out.append({"role": "system", "content": system})
     for i, message in enumerate(messages):
         param = f"messages[{i}]"
         if not isinstance(message, dict):
