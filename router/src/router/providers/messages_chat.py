@@ -36,7 +36,8 @@ what chat has no use for is dropped:
   blocks (``server_tool_use``, ``web_search_tool_result``...) and any other block type ->
   400. ``cache_control`` anywhere -> ignored.
 - ``tools``: custom tools -> function tools, ``parameters`` = ``input_schema`` as is
-  (``$schema`` and ``additionalProperties`` included: OpenAI and vLLM accept them);
+  (``$schema`` and ``additionalProperties`` included: both OpenAI and vLLM take any
+  JSON Schema there, and no backend here is known to refuse them);
   ``strict`` dropped (vLLM ignores it, OpenAI's strict mode refuses schemas Anthropic
   takes). Anthropic's own tool types (``web_search_*``, ``web_fetch_*``, ``bash_*``,
   ``text_editor_*``, ``computer_*``, ``code_execution_*``, ``memory_*``, MCP toolsets)
@@ -65,7 +66,8 @@ Answer (:func:`message_object`, :class:`MessagesEvents`), whole and streamed ali
   ``thinking`` block with ``signature: ""`` (the SDK's type requires the field; no chat
   backend signs), only when the request enabled thinking (``enabled`` or ``adaptive``):
   clients that did not ask read ``content[0].text``. Content (and a ``refusal`` text) ->
-  a ``text`` block. Each tool call -> a ``tool_use`` block: ``id`` the call's (any
+  a ``text`` block. Each tool call -> a ``tool_use`` block, named as the call's first
+  delta names it (OpenAI and vLLM send the whole name there): ``id`` the call's (any
   character outside ``[A-Za-z0-9_-]``, which Anthropic refuses in ids, becomes ``_``) or
   ``toolu_<message>_<n>``; ``input`` the parsed arguments, ``{}`` if empty, and
   ``{"_raw": "<arguments>"}`` if they are not a JSON object (the client's schema check
@@ -80,7 +82,7 @@ Answer (:func:`message_object`, :class:`MessagesEvents`), whole and streamed ali
   with three "resume" retries and an error.
 - ``usage`` (:func:`messages_usage`): ``input_tokens`` = prompt - cached,
   ``cache_read_input_tokens`` = cached, ``cache_creation_input_tokens`` 0 (chat backends
-  cache on their own, unbilled), ``output_tokens`` = completion (reasoning included);
+  report no cache writes), ``output_tokens`` = completion (reasoning included);
   ``output_tokens_details.thinking_tokens`` when the backend counted reasoning tokens.
 - ``model``: the request's (the name the client asked for, as Anthropic echoes it).
 
@@ -498,9 +500,8 @@ def message_object(
     reasoning = _text_of(message.get("reasoning") or message.get("reasoning_content"))
     if reasoning and _thinking_wanted(request):
         content.append({"type": "thinking", "thinking": reasoning, "signature": ""})
-    for key in ("content", "refusal"):
-        if text := _text_of(message.get(key)):
-            content.append(_text(text))
+    if text := _text_of(message.get("content")) + _text_of(message.get("refusal")):
+        content.append(_text(text))
     calls = message.get("tool_calls")
     calls = [c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
     for n, call in enumerate(calls):
@@ -792,20 +793,26 @@ def count_input_tokens(body: dict[str, Any]) -> int:
     counted compact; an image is 1,600 tokens, a base64 PDF its decoded bytes / 16, a
     tool list 100 tokens plus 15 per tool; thinking blocks in history are not counted.
 
-    How far it is off, measured offline against OpenAI's cl100k and o200k tokenizers
-    (the ``bpe-openai`` package embeds their tables), text alone, framing aside: English
-    prose, Markdown and compact JSON (Claude Code's system prompt, tool descriptions and
-    schemas) and Python source +7..+12% (those run 4.3-4.5 characters a token); indented
-    JSON -4%, minified JS -10..-12%, shell output (paths, columns, digits) -26%;
-    German, French -16..-1%; Russian -32% (cl100k) / -7% (o200k); Chinese and Japanese
-    -25..-44% (cl100k) / -1..-25% (o200k), where characters / 4 alone is -50..-68%;
-    Korean -25% / +35%; Hindi, Thai and Arabic -66..-75% / -9..-31%: the worst cases
-    count a quarter of the real tokens. Not measured (no tokenizer installs offline):
-    Claude's own tokenizer, which needs more tokens than these for the same text, so the
-    estimate runs lower against it; Llama 3's and Qwen2's are built on cl100k-style
-    vocabularies and should fall between the two. Images, PDFs and the framing constants
-    are guesses: an image really costs from under 100 to ~1,600 tokens, a PDF page 1,500
-    to 3,000 plus its image.
+    How far it is off, text alone (framing aside), measured offline against four real
+    tokenizers - OpenAI's cl100k and o200k, Llama 3's and Qwen3's (the ``quicktok-v1``
+    package embeds their vocabularies; its cl100k counts equal ``bpe-openai``'s) - as
+    estimate / real - 1:
+
+    - Claude Code's whole request (73k characters of English prompt, tool descriptions
+      and JSON schemas): +8..+9%. English prose and Markdown, compact JSON, Python source:
+      +6..+11% (these run 4.2-4.4 characters a token).
+    - Indented JSON -4..-7%; shell output (paths, columns, digits) -26..-36%.
+    - German, French -2..-16%; Russian -7..-32%.
+    - Chinese, Japanese -44..+5% (Qwen3 -15..+5%), where characters / 4 alone would be
+      -50..-68%; Korean -20..+41%; emoji -17..-41%.
+    - Hindi, Thai, Arabic -10..-75%: the worst (Hindi on cl100k and Qwen3) counts a
+      quarter of the real tokens.
+
+    Not measured, as no tokenizer for it installs offline: Claude's own, reported to need
+    more tokens than these for the same text (the estimate would run lower against it).
+    Images, PDFs and the framing constants are guesses: an image really costs from under
+    100 to ~1,600 tokens, a PDF page 1,500 to 3,000 plus its image, and each chat
+    template frames messages and tools its own way.
     """
     units = tokens = 0
     system = body.get("system")
