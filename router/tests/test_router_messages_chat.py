@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
+from pydantic import TypeAdapter
 
 from gateway_shared.sse import DONE
 from gateway_shared.tokens import CHARS_PER_TOKEN, MESSAGE_OVERHEAD
@@ -970,8 +971,6 @@ def parse(raw: bytes) -> tuple[str, dict[str, Any]]:
 def check_stream(raw: list[bytes]) -> dict[str, Any]:
     """Every event valid as the SDK's types and in Anthropic's order; the message the
     events build (as a client accumulates them), checked by the SDK too."""
-    from pydantic import TypeAdapter  # noqa: PLC0415 - pydantic comes with the SDK
-
     types = sdk()
     adapter = TypeAdapter(types.RawMessageStreamEvent)
     events = [parse(e) for e in raw]
