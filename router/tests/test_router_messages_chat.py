@@ -1217,13 +1217,31 @@ def test_text_after_a_tool_call_opens_a_new_block() -> None:
     assert message["stop_reason"] == "tool_use"
 
 
-def test_a_tool_call_resumed_after_another_began_fails_the_stream() -> None:
+@pytest.mark.parametrize(
+    "resumed",
+    [tool_delta(0, args="1}"), tool_delta(0, "call_a", args="1}")],
+    ids=["by index", "by id"],
+)
+def test_a_tool_call_resumed_after_another_began_fails_the_stream(
+    resumed: dict[str, Any],
+) -> None:
     events = MessagesEvents(base(), MESSAGE_ID, 1)
     events.start()
     events.feed(chunk(tool_delta(0, "call_a", "f", '{"a":')))
     events.feed(chunk(tool_delta(1, "call_b", "g", "{}")))
     with pytest.raises(ProviderUnavailable):
-        events.feed(chunk(tool_delta(0, args="1}")))
+        events.feed(chunk(resumed))
+
+
+def test_an_id_first_seen_after_the_calls_first_delta_continues_it() -> None:
+    chunks = [
+        ROLE,
+        chunk(tool_delta(0, None, "f", '{"a": ')),
+        chunk(tool_delta(0, "call_late", args="1}")),
+        chunk(finish="tool_calls"),
+    ]
+    message = check_stream(run(chunks))
+    assert [(b["id"], b["input"]) for b in message["content"]] == [("toolu_gw1_0", {"a": 1})]
 
 
 def test_a_cut_stream_ends_with_an_error_event() -> None:

@@ -563,7 +563,9 @@ class MessagesEvents:
         self._open: _Block | None = None
         self._blocks = 0
         self._tool_calls = 0
+        # Chat tool call indexes and ids already given a block.
         self._tool_indexes: set[int] = set()
+        self._tool_ids: set[str] = set()
         self._finish: Any = None
         self._matched: Any = None
         self._done = False
@@ -692,10 +694,12 @@ class MessagesEvents:
         out: list[bytes] = []
         block = self._open
         if block is None or block.kind != "tool_use" or not _same_call(block, index, call_id):
-            if call_id is None and index in self._tool_indexes:
+            if call_id in self._tool_ids or (call_id is None and index in self._tool_indexes):
                 raise ProviderUnavailable("The model provider interleaved its tool calls.")
             if index is not None:
                 self._tool_indexes.add(index)
+            if call_id is not None:
+                self._tool_ids.add(call_id)
             block = _Block("tool_use", self._blocks, index, call_id)
             content_block = {
                 "type": "tool_use",
@@ -714,8 +718,9 @@ class MessagesEvents:
 
 
 def _same_call(block: _Block, index: int | None, call_id: str | None) -> bool:
-    """A tool call delta continues the open block: same id if it has one, else same index."""
-    if call_id is not None:
+    """A tool call delta continues the open block: the same id where both have one, else
+    the same index (or none)."""
+    if call_id is not None and block.call_id is not None:
         return call_id == block.call_id
     return index is None or index == block.tool
 
