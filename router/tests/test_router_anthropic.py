@@ -274,9 +274,9 @@ async def test_error_event_mid_stream_interrupts(anthropic_upstream: AnthropicUp
     assert stream.usage.prompt_tokens == 7  # from message_start: the provider's own count
 
 
-async def test_only_chat_is_supported(anthropic_upstream: AnthropicUpstream) -> None:
+async def test_only_chat_and_messages_are_supported(anthropic_upstream: AnthropicUpstream) -> None:
     provider = anthropic_upstream.provider()
-    assert provider.operations == frozenset({Operation.CHAT})
+    assert provider.operations == frozenset({Operation.CHAT, Operation.MESSAGES})
     with pytest.raises(ProviderRejected):
         await provider.complete(Operation.EMBEDDINGS, {"input": "x"})
 

@@ -22,7 +22,7 @@ from router.catalog import Catalog, Deployment, ModelEntry
 from router.observability.collector import RouterCollector
 from router.observability.observed import ProviderObserver
 from router.observability.provider_metrics import ProviderMetrics
-from router.providers.base import Completion, CompletionStream, Operation, Provider, Usage
+from router.providers.base import Completion, CompletionStream, Headers, Operation, Provider, Usage
 from router.providers.errors import ProviderTimeout, StreamInterrupted
 from router.routing.dispatcher import Dispatcher
 from router.routing.table import CatalogSource, RoutingTable
@@ -73,12 +73,16 @@ class Fake(Provider):
     default_health_interval = 42.0
     outcome: ClassVar[str] = "ok"
 
-    async def complete(self, operation: Operation, body: dict[str, Any]) -> Completion:
+    async def complete(
+        self, operation: Operation, body: dict[str, Any], headers: Headers = None
+    ) -> Completion:
         if self.outcome == "timeout":
             raise ProviderTimeout()
         return Completion(200, orjson.dumps(ANSWER), "application/json", Usage(7, 3))
 
-    async def stream(self, operation: Operation, body: dict[str, Any]) -> CompletionStream:
+    async def stream(
+        self, operation: Operation, body: dict[str, Any], headers: Headers = None
+    ) -> CompletionStream:
         return Stream(fail=self.outcome == "cut")
 
     async def list_models(self) -> list[str]:

@@ -22,7 +22,7 @@ from edge.validation import Bodies, Limits
 from gateway_shared.wire.identity import Api, Identity, IdentitySigner
 from router.catalog import Catalog, Deployment, ModelEntry, Routing, Strategy, Timeouts
 from router.providers.anthropic import Anthropic
-from router.providers.base import Completion, CompletionStream, Operation, Provider, Usage
+from router.providers.base import Completion, CompletionStream, Headers, Operation, Provider, Usage
 from router.providers.errors import ProviderError
 from router.providers.openai_compatible import VLLM, OpenAI
 from router.routing.table import CatalogSource, RoutingTable
@@ -498,10 +498,14 @@ class FakeProvider(Provider):
             return outcome()  # type: ignore[no-any-return]
         return outcome
 
-    async def complete(self, operation: Operation, body: dict[str, Any]) -> Completion:
+    async def complete(
+        self, operation: Operation, body: dict[str, Any], headers: Headers = None
+    ) -> Completion:
         return await self._next()
 
-    async def stream(self, operation: Operation, body: dict[str, Any]) -> CompletionStream:
+    async def stream(
+        self, operation: Operation, body: dict[str, Any], headers: Headers = None
+    ) -> CompletionStream:
         await self._next()
         return FakeStream([b"data: {}\n\n"])
 

@@ -18,6 +18,7 @@ from edge.auth import Authenticator
 from edge.deps import EdgeServices
 from edge.metrics import EdgeMetrics
 from edge.registry_sync import RegistrySync
+from edge.request_ids import RequestIds
 from edge.routes import routes
 from edge.settings import EdgeSettings
 from edge.validation import Bodies, Limits
@@ -81,6 +82,7 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
             obs.shutdown()
 
     app = tier_app("LLM gateway", lifespan, obs)
+    app.add_middleware(RequestIds)  # outermost: every answer gets the request id
 
     async def ready() -> dict[str, bool]:
         return {

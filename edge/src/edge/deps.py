@@ -8,7 +8,6 @@ measurable share of edge's CPU (docs/decisions.md).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -47,7 +46,7 @@ async def authenticated(request: Request) -> Caller:
     services: EdgeServices = request.app.state.services
     check_header_size(request.headers.raw, services.settings.max_header_bytes)
     key = await services.auth.authenticate(request.headers)
-    request_id = "req_" + os.urandom(16).hex()
+    request_id: str = request.state.request_id  # edge.request_ids made it
     ctx = current_request()
     if ctx is not None:
         ctx.key_name = key.name

@@ -20,6 +20,8 @@ API_BY_PATH = {
     "/v1/completions": Api.COMPLETIONS,
     "/v1/embeddings": Api.EMBEDDINGS,
     "/v1/responses": Api.RESPONSES,
+    "/v1/messages": Api.MESSAGES,
+    "/v1/messages/count_tokens": Api.COUNT_TOKENS,
 }
 
 routes = APIRouter()
@@ -42,7 +44,6 @@ async def _send_inward(
     token = services.signer.sign(
         Identity(key.id, key.name, key.plan, caller.request_id, request=summary)
     )
-    request_id = {h.REQUEST_ID: caller.request_id}
     try:
         upstream = await services.policy.send(
             request.method,
@@ -55,18 +56,19 @@ async def _send_inward(
             "The gateway could not reach its policy service. Please retry shortly.",
             status=503,
             code="upstream_unavailable",
-            headers=request_id,
         ) from None
     ctx = current_request()
     if ctx is not None:
         ctx.take_report(Report.from_headers(upstream.headers))
-    return await relay(upstream, returned_headers(upstream.headers) | request_id)
+    return await relay(upstream, returned_headers(upstream.headers))
 
 
 @routes.post("/v1/chat/completions")
 @routes.post("/v1/completions")
 @routes.post("/v1/embeddings")
 @routes.post("/v1/responses")
+@routes.post("/v1/messages")
+@routes.post("/v1/messages/count_tokens")
 async def inference(request: Request, caller: Authenticated) -> Response:
     services = caller.services
     check_content_type(request.headers.get("content-type"))
@@ -99,5 +101,4 @@ async def stored_response(response_id: str, caller: Authenticated) -> Response:
         status=404,
         param="response_id",
         code="response_not_found",
-        headers={h.REQUEST_ID: caller.request_id},
     )

@@ -73,7 +73,7 @@ class Admission:
         if not decision.admitted:
             if self._metrics is not None and decision.reason is not None:
                 self._metrics.rejected(decision.reason, identity.key_name)
-            raise rejection(plan, decision, estimate)
+            raise rejection(plan, decision, estimate, anthropic=summary.api is Api.MESSAGES)
         ticket = Ticket(
             self._limiter,
             identity,

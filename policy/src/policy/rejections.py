@@ -20,16 +20,35 @@ def duration(ms: int) -> str:
     return f"{minutes}m{seconds}s" if minutes else f"{seconds}s"
 
 
-def rate_limit_headers(plan: Plan, decision: Decision) -> dict[str, str]:
+def _at(ms: int) -> str:
+    """Anthropic's reset format: the moment, in RFC 3339."""
+    return (utcnow() + timedelta(milliseconds=max(ms, 0))).isoformat(timespec="seconds")
+
+
+def rate_limit_headers(
+    plan: Plan, decision: Decision, *, anthropic: bool = False
+) -> dict[str, str]:
+    """OpenAI's ``x-ratelimit-*`` headers for the plan's per-minute limits; with
+    ``anthropic``, the same under the ``anthropic-ratelimit-*`` names its clients read."""
     headers = {}
     if plan.rpm:
+        remaining = str(max(decision.requests_remaining, 0))
         headers["x-ratelimit-limit-requests"] = str(plan.rpm)
-        headers["x-ratelimit-remaining-requests"] = str(max(decision.requests_remaining, 0))
+        headers["x-ratelimit-remaining-requests"] = remaining
         headers["x-ratelimit-reset-requests"] = duration(decision.requests_reset_ms)
+        if anthropic:
+            headers["anthropic-ratelimit-requests-limit"] = str(plan.rpm)
+            headers["anthropic-ratelimit-requests-remaining"] = remaining
+            headers["anthropic-ratelimit-requests-reset"] = _at(decision.requests_reset_ms)
     if plan.tpm:
+        remaining = str(max(decision.tokens_remaining, 0))
         headers["x-ratelimit-limit-tokens"] = str(plan.tpm)
-        headers["x-ratelimit-remaining-tokens"] = str(max(decision.tokens_remaining, 0))
+        headers["x-ratelimit-remaining-tokens"] = remaining
         headers["x-ratelimit-reset-tokens"] = duration(decision.tokens_reset_ms)
+        if anthropic:
+            headers["anthropic-ratelimit-tokens-limit"] = str(plan.tpm)
+            headers["anthropic-ratelimit-tokens-remaining"] = remaining
+            headers["anthropic-ratelimit-tokens-reset"] = _at(decision.tokens_reset_ms)
     return headers
 
 
@@ -42,10 +61,12 @@ def _seconds_until_next_period(reason: Reason, now: datetime) -> int:
     return math.ceil((reset - now).total_seconds())
 
 
-def rejection(plan: Plan, decision: Decision, estimate: int) -> GatewayError:
+def rejection(
+    plan: Plan, decision: Decision, estimate: int, *, anthropic: bool = False
+) -> GatewayError:
     reason = decision.reason
     assert reason is not None
-    headers = rate_limit_headers(plan, decision)
+    headers = rate_limit_headers(plan, decision, anthropic=anthropic)
     if reason in (Reason.DAILY_QUOTA, Reason.MONTHLY_QUOTA):
         period = "daily" if reason is Reason.DAILY_QUOTA else "monthly"
         limit = plan.daily_tokens if reason is Reason.DAILY_QUOTA else plan.monthly_tokens

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
-from gateway_shared.errors import GatewayError
+from gateway_shared.errors import GatewayError, model_not_found
 from gateway_shared.hop import (
     HopError,
     HopResponse,
@@ -27,6 +27,7 @@ from gateway_shared.hop import (
 )
 from gateway_shared.observability import current_request
 from gateway_shared.wire import headers as h
+from gateway_shared.wire.identity import Api
 from gateway_shared.wire.report import Report
 from policy.accounting import Ticket, metered_stream
 from policy.deps import Vouch
@@ -56,6 +57,7 @@ def _unavailable() -> GatewayError:
 @routes.post("/v1/completions")
 @routes.post("/v1/embeddings")
 @routes.post("/v1/responses")
+@routes.post("/v1/messages")
 async def inference(request: Request, vouch: Vouch) -> Response:
     identity, services = vouch.identity, vouch.services
     ticket, decision, admitted = await services.admission.admit(identity, vouch.summary)
@@ -79,7 +81,9 @@ async def inference(request: Request, vouch: Vouch) -> Response:
     if ctx is not None:
         ctx.take_report(report)
     headers = returned_headers(upstream.headers, report=True)
-    headers |= rate_limit_headers(identity.plan, decision)
+    headers |= rate_limit_headers(
+        identity.plan, decision, anthropic=vouch.summary.api is Api.MESSAGES
+    )
     if is_event_stream(upstream):
         # The background task covers a client gone before the stream started: it drops
         # the router's stream and settles with the estimate.
@@ -101,6 +105,21 @@ def _abandoned(upstream: HopResponse, ticket: Ticket) -> BackgroundTask:
         await ticket.settle_estimated()
 
     return BackgroundTask(abandoned)
+
+
+@routes.post("/v1/messages/count_tokens")
+async def count_tokens(request: Request, vouch: Vouch) -> Response:
+    """Counting reserves and charges nothing (Anthropic's is free, with limits of its
+    own): only the model is checked against the plan."""
+    if not vouch.identity.plan.allows_model(vouch.summary.model):
+        raise model_not_found(vouch.summary.model)
+    try:
+        upstream = await vouch.services.router.send(
+            "POST", inward_path(request), headers=_inward(request), body=await request.body()
+        )
+    except HopError:
+        raise _unavailable() from None
+    return await relay(upstream, returned_headers(upstream.headers, report=True))
 
 
 @routes.get("/v1/models")

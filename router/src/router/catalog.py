@@ -35,6 +35,7 @@ class NativeApi(StrEnum):
     """A public API a deployment may serve itself rather than through chat completions."""
 
     RESPONSES = "responses"
+    MESSAGES = "messages"  # Anthropic's Messages API
 
 
 class _Strict(BaseModel):
@@ -82,9 +83,10 @@ class Deployment(_Strict):
     # stream: its whole answers are bounded by ``timeouts.total`` only.
     can_stream: bool = True
     # The public APIs beyond chat completions, completions and embeddings that the
-    # deployment serves itself ("responses"); the others are translated to chat for it.
-    # None: its provider type's default (OpenAI serves responses; vLLM, before the
-    # version that added /v1/responses, does not).
+    # deployment serves itself ("responses", "messages"); the others are translated to
+    # chat for it. None: its provider type's default (OpenAI serves responses, Anthropic
+    # messages; vLLM, before the versions that added /v1/responses and /v1/messages,
+    # neither).
     native_apis: tuple[NativeApi, ...] | None = None
     timeouts: Timeouts = Timeouts()
 

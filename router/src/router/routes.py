@@ -19,14 +19,17 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
 from gateway_shared.bodies import parse_object
-from gateway_shared.errors import GatewayError, model_not_found
+from gateway_shared.errors import GatewayError, envelope_of, model_not_found
 from gateway_shared.observability import current_request
 from gateway_shared.wire.admission import Admitted
+from gateway_shared.wire.headers import ANTHROPIC_BETA
 from gateway_shared.wire.identity import Identity
 from gateway_shared.wire.report import Report, usage_trailer
 from router.catalog import ModelEntry
 from router.deps import State, Vouch
 from router.providers.bridge import BRIDGES, Bridge
+from router.providers.errors import ProviderError
+from router.providers.messages_chat import count_input_tokens
 from router.routing.dispatcher import RoutedStream
 from router.routing.status import status_body
 from router.routing.table import Route
@@ -65,6 +68,7 @@ async def _relayed(stream: RoutedStream) -> AsyncIterator[bytes]:
 @routes.post("/v1/completions")
 @routes.post("/v1/embeddings")
 @routes.post("/v1/responses")
+@routes.post("/v1/messages")
 async def inference(request: Request, vouch: Vouch) -> Response:
     identity, state = vouch.identity, vouch.services
     summary = vouch.summary
@@ -76,6 +80,7 @@ async def inference(request: Request, vouch: Vouch) -> Response:
     if ctx is not None:
         ctx.model = route.alias
     retry = state.table.catalog.routing.retry
+    headers = _provider_headers(request)
     started = time.perf_counter()
 
     def report(**usage: Any) -> Report:
@@ -86,15 +91,15 @@ async def inference(request: Request, vouch: Vouch) -> Response:
 
     try:
         if summary.stream:
-            stream = await state.dispatcher.stream(route, bridge, body, retry)
+            stream = await state.dispatcher.stream(route, bridge, body, retry, headers)
             return StreamingResponse(
                 _relayed(stream),
                 media_type="text/event-stream",
                 headers={"cache-control": "no-cache", **report().headers()},
             )
-        result = await state.dispatcher.complete(route, bridge, body, retry)
+        result = await state.dispatcher.complete(route, bridge, body, retry, headers)
     except GatewayError as exc:
-        failed = exc.to_response()
+        failed = exc.to_response(envelope_of(request.scope["path"]))
         failed.headers.update(report().headers())
         return failed
     return Response(
@@ -103,6 +108,37 @@ async def inference(request: Request, vouch: Vouch) -> Response:
         media_type=result.content_type,
         headers=report(usage=result.usage).headers(),
     )
+
+
+@routes.post("/v1/messages/count_tokens")
+async def count_tokens(request: Request, vouch: Vouch) -> Response:
+    """A Messages request's input tokens: from the first deployment (by priority) with a
+    tokenizer endpoint that answers (Anthropic's count_tokens, vLLM's /tokenize), else
+    the gateway's estimate (``messages_chat.count_input_tokens``)."""
+    body = parse_object(await request.body())
+    route = _resolve(vouch.services, vouch.identity, vouch.summary.model)
+    counted = None
+    for state in route.deployments:
+        if not state.breaker.available():
+            continue
+        try:
+            counted = await state.provider.count_tokens(body, _provider_headers(request))
+        except ProviderError:
+            continue
+        if counted is not None:
+            break
+    tokens = counted if counted is not None else count_input_tokens(body)
+    return Response(
+        orjson.dumps({"input_tokens": tokens}),
+        media_type="application/json",
+        headers=Report(model=route.alias).headers(),
+    )
+
+
+def _provider_headers(request: Request) -> dict[str, str]:
+    """The client's headers a provider may need (``wire.headers.ANTHROPIC_BETA``)."""
+    beta = request.headers.get(ANTHROPIC_BETA)
+    return {ANTHROPIC_BETA: beta} if beta else {}
 
 
 @routes.get("/v1/models")

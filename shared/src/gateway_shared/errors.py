@@ -1,15 +1,20 @@
-"""One error envelope for every tier: OpenAI's ``{"error": {message, type, param, code}}``.
+"""One error envelope per public API, the same in every tier: OpenAI's
+``{"error": {message, type, param, code}}`` on the OpenAI routes, Anthropic's
+``{"type": "error", "error": {type, message}}`` on the Messages routes (``/v1/messages``),
+each with the error ``type`` its SDKs expect for the status.
 
 Handlers raise :class:`GatewayError` (or a subclass chosen by status); the handlers that
 :func:`install_error_handlers` registers turn it, FastAPI's validation errors, unknown
-routes and any unexpected exception into that envelope. Unexpected exceptions are logged
-with their traceback server-side and answered as a bare 500 - never a stack trace.
+routes and any unexpected exception into the envelope of the request's path. Unexpected
+exceptions are logged with their traceback server-side and answered as a bare 500 -
+never a stack trace.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -35,10 +40,41 @@ _TYPE_BY_STATUS = {
 }
 
 
+# Anthropic's `type` for each status (its API's errors page).
+_ANTHROPIC_TYPE_BY_STATUS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+ANTHROPIC_ROUTES = "/v1/messages"
+
+
+class Envelope(StrEnum):
+    OPENAI = "openai"
+    ANTHROPIC = "anthropic"
+
+
+def envelope_of(path: str) -> Envelope:
+    """The error envelope of the public API a path belongs to."""
+    if path == ANTHROPIC_ROUTES or path.startswith(ANTHROPIC_ROUTES + "/"):
+        return Envelope.ANTHROPIC
+    return Envelope.OPENAI
+
+
 def error_type_for(status: int) -> str:
     if status in _TYPE_BY_STATUS:
         return _TYPE_BY_STATUS[status]
     return "server_error" if status >= 500 else "invalid_request_error"
+
+
+def anthropic_type_for(status: int) -> str:
+    if status in _ANTHROPIC_TYPE_BY_STATUS:
+        return _ANTHROPIC_TYPE_BY_STATUS[status]
+    return "api_error" if status >= 500 else "invalid_request_error"
 
 
 def error_body(
@@ -67,9 +103,18 @@ def error_response(
     param: str | None = None,
     code: str | None = None,
     headers: Mapping[str, str] | None = None,
+    envelope: Envelope = Envelope.OPENAI,
 ) -> Response:
-    body = orjson.dumps(error_body(message, status=status, type_=type_, param=param, code=code))
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
+    if envelope is Envelope.ANTHROPIC:
+        payload = {
+            "type": "error",
+            "error": {"type": anthropic_type_for(status), "message": message},
+        }
+    else:
+        payload = error_body(message, status=status, type_=type_, param=param, code=code)
+    return Response(
+        orjson.dumps(payload), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 class GatewayError(Exception):
@@ -93,7 +138,7 @@ class GatewayError(Exception):
         self.type = type_ or error_type_for(status)
         self.headers = headers
 
-    def to_response(self) -> Response:
+    def to_response(self, envelope: Envelope = Envelope.OPENAI) -> Response:
         return error_response(
             self.message,
             status=self.status,
@@ -101,6 +146,7 @@ class GatewayError(Exception):
             param=self.param,
             code=self.code,
             headers=self.headers,
+            envelope=envelope,
         )
 
     def to_body(self) -> dict[str, Any]:
@@ -134,11 +180,11 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every error of ``app`` in OpenAI's envelope."""
 
-    async def gateway_error(_: Request, exc: Exception) -> Response:
+    async def gateway_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, GatewayError)
-        return exc.to_response()
+        return exc.to_response(envelope_of(request.scope["path"]))
 
-    async def http_error(_: Request, exc: Exception) -> Response:
+    async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         status = exc.status_code
         if status == 404:
@@ -150,16 +196,26 @@ def install_error_handlers(app: FastAPI) -> None:
         else:
             message = str(exc.detail)
             code = None
-        return error_response(message, status=status, code=code, headers=exc.headers)
+        envelope = envelope_of(request.scope["path"])
+        return error_response(
+            message, status=status, code=code, headers=exc.headers, envelope=envelope
+        )
 
-    async def validation_error(_: Request, exc: Exception) -> Response:
+    async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         message, param = _validation_message(exc)
-        return error_response(message, status=400, param=param, code="invalid_value")
+        envelope = envelope_of(request.scope["path"])
+        return error_response(
+            message, status=400, param=param, code="invalid_value", envelope=envelope
+        )
 
     async def unexpected_error(request: Request, exc: Exception) -> Response:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return error_response("The server had an error processing your request.", status=500)
+        return error_response(
+            "The server had an error processing your request.",
+            status=500,
+            envelope=envelope_of(request.scope["path"]),
+        )
 
     app.add_exception_handler(GatewayError, gateway_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

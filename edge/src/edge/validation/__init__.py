@@ -3,7 +3,7 @@
 In the order edge applies them: header size (before authentication, which reads them),
 then, once the caller is known, the content type, the body's size as it is read, its
 JSON and nesting depth, and the fields of the API it speaks (``validation.openai``,
-``validation.responses``).
+``validation.responses``, ``validation.messages``).
 What edge learned goes inward as the signed :class:`RequestSummary`.
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 from starlette.requests import Request
 
 from edge.validation.fields import bad
+from edge.validation.messages import MessagesBodies
 from edge.validation.openai import Limits, OpenAIBodies
 from edge.validation.responses import ResponsesBodies
 from gateway_shared.bodies import parse_object, requested_output_tokens
@@ -93,6 +94,7 @@ class Bodies:
         self._limits = limits
         self._openai = OpenAIBodies(limits)
         self._responses = ResponsesBodies(limits)
+        self._messages = MessagesBodies(limits)
 
     def check(self, api: Api, raw: bytes) -> tuple[dict[str, Any], RequestSummary]:
         """The parsed body and its summary; raises a 400 naming what is wrong."""
@@ -105,12 +107,15 @@ class Bodies:
             )
         if api is Api.RESPONSES:
             self._responses.check(body)
+        elif api in (Api.MESSAGES, Api.COUNT_TOKENS):
+            self._messages.check(body, counting=api is Api.COUNT_TOKENS)
         else:
             self._openai.check(api, body)
+        produces = api not in (Api.EMBEDDINGS, Api.COUNT_TOKENS)
         return body, RequestSummary(
             api=api,
             model=body["model"],
-            stream=body.get("stream") is True and api is not Api.EMBEDDINGS,
+            stream=body.get("stream") is True and produces,
             prompt_tokens=estimate_prompt_tokens(body),
-            max_output_tokens=None if api is Api.EMBEDDINGS else requested_output_tokens(body),
+            max_output_tokens=requested_output_tokens(body) if produces else None,
         )

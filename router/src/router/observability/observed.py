@@ -24,7 +24,7 @@ from gateway_shared.observability.tracing import trace_id_of
 from gateway_shared.wire.report import Usage
 from router.observability.provider_metrics import OK, DeploymentInstruments, ProviderMetrics
 from router.observability.provider_spans import ResponseScan, server_attributes, start_span
-from router.providers.base import Completion, CompletionStream, Operation, Provider
+from router.providers.base import Completion, CompletionStream, Headers, Operation, Provider
 from router.providers.errors import (
     ProviderError,
     ProviderRateLimited,
@@ -191,11 +191,13 @@ class ObservedProvider(Provider):
             )
         return ProviderCall(self._instruments, operation, span, current_request())
 
-    async def complete(self, operation: Operation, body: dict[str, Any]) -> Completion:
+    async def complete(
+        self, operation: Operation, body: dict[str, Any], headers: Headers = None
+    ) -> Completion:
         call = self._start(operation, body)
         try:
             with call.current():
-                completion = await self.inner.complete(operation, body)
+                completion = await self.inner.complete(operation, body, headers)
         except BaseException as exc:
             call.failed(exc)
             raise
@@ -206,11 +208,13 @@ class ObservedProvider(Provider):
         call.finish(OK, completion.usage)
         return completion
 
-    async def stream(self, operation: Operation, body: dict[str, Any]) -> CompletionStream:
+    async def stream(
+        self, operation: Operation, body: dict[str, Any], headers: Headers = None
+    ) -> CompletionStream:
         call = self._start(operation, body)
         try:
             with call.current():
-                stream = await self.inner.stream(operation, body)
+                stream = await self.inner.stream(operation, body, headers)
         except BaseException as exc:
             call.failed(exc)
             raise

@@ -16,7 +16,8 @@ answer is OpenAI's ``chat.completion`` or ``text_completion`` object:
   chunks carry them; ``usage`` from the usage chunk, else the adapter's count.
 
 A Responses API stream (a deployment that serves it natively) needs no assembly: its
-last event carries the whole ``response`` (:class:`FinalResponse`).
+last event carries the whole ``response`` (:class:`FinalResponse`). A Messages API
+stream's blocks are put together into its ``message`` (:class:`FinalMessage`).
 
 What cannot equal the provider's own non-streamed answer: ``id`` and ``created`` are the
 stream's (a provider gives every request its own), and fields only a non-streamed answer
@@ -141,7 +142,11 @@ class WholeAnswer(Protocol):
 
 
 def assembler_for(operation: Operation) -> WholeAnswer:
-    return FinalResponse() if operation is Operation.RESPONSES else Assembler(operation)
+    if operation is Operation.RESPONSES:
+        return FinalResponse()
+    if operation is Operation.MESSAGES:
+        return FinalMessage()
+    return Assembler(operation)
 
 
 class FinalResponse:
@@ -173,6 +178,71 @@ class FinalResponse:
 
 
 _FINAL_EVENTS = ("response.completed", "response.incomplete")
+
+
+class FinalMessage:
+    """A Messages API stream's whole answer: the ``message`` of ``message_start`` with
+    each content block built from its deltas (text, tool input JSON, thinking and its
+    signature), and ``message_delta``'s stop reason and (cumulative) usage."""
+
+    def __init__(self) -> None:
+        self._framer = EventFramer()
+        self._message: dict[str, Any] | None = None
+        self._blocks: dict[int, dict[str, Any]] = {}
+        self._json: dict[int, list[str]] = {}
+
+    def feed(self, chunk: bytes) -> None:
+        for event in self._framer.feed(chunk):
+            data = next((ln[5:] for ln in event.split(b"\n") if ln.startswith(b"data:")), None)
+            if data is None:
+                continue
+            try:
+                payload = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise ProviderUnavailable(
+                    "The model provider sent an unreadable stream event."
+                ) from None
+            if isinstance(payload, dict):
+                self._take(payload)
+
+    def _take(self, payload: dict[str, Any]) -> None:
+        kind = payload.get("type")
+        index = payload.get("index", 0)
+        if kind == "message_start" and isinstance(payload.get("message"), dict):
+            self._message = dict(payload["message"])
+        elif kind == "content_block_start" and isinstance(payload.get("content_block"), dict):
+            self._blocks[index] = dict(payload["content_block"])
+        elif kind == "content_block_delta" and isinstance(payload.get("delta"), dict):
+            self._delta(self._blocks.setdefault(index, {"type": "text", "text": ""}), index,
+                        payload["delta"])  # fmt: skip
+        elif kind == "message_delta" and self._message is not None:
+            self._message |= payload.get("delta") or {}
+            self._message["usage"] = {**(self._message.get("usage") or {}),
+                                      **(payload.get("usage") or {})}  # fmt: skip
+
+    def _delta(self, block: dict[str, Any], index: int, delta: dict[str, Any]) -> None:
+        kind = delta.get("type")
+        if kind == "text_delta":
+            block["text"] = block.get("text", "") + delta.get("text", "")
+        elif kind == "input_json_delta":
+            self._json.setdefault(index, []).append(delta.get("partial_json", ""))
+        elif kind == "thinking_delta":
+            block["thinking"] = block.get("thinking", "") + delta.get("thinking", "")
+        elif kind == "signature_delta":
+            block["signature"] = delta.get("signature", "")
+
+    def answer(self, usage: Usage) -> dict[str, Any]:
+        if self._message is None:
+            raise ProviderUnavailable("The model provider's stream ended without its message.")
+        for index, parts in self._json.items():
+            text = "".join(parts)
+            try:
+                self._blocks[index]["input"] = orjson.loads(text) if text else {}
+            except orjson.JSONDecodeError:
+                raise ProviderUnavailable(
+                    "The model provider sent unreadable tool input."
+                ) from None
+        return {**self._message, "content": [self._blocks[i] for i in sorted(self._blocks)]}
 
 
 class Assembler:

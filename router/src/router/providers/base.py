@@ -9,7 +9,7 @@ OpenAI-format results with typed usage. It imports nothing from FastAPI, and rai
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -21,7 +21,11 @@ from gateway_shared.wire.report import Usage
 from router.catalog import Deployment
 from router.providers.errors import ProviderError
 
-__all__ = ["Completion", "CompletionStream", "Operation", "Provider", "Usage"]
+__all__ = ["Completion", "CompletionStream", "Headers", "Operation", "Provider", "Usage"]
+
+# Headers of the client's request a provider may need (Anthropic's ``anthropic-beta``,
+# for a deployment that serves the Messages API itself); most calls carry none.
+Headers = Mapping[str, str] | None
 
 
 class Operation(StrEnum):
@@ -31,6 +35,7 @@ class Operation(StrEnum):
     COMPLETIONS = "text_completion"
     EMBEDDINGS = "embeddings"
     RESPONSES = "responses"
+    MESSAGES = "messages"  # Anthropic's Messages API
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +102,9 @@ class Provider(ABC):
         return self.deployment.name
 
     @abstractmethod
-    async def complete(self, operation: Operation, body: dict[str, Any]) -> Completion:
+    async def complete(
+        self, operation: Operation, body: dict[str, Any], headers: Headers = None
+    ) -> Completion:
         """A whole answer. Where the provider can stream (``deployment.can_stream``) and
         the operation is not embeddings, read as a stream and assembled
         (``providers.assembly``): every error up to the first token within
@@ -105,13 +112,20 @@ class Provider(ABC):
         since nothing reached the client yet."""
 
     @abstractmethod
-    async def stream(self, operation: Operation, body: dict[str, Any]) -> CompletionStream:
+    async def stream(
+        self, operation: Operation, body: dict[str, Any], headers: Headers = None
+    ) -> CompletionStream:
         """Open a stream and wait for its first token, within the deployment's
         ``first_token`` timeout. Every error up to then is raised here, so the router may
         still fail over; once this returns, errors surface while iterating."""
 
     @abstractmethod
     async def list_models(self) -> list[str]: ...
+
+    async def count_tokens(self, body: dict[str, Any], headers: Headers = None) -> int | None:
+        """The provider's own count of a Messages request's input tokens, where it has a
+        tokenizer endpoint; None where it has none (the router then estimates)."""
+        return None
 
     async def health(self) -> bool:
         """One cheap probe of the provider (never an inference); False if it failed.

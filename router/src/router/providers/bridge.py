@@ -12,7 +12,9 @@ through it on every attempt:
   completions through :mod:`router.providers.responses_chat`. Reasoning items a client
   replays (encrypted, only valid where they were made) go to a native deployment
   untouched, but are dropped when the request fails over to another deployment than
-  its first attempt's, and always when translating.
+  its first attempt's, and always when translating;
+- Anthropic's Messages API (:class:`MessagesBridge`) likewise, through
+  :mod:`router.providers.messages_chat` where it is translated.
 """
 
 from __future__ import annotations
@@ -20,14 +22,23 @@ from __future__ import annotations
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
 
 import orjson
 
 from gateway_shared.sse import EventFramer
+from gateway_shared.tokens import estimate_prompt_tokens
 from gateway_shared.wire.identity import Api
-from router.providers.base import Completion, CompletionStream, Operation, Provider, Usage
+from router.providers import messages_chat
+from router.providers.base import (
+    Completion,
+    CompletionStream,
+    Headers,
+    Operation,
+    Provider,
+    Usage,
+)
 from router.providers.errors import ProviderError, ProviderRejected
 from router.providers.responses_chat import ResponsesEvents, chat_request, response_object
 
@@ -44,13 +55,13 @@ class Bridge(ABC):
 
     @abstractmethod
     async def complete(
-        self, provider: Provider, body: dict[str, Any], *, failover: bool
+        self, provider: Provider, body: dict[str, Any], *, failover: bool, headers: Headers = None
     ) -> Completion:
         """A whole answer, in the API's format."""
 
     @abstractmethod
     async def stream(
-        self, provider: Provider, body: dict[str, Any], *, failover: bool
+        self, provider: Provider, body: dict[str, Any], *, failover: bool, headers: Headers = None
     ) -> CompletionStream:
         """A stream in the API's format, returned once its first token came."""
 
@@ -65,12 +76,12 @@ class Direct(Bridge):
         return self.operation in provider.operations
 
     async def complete(
-        self, provider: Provider, body: dict[str, Any], *, failover: bool
+        self, provider: Provider, body: dict[str, Any], *, failover: bool, headers: Headers = None
     ) -> Completion:
         return await provider.complete(self.operation, body)
 
     async def stream(
-        self, provider: Provider, body: dict[str, Any], *, failover: bool
+        self, provider: Provider, body: dict[str, Any], *, failover: bool, headers: Headers = None
     ) -> CompletionStream:
         return await provider.stream(self.operation, body)
 
@@ -111,7 +122,7 @@ class ResponsesBridge(Bridge):
         return bool({Operation.RESPONSES, Operation.CHAT} & provider.operations)
 
     async def complete(
-        self, provider: Provider, body: dict[str, Any], *, failover: bool
+        self, provider: Provider, body: dict[str, Any], *, failover: bool, headers: Headers = None
     ) -> Completion:
         if Operation.RESPONSES in provider.operations:
             native = _without_reasoning(body) if failover else body
@@ -129,7 +140,7 @@ class ResponsesBridge(Bridge):
         )
 
     async def stream(
-        self, provider: Provider, body: dict[str, Any], *, failover: bool
+        self, provider: Provider, body: dict[str, Any], *, failover: bool, headers: Headers = None
     ) -> CompletionStream:
         if Operation.RESPONSES in provider.operations:
             native = _without_reasoning(body) if failover else body
@@ -138,15 +149,32 @@ class ResponsesBridge(Bridge):
             chat = await provider.stream(Operation.CHAT, chat_request(body))
         except ProviderRejected as exc:
             raise _as_responses(exc) from None
-        return TranslatedResponses(chat, ResponsesEvents(body, _response_id(), int(time.time())))
+        events = ResponsesEvents(body, _response_id(), int(time.time()))
+        return Translated(chat, events, failed=lambda e: events.fail("server_error", e.message))
 
 
-class TranslatedResponses(CompletionStream):
-    """A chat stream, seen as the Responses API's events."""
+class _Events(Protocol):
+    def start(self) -> list[bytes]: ...
 
-    def __init__(self, chat: CompletionStream, events: ResponsesEvents) -> None:
+    def feed(self, event: bytes) -> list[bytes]: ...
+
+    def finish(self, usage: Usage) -> list[bytes]: ...
+
+
+class Translated(CompletionStream):
+    """A chat stream, seen as another API's events (``events``: that API's translator;
+    ``failed``: its failure events for a stream that broke)."""
+
+    def __init__(
+        self,
+        chat: CompletionStream,
+        events: _Events,
+        *,
+        failed: Callable[[ProviderError], list[bytes]],
+    ) -> None:
         self._chat = chat
         self._events = events
+        self._failed = failed
 
     @property
     def usage(self) -> Usage:
@@ -162,10 +190,46 @@ class TranslatedResponses(CompletionStream):
         yield b"".join(self._events.finish(self._chat.usage))
 
     def failure_event(self, error: ProviderError) -> bytes:
-        return b"".join(self._events.fail("server_error", error.message))
+        return b"".join(self._failed(error))
 
     async def aclose(self) -> None:
         await self._chat.aclose()
+
+
+def _message_id() -> str:
+    return "msg_" + os.urandom(12).hex()
+
+
+class MessagesBridge(Bridge):
+    """Anthropic's Messages API: natively to Anthropic and deployments whose catalog
+    entry says they serve it (recent vLLM), with the client's ``anthropic-beta``; through
+    :mod:`router.providers.messages_chat` to chat completions for the others."""
+
+    def serves(self, provider: Provider) -> bool:
+        return bool({Operation.MESSAGES, Operation.CHAT} & provider.operations)
+
+    async def complete(
+        self, provider: Provider, body: dict[str, Any], *, failover: bool, headers: Headers = None
+    ) -> Completion:
+        if Operation.MESSAGES in provider.operations:
+            return await provider.complete(Operation.MESSAGES, body, headers)
+        chat = await provider.complete(Operation.CHAT, messages_chat.chat_request(body))
+        usage = chat.usage or Usage(0, 0, estimated=True)
+        message = messages_chat.message_object(
+            orjson.loads(chat.body), body, message_id=_message_id(), usage=usage
+        )
+        return Completion(
+            200, orjson.dumps(message), "application/json", chat.usage, chat.first_token_seconds
+        )
+
+    async def stream(
+        self, provider: Provider, body: dict[str, Any], *, failover: bool, headers: Headers = None
+    ) -> CompletionStream:
+        if Operation.MESSAGES in provider.operations:
+            return await provider.stream(Operation.MESSAGES, body, headers)
+        chat = await provider.stream(Operation.CHAT, messages_chat.chat_request(body))
+        events = messages_chat.MessagesEvents(body, _message_id(), estimate_prompt_tokens(body))
+        return Translated(chat, events, failed=lambda e: events.fail("api_error", e.message))
 
 
 BRIDGES: dict[Api, Bridge] = {
@@ -173,4 +237,5 @@ BRIDGES: dict[Api, Bridge] = {
     Api.COMPLETIONS: Direct(Operation.COMPLETIONS),
     Api.EMBEDDINGS: Direct(Operation.EMBEDDINGS),
     Api.RESPONSES: ResponsesBridge(),
+    Api.MESSAGES: MessagesBridge(),
 }

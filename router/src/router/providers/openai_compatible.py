@@ -20,12 +20,14 @@ import orjson
 from gateway_shared.sse import DONE
 from gateway_shared.tokens import estimate_prompt_tokens
 from router.catalog import Deployment, NativeApi
-from router.providers.base import Completion, CompletionStream, Operation, Provider, Usage
+from router.providers.base import Completion, CompletionStream, Headers, Operation, Provider, Usage
 from router.providers.errors import (
     ProviderError,
     ProviderRejected,
     ProviderUnavailable,
 )
+from router.providers.messages_chat import chat_request as messages_as_chat
+from router.providers.messages_native import NativeMessagesEvents
 from router.providers.responses_native import NativeResponsesEvents
 from router.providers.upstream import (
     EventTranslator,
@@ -45,11 +47,12 @@ PATHS = {
     Operation.COMPLETIONS: "/completions",
     Operation.EMBEDDINGS: "/embeddings",
     Operation.RESPONSES: "/responses",
+    Operation.MESSAGES: "/messages",
 }
 # What every OpenAI-compatible server serves; the Responses API where the catalog (or
 # the provider type's default) says so.
 BASE_OPERATIONS = frozenset({Operation.CHAT, Operation.COMPLETIONS, Operation.EMBEDDINGS})
-NATIVE = {NativeApi.RESPONSES: Operation.RESPONSES}
+NATIVE = {NativeApi.RESPONSES: Operation.RESPONSES, NativeApi.MESSAGES: Operation.MESSAGES}
 
 
 def _provider_message(body: bytes) -> tuple[str, str | None, str | None]:
@@ -171,7 +174,7 @@ class OpenAICompatible(Provider):
         upstream = {**body, "model": self.deployment.model}
         if stream:
             upstream["stream"] = True
-            if operation is not Operation.RESPONSES:  # whose usage always comes at the end
+            if operation in BASE_OPERATIONS:  # the others' usage always comes at the end
                 options = body.get("stream_options") or {}
                 upstream["stream_options"] = {**options, "include_usage": True}
         return self.client.build_request(
@@ -182,7 +185,9 @@ class OpenAICompatible(Provider):
             timeout=self._timeout,
         )
 
-    async def complete(self, operation: Operation, body: dict[str, Any]) -> Completion:
+    async def complete(
+        self, operation: Operation, body: dict[str, Any], headers: Headers = None
+    ) -> Completion:
         if operation is not Operation.EMBEDDINGS and self.deployment.can_stream:
             return await assembled(self._open(operation, body, wants_usage=True), operation)
         request = self._request(operation, body, stream=False)
@@ -199,7 +204,9 @@ class OpenAICompatible(Provider):
             usage=usage,
         )
 
-    async def stream(self, operation: Operation, body: dict[str, Any]) -> CompletionStream:
+    async def stream(
+        self, operation: Operation, body: dict[str, Any], headers: Headers = None
+    ) -> CompletionStream:
         options = body.get("stream_options")
         wants_usage = isinstance(options, dict) and options.get("include_usage") is True
         return await self._open(operation, body, wants_usage=wants_usage)
@@ -208,11 +215,13 @@ class OpenAICompatible(Provider):
         self, operation: Operation, body: dict[str, Any], *, wants_usage: bool
     ) -> SSEStream:
         estimate = estimate_prompt_tokens(body)
-        translator: EventTranslator = (
-            NativeResponsesEvents(estimate)
-            if operation is Operation.RESPONSES
-            else OpenAIEvents(wants_usage, estimate)
-        )
+        translator: EventTranslator
+        if operation is Operation.RESPONSES:
+            translator = NativeResponsesEvents(estimate)
+        elif operation is Operation.MESSAGES:
+            translator = NativeMessagesEvents(estimate)
+        else:
+            translator = OpenAIEvents(wants_usage, estimate)
         return await open_stream(
             self.client,
             self._request(operation, body, stream=True),
@@ -239,6 +248,24 @@ class VLLM(OpenAICompatible):
         except httpx.HTTPError:
             return False
         return response.status_code == 200
+
+    async def count_tokens(self, body: dict[str, Any], headers: Headers = None) -> int | None:
+        """vLLM's ``/tokenize``, given the request as the chat its template renders."""
+        chat = messages_as_chat(body | {"max_tokens": 1})
+        request = {"model": self.deployment.model, "messages": chat["messages"]}
+        if chat.get("tools"):
+            request["tools"] = chat["tools"]
+        try:
+            response = await self.client.post(
+                self._base.removesuffix("/v1") + "/tokenize",
+                content=orjson.dumps(request),
+                headers=self._headers,
+                timeout=self._timeout,
+            )
+            counted = response.json().get("count") if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        return counted if isinstance(counted, int) else None
 
 
 class OpenAI(OpenAICompatible):

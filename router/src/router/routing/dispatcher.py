@@ -43,7 +43,7 @@ from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_ran
 from gateway_shared.errors import GatewayError
 from gateway_shared.wire.report import Usage
 from router.catalog import RetryPolicy
-from router.providers.base import Completion, CompletionStream, Provider
+from router.providers.base import Completion, CompletionStream, Headers, Provider
 from router.providers.bridge import Bridge
 from router.providers.errors import ProviderError, ProviderRateLimited
 from router.routing.deployment import DeploymentState, Lease
@@ -269,25 +269,35 @@ class Dispatcher:
         self.counters = RoutingCounters()
 
     async def complete(
-        self, route: Route, bridge: Bridge, body: dict[str, Any], policy: RetryPolicy
+        self,
+        route: Route,
+        bridge: Bridge,
+        body: dict[str, Any],
+        policy: RetryPolicy,
+        headers: Headers = None,
     ) -> Completion:
         completion, lease = await self._run(
             route,
             bridge,
             policy,
-            lambda p, failover: bridge.complete(p, body, failover=failover),
+            lambda p, failover: bridge.complete(p, body, failover=failover, headers=headers),
         )
         lease.release()
         return completion
 
     async def stream(
-        self, route: Route, bridge: Bridge, body: dict[str, Any], policy: RetryPolicy
+        self,
+        route: Route,
+        bridge: Bridge,
+        body: dict[str, Any],
+        policy: RetryPolicy,
+        headers: Headers = None,
     ) -> RoutedStream:
         stream, lease = await self._run(
             route,
             bridge,
             policy,
-            lambda p, failover: bridge.stream(p, body, failover=failover),
+            lambda p, failover: bridge.stream(p, body, failover=failover, headers=headers),
         )
         return RoutedStream(stream, lease)
 

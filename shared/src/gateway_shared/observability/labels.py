@@ -35,6 +35,9 @@ ERROR_TYPES = frozenset(
         "insufficient_quota",
         "server_error",
         "api_error",
+        # Anthropic's, on the Messages routes
+        "overloaded_error",
+        "request_too_large",
     }
 )
 ERROR_CODES = frozenset(
@@ -103,7 +106,8 @@ def route(scope: MutableMapping[str, Any]) -> str:
 
 
 def error_labels(body: bytes) -> tuple[str, str]:
-    """``(error_type, code)`` of an OpenAI-shaped error body, bounded."""
+    """``(error_type, code)`` of an OpenAI- or Anthropic-shaped error body, bounded
+    (Anthropic's errors have no code: ``none``)."""
     if not body or len(body) > MAX_ERROR_BODY:
         return OTHER, OTHER
     try:

@@ -88,6 +88,8 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         ctx = RequestContext(time.perf_counter())
+        # A tier that names its requests (edge) does it before this runs.
+        ctx.request_id = scope.get("state", {}).get("request_id")
         ctx_token = _current.set(ctx)
         span: Span | None = None
         span_token = None

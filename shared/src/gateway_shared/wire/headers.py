@@ -18,8 +18,10 @@ OVERHEAD_MS = "x-gateway-overhead-ms"
 
 REQUEST_ID = "x-request-id"
 
-# Request headers edge forwards inward (everything else a client sends stays at edge).
-FORWARD_REQUEST = ("content-type", "accept")
+# Request headers edge forwards inward (everything else a client sends stays at edge):
+# and Anthropic's betas, which a deployment serving the Messages API itself needs.
+ANTHROPIC_BETA = "anthropic-beta"
+FORWARD_REQUEST = ("content-type", "accept", ANTHROPIC_BETA)
 # W3C trace context. Each tier injects its own server span's context into the requests it
 # sends; with tracing off, the caller's headers are passed on as they came.
 TRACE_CONTEXT = ("traceparent", "tracestate")
@@ -34,6 +36,13 @@ RETURN_RESPONSE = (
     "x-ratelimit-reset-tokens",
     "retry-after",
     "retry-after-ms",
+    # The same limits under the names Anthropic's clients read (the Messages routes).
+    "anthropic-ratelimit-requests-limit",
+    "anthropic-ratelimit-requests-remaining",
+    "anthropic-ratelimit-requests-reset",
+    "anthropic-ratelimit-tokens-limit",
+    "anthropic-ratelimit-tokens-remaining",
+    "anthropic-ratelimit-tokens-reset",
     REQUEST_ID,
 )
 # What policy returns to edge beside them: the router's report.

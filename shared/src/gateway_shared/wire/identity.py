@@ -43,6 +43,8 @@ class Api(StrEnum):
     COMPLETIONS = "completions"
     EMBEDDINGS = "embeddings"
     RESPONSES = "responses"
+    MESSAGES = "messages"  # Anthropic's Messages API
+    COUNT_TOKENS = "count_tokens"  # its /v1/messages/count_tokens
 
 
 @dataclass(frozen=True, slots=True)
