@@ -236,6 +236,21 @@ async def test_provider_400_passes_through_with_its_message_and_is_not_retried(
     assert not error.deployment_fault
 
 
+async def test_a_rejections_code_passes_only_if_it_is_an_openai_code(upstream: Upstream) -> None:
+    upstream.fail(400, "top_p must be in (0, 1], got 0.0.")
+    with pytest.raises(ProviderRejected) as caught:
+        await upstream.provider().complete(Operation.CHAT, CHAT)
+    error = caught.value.to_body()["error"]
+    assert error["message"] == "top_p must be in (0, 1], got 0.0."
+    if upstream.kind == "openai":
+        assert (error["code"], error["param"]) == ("bad", "messages")
+    elif upstream.kind == "vllm":
+        # vLLM's integer `code` (the status again) is no OpenAI code: the gateway's own.
+        assert upstream.error_body("x", 400)["error"]["code"] == 400
+        assert (error["code"], error["param"]) == ("invalid_request", None)
+    assert isinstance(error["code"], str)
+
+
 @pytest.mark.parametrize("status", [404, 422])
 async def test_other_request_errors_are_passed_through_not_retried(
     upstream: Upstream, status: int

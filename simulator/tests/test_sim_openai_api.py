@@ -119,12 +119,16 @@ async def test_chat_stream_usage_chunk_only_when_asked(client: openai.AsyncOpenA
     assert chunks[-2].choices[0].finish_reason == "length"
 
 
-async def test_stream_options_without_stream_is_rejected(client: openai.AsyncOpenAI) -> None:
+async def test_stream_options_without_stream_is_rejected_as_vllm_does(
+    client: openai.AsyncOpenAI,
+) -> None:
     with pytest.raises(openai.BadRequestError) as err:
         await client.chat.completions.create(
             model="sim-model", messages=MESSAGES, stream_options={"include_usage": True}
         )
-    assert err.value.param == "stream_options"
+    error = err.value.response.json()["error"]
+    assert (error["type"], error["param"], error["code"]) == ("Bad Request", None, 400)
+    assert "Stream options can only be defined when `stream=True`." in error["message"]
 
 
 async def test_completions(client: openai.AsyncOpenAI, openapi: Any) -> None:
@@ -206,18 +210,20 @@ async def test_models_list_and_retrieve(client: openai.AsyncOpenAI, openapi: Any
         await client.models.retrieve("no-such-model")
 
 
-async def test_unknown_model_is_404_model_not_found(
-    client: openai.AsyncOpenAI, openapi: Any
-) -> None:
+async def test_unknown_model_is_404_as_vllm_answers_it(client: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as err:
         await client.chat.completions.create(model="gpt-nope", messages=MESSAGES)
-    assert err.value.code == "model_not_found"
-    assert err.value.param == "model"
-    assert "gpt-nope" in err.value.message
-    assert openapi.errors(err.value.response.json(), "ErrorResponse") == []
+    assert err.value.response.json() == {
+        "error": {
+            "message": "The model `gpt-nope` does not exist.",
+            "type": "NotFoundError",
+            "param": None,
+            "code": 404,
+        }
+    }
 
 
-async def test_bad_requests_are_400_in_openai_envelope(sim: Any, openapi: Any) -> None:
+async def test_bad_requests_are_400_in_vllms_envelope(sim: Any, openapi: Any) -> None:
     async with httpx.AsyncClient(base_url=sim.url) as http:
         bad_json = await http.post(
             "/v1/chat/completions",
@@ -227,12 +233,16 @@ async def test_bad_requests_are_400_in_openai_envelope(sim: Any, openapi: Any) -
         no_messages = await http.post("/v1/chat/completions", json={"model": "sim-model"})
         bad_prompt = await http.post("/v1/completions", json={"model": "sim-model", "prompt": 3})
         unknown_route = await http.get("/v1/nothing-here")
-    for resp in (bad_json, no_messages, bad_prompt):
+    for resp, part in (
+        (bad_json, "'type': 'json_invalid'"),
+        (no_messages, "'loc': ('body', 'messages'), 'msg': 'Field required'"),
+        (bad_prompt, "'loc': ('body', 'prompt', 'str'), 'msg': 'Input should be a valid string'"),
+    ):
         assert resp.status_code == 400, resp.text
-        assert openapi.errors(resp.json(), "ErrorResponse") == []
-        assert resp.json()["error"]["type"] == "invalid_request_error"
-    assert no_messages.json()["error"]["param"] == "messages"
-    assert bad_prompt.json()["error"]["param"] == "prompt"
+        error = resp.json()["error"]
+        assert set(error) == {"message", "type", "param", "code"}
+        assert (error["type"], error["param"], error["code"]) == ("Bad Request", None, 400)
+        assert part in error["message"]
     assert unknown_route.status_code == 404
     assert openapi.errors(unknown_route.json(), "ErrorResponse") == []
 

@@ -319,6 +319,11 @@ class VLLMUpstream(OpenAIUpstream):
     adapter = VLLM
     base_url = "http://vllm.test:8000/v1"
 
+    def error_body(self, message: str, status: int) -> dict[str, Any]:
+        # vLLM's envelope: `code` is the HTTP status, `param` always null.
+        kind = {400: "BadRequestError", 404: "NotFoundError"}.get(status, "Internal Server Error")
+        return {"error": {"message": message, "type": kind, "param": None, "code": status}}
+
     def health_path(self) -> str:
         return "/health"
 

@@ -1,8 +1,10 @@
 """Serving one inference request: auth, fault injection, parsing, then the answer.
 
 Order, as a real server would meet them: the API key (401), an injected error
-(``error_rate``), the body (400), the model (404). A request that gets past all of these
-is *accepted* (vLLM metrics start) and answered: hung, streamed, delayed or at once.
+(``error_rate``), then vLLM's own checks (:mod:`simulator.parsing`): the body and its
+``Content-Type``, the fields (400), the model (404), the sampling parameters (400). A
+request that gets past all of these is *accepted* (vLLM metrics start) and answered:
+hung, streamed, delayed or at once. Refusals are counted as ``rejected``.
 """
 
 from __future__ import annotations
@@ -18,18 +20,15 @@ from starlette.responses import Response
 from gateway_shared.errors import GatewayError, error_response
 from simulator import payloads
 from simulator.faults import FaultConfig
-from simulator.parsing import (
-    EmbeddingJob,
-    GenerationJob,
-    load_object,
-    parse_embedding,
-)
+from simulator.parsing import EmbeddingJob, GenerationJob, parse_embedding
 from simulator.payloads import MALFORMED_BODY, StreamChunks
 from simulator.responses import DelayedResponse, EventStream, HangResponse, plain_json
 from simulator.state import RequestRecord, SimState
 from simulator.stats import Outcome
+from simulator.validation.body import load_body
+from simulator.validation.errors import VLLMError
 
-Parser = Callable[[dict[str, Any], dict[str, bytes]], GenerationJob]
+Parser = Callable[[Any, dict[str, bytes]], GenerationJob]
 
 
 def check_api_key(request: Request, sim: SimState) -> None:
@@ -55,15 +54,24 @@ def injected_error(faults: FaultConfig) -> Response:
     )
 
 
-async def _admit(request: Request, sim: SimState, faults: FaultConfig) -> dict[str, Any] | Response:
-    """The request's JSON object, or the response that ends it here (already counted)."""
+def content_type(request: Request) -> str | None:
+    for name, value in request.scope["headers"]:
+        if name == b"content-type":
+            text: str = value.decode("latin-1")
+            return text
+    return None
+
+
+async def _admit(request: Request, sim: SimState, faults: FaultConfig) -> Any:
+    """The request's parsed body (any JSON value but null: the parser decides what is
+    valid), or the :class:`Response` that ends the request here (already counted)."""
     try:
         check_api_key(request, sim)
         if sim.inject_error(faults):
             sim.stats.end(Outcome.INJECTED)
             return injected_error(faults)
-        return load_object(await request.body())
-    except GatewayError as exc:
+        return load_body(await request.body(), content_type(request))
+    except (GatewayError, VLLMError) as exc:
         sim.stats.end(Outcome.REJECTED)
         return exc.to_response()
     except ClientDisconnect:
@@ -74,12 +82,12 @@ async def _admit(request: Request, sim: SimState, faults: FaultConfig) -> dict[s
 async def serve_generation(request: Request, sim: SimState, parse: Parser) -> Response:
     sim.stats.start()
     faults = sim.faults
-    data = await _admit(request, sim, faults)
-    if isinstance(data, Response):
-        return data
+    admitted = await _admit(request, sim, faults)
+    if isinstance(admitted, Response):
+        return admitted
     try:
-        job = parse(data, sim.models)
-    except GatewayError as exc:
+        job = parse(admitted, sim.models)
+    except VLLMError as exc:
         sim.stats.end(Outcome.REJECTED)
         return exc.to_response()
 
@@ -124,12 +132,12 @@ async def serve_generation(request: Request, sim: SimState, parse: Parser) -> Re
 async def serve_embedding(request: Request, sim: SimState) -> Response:
     sim.stats.start()
     faults = sim.faults
-    data = await _admit(request, sim, faults)
-    if isinstance(data, Response):
-        return data
+    admitted = await _admit(request, sim, faults)
+    if isinstance(admitted, Response):
+        return admitted
     try:
-        job: EmbeddingJob = parse_embedding(data, sim.models)
-    except GatewayError as exc:
+        job: EmbeddingJob = parse_embedding(admitted, sim.models)
+    except VLLMError as exc:
         sim.stats.end(Outcome.REJECTED)
         return exc.to_response()
 

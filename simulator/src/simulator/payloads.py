@@ -74,7 +74,8 @@ def generation_body(
 
 def embedding_body(job: EmbeddingJob, dim: int) -> bytes:
     data: list[dict[str, Any]] = []
-    size = job.dimensions or dim
+    # vLLM cuts a (matryoshka) embedding to `dimensions`; asking for more gives it whole.
+    size = min(job.dimensions, dim) if job.dimensions else dim
     for i, value in enumerate(job.inputs):
         vector = generation.embedding(value, size)
         encoded: Any = generation.embedding_base64(vector) if job.base64 else vector

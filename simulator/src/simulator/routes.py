@@ -21,11 +21,12 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from gateway_shared.errors import GatewayError, model_not_found
 from simulator import payloads
 from simulator.deps import SimDep, sim_of
 from simulator.inference import check_api_key, serve_embedding, serve_generation
 from simulator.metrics import CONTENT_TYPE
-from simulator.parsing import load_object, model_not_found, parse_chat, parse_completion
+from simulator.parsing import parse_chat, parse_completion
 from simulator.responses import plain_json
 
 v1 = APIRouter(prefix="/v1")
@@ -37,6 +38,13 @@ _OK = b'{"status":"ok"}'
 
 def _json(value: Any) -> Response:
     return plain_json(orjson.dumps(value))
+
+
+def _json_body(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise GatewayError("The body is not valid JSON.", code="invalid_json") from None
 
 
 # The inference routes are plain Starlette routes inside the FastAPI app: FastAPI's
@@ -82,7 +90,7 @@ async def get_config(sim: SimDep) -> Response:
 
 @admin.put("/config")
 async def put_config(request: Request, sim: SimDep) -> Response:
-    patch = load_object(await request.body())
+    patch = _json_body(await request.body())
     sim.faults = sim.faults.merged(patch)
     return _json(sim.faults.model_dump())
 

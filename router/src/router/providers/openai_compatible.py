@@ -65,9 +65,11 @@ def _provider_message(body: bytes) -> tuple[str, str | None, str | None]:
         return "The model provider rejected the request.", None, None
     code = error.get("code") if isinstance(error, dict) else None
     param = error.get("param") if isinstance(error, dict) else None
+    # OpenAI's codes are strings; vLLM's `code` is the HTTP status again (an integer),
+    # no code a client could act on: the rejection gets the gateway's own.
     return (
         message[:2000],
-        str(code) if code is not None else None,
+        code if isinstance(code, str) else None,
         param if isinstance(param, str) else None,
     )
 

@@ -1,0 +1,47 @@
+"""The CLI clients the system tests drive (Codex CLI, Claude Code), installed from the
+npm registry at the versions ``tests/clients/package-lock.json`` pins, once per lock.
+
+Without npm the tests that need them skip on a laptop; under CI (``CI=true``) a missing
+client is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+CLIENTS = Path(__file__).resolve().parents[1] / "clients"
+_STAMP = CLIENTS / "node_modules" / ".installed-lock"
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} (CI installs the test clients: tests/clients/package.json)")
+    pytest.skip(what)
+
+
+def client_bin(name: str) -> Path:
+    """The installed client's executable (``codex``, ``claude``)."""
+    lock = hashlib.sha256((CLIENTS / "package-lock.json").read_bytes()).hexdigest()
+    binary = CLIENTS / "node_modules" / ".bin" / name
+    if not binary.exists() or not _STAMP.exists() or _STAMP.read_text() != lock:
+        npm = shutil.which("npm")
+        if npm is None:
+            _missing("npm is not installed")
+            raise AssertionError  # not reached: skip or fail raised
+        subprocess.run(  # noqa: S603 - npm, with our arguments
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+            cwd=CLIENTS,
+            check=True,
+            capture_output=True,
+            timeout=900,
+        )
+        _STAMP.write_text(lock)
+    if not binary.exists():
+        _missing(f"{name} did not install")
+    return binary
