@@ -34,7 +34,7 @@ def client_bin(name: str) -> Path:
         if npm is None:
             _missing("npm is not installed")
             raise AssertionError  # not reached: skip or fail raised
-        subprocess.run(  # noqa: S603 - npm, with our arguments
+        subprocess.run(
             [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
             cwd=CLIENTS,
             check=True,

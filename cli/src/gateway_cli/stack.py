@@ -216,7 +216,7 @@ class Stack:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.edge}/v1"
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 60.0) -> None:
         if self.redis:
             self.redis.start()
         for service in self.services.values():
