@@ -41,6 +41,15 @@ def client_bin(name: str) -> Path:
             capture_output=True,
             timeout=900,
         )
+        # Of the packages' install scripts only Claude Code's is needed (it puts its
+        # native binary in place), and only it is run.
+        subprocess.run(
+            [shutil.which("node") or "node", "node_modules/@anthropic-ai/claude-code/install.cjs"],
+            cwd=CLIENTS,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         _STAMP.write_text(lock)
     if not binary.exists():
         _missing(f"{name} did not install")
