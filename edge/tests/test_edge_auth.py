@@ -66,13 +66,29 @@ def lookups(metrics: EdgeMetrics) -> dict[str, float]:
         ({"authorization": "Bearer sk-gw-abc"}, "sk-gw-abc"),
         ({"authorization": "bearer  sk-gw-abc "}, "sk-gw-abc"),
         ({"x-api-key": " sk-gw-abc"}, "sk-gw-abc"),
-        ({"authorization": "Basic dXNlcg=="}, None),
-        ({"authorization": "Bearer "}, None),
-        ({}, None),
+        ({"authorization": "Basic dXNlcg==", "x-api-key": "sk-gw-abc"}, "sk-gw-abc"),
     ],
 )
-def test_the_key_comes_from_either_header(headers: dict[str, str], key: str | None) -> None:
+def test_the_key_comes_from_either_header(headers: dict[str, str], key: str) -> None:
     assert key_from_headers(Headers(headers)) == key
+
+
+@pytest.mark.parametrize(
+    ("headers", "hint"),
+    [
+        ({}, "You didn't provide an API key"),
+        ({"authorization": "sk-gw-" + "A" * 43}, "without the 'Bearer' scheme"),
+        ({"authorization": "Bearer "}, "says 'Bearer' but holds no key"),
+        ({"authorization": "Basic dXNlcg=="}, "uses the scheme 'Basic'"),
+    ],
+)
+def test_a_key_sent_in_a_form_edge_cannot_read_is_named(headers: dict[str, str], hint: str) -> None:
+    with pytest.raises(GatewayError) as caught:
+        key_from_headers(Headers(headers))
+    assert (caught.value.status, caught.value.code) == (401, "invalid_api_key")
+    assert hint in caught.value.message
+    assert "sk-gw-A" not in caught.value.message  # credentials are never repeated back
+    assert "dXNlcg" not in caught.value.message
 
 
 async def test_a_registered_key_gets_in_and_is_cached(redis: Redis, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from redis.exceptions import RedisError
 
+from edge import url_hints
 from edge.auth import Authenticator
 from edge.deps import EdgeServices
 from edge.metrics import EdgeMetrics
@@ -93,4 +94,5 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
     add_health_routes(app, ready)
 
     app.include_router(routes)
+    url_hints.install(app)
     return app

@@ -19,7 +19,7 @@ from edge import keystore
 from edge.metrics import EdgeMetrics
 from edge.registry_sync import RegistrySync
 from gateway_shared.errors import GatewayError
-from gateway_shared.keys import KeyRecord, hash_key, looks_like_key
+from gateway_shared.keys import KEY_PREFIX, KeyRecord, hash_key, looks_like_key
 from gateway_shared.observability.logs import ThrottledLog
 from gateway_shared.observability.redis_calls import RedisCalls
 
@@ -31,15 +31,34 @@ _INVALID = (
 )
 
 
-def key_from_headers(headers: Headers) -> str | None:
-    authorization = headers.get("authorization")
-    if authorization:
-        scheme, _, credentials = authorization.partition(" ")
-        if scheme.lower() == "bearer" and credentials.strip():
-            return credentials.strip()
-        return None
-    api_key = headers.get("x-api-key")
-    return api_key.strip() if api_key else None
+_SEND_IT = "Send it as 'Authorization: Bearer <key>' or in the 'x-api-key' header."
+
+
+def key_from_headers(headers: Headers) -> str:
+    """The caller's key, from ``Authorization: Bearer`` or ``x-api-key`` (what Anthropic's
+    SDKs send); a header that holds a key in another form is named in the error, so the
+    caller learns what to change (the value itself is never repeated)."""
+    authorization = headers.get("authorization", "").strip()
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    api_key = headers.get("x-api-key", "").strip()
+    if api_key:
+        return api_key
+    if not authorization:
+        raise _unauthorized(f"You didn't provide an API key. {_SEND_IT}")
+    if authorization.startswith(KEY_PREFIX):
+        raise _unauthorized(
+            "The Authorization header holds a key without the 'Bearer' scheme: send it as "
+            "'Authorization: Bearer <key>'."
+        )
+    if scheme.lower() == "bearer":
+        raise _unauthorized(f"The Authorization header says 'Bearer' but holds no key. {_SEND_IT}")
+    named = f" '{scheme}'" if scheme.isalpha() and len(scheme) <= 20 else ""
+    raise _unauthorized(
+        f"The Authorization header uses the scheme{named}, which the gateway does not accept. "
+        + _SEND_IT
+    )
 
 
 def _unauthorized(message: str) -> GatewayError:
@@ -82,11 +101,6 @@ class Authenticator:
 
     async def authenticate(self, headers: Headers) -> KeyRecord:
         key = key_from_headers(headers)
-        if key is None:
-            raise _unauthorized(
-                "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' "
-                "or in the 'x-api-key' header."
-            )
         if not looks_like_key(key):
             raise _unauthorized(_INVALID)
         key_hash = hash_key(key, self._peppers[0])

@@ -1,7 +1,8 @@
-"""Every answer edge gives carries its request id: ``x-request-id``, and on the Messages
-routes ``request-id`` too (what Anthropic's SDKs read). The id is made here, before
-anything else runs, so the errors edge produces itself (401, 400, 404, 413...) carry it
-as well as the answers that come back from the tiers behind it."""
+"""Every answer edge gives carries its request id twice: ``x-request-id``, and
+``request-id``, what Anthropic's SDKs read (on every route, so a client whose URL is wrong
+still gets it). The id is made here, before anything else runs, so the errors edge
+produces itself (401, 400, 404, 413...) carry it as well as the answers that come back
+from the tiers behind it."""
 
 from __future__ import annotations
 
@@ -9,11 +10,9 @@ import os
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway_shared.errors import Envelope, envelope_of
 from gateway_shared.wire.headers import REQUEST_ID
 
-_OPENAI = (REQUEST_ID.encode(),)
-_ANTHROPIC = (REQUEST_ID.encode(), b"request-id")
+_NAMES = (REQUEST_ID.encode(), b"request-id")
 
 
 def new_request_id() -> str:
@@ -31,12 +30,11 @@ class RequestIds:
         request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         value = request_id.encode()
-        names = _ANTHROPIC if envelope_of(scope["path"]) is Envelope.ANTHROPIC else _OPENAI
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", ()) if h[0] not in names]
-                message = {**message, "headers": [*headers, *((n, value) for n in names)]}
+                headers = [h for h in message.get("headers", ()) if h[0] not in _NAMES]
+                message = {**message, "headers": [*headers, *((n, value) for n in _NAMES)]}
             await send(message)
 
         await self.app(scope, receive, send_with_id)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from edge.deps import Authenticated, Caller
+from edge.url_hints import trailing_slash
 from edge.validation import check_content_type, read_body
 from gateway_shared.errors import GatewayError
 from gateway_shared.hop import HopError, inward_path, relay, returned_headers
@@ -82,9 +83,15 @@ async def inference(request: Request, caller: Authenticated) -> Response:
 
 
 @routes.get("/v1/models")
-@routes.get("/v1/models/{model_id:path}")
 @routes.get("/v1/usage")
 async def lookup(request: Request, caller: Authenticated) -> Response:
+    return await _send_inward(request, caller, None, None)
+
+
+@routes.get("/v1/models/{model_id:path}")
+async def model(model_id: str, request: Request, caller: Authenticated) -> Response:
+    if not model_id:  # /v1/models/ names no model
+        raise trailing_slash(request.method, request.scope["path"])
     return await _send_inward(request, caller, None, None)
 
 

@@ -72,8 +72,9 @@ def rejection(
         limit = plan.daily_tokens if reason is Reason.DAILY_QUOTA else plan.monthly_tokens
         headers["retry-after"] = str(_seconds_until_next_period(reason, utcnow()))
         return GatewayError(
-            f"You exceeded your {period} token quota ({limit} tokens) for this key: this "
-            f"request needs up to {estimate} tokens. The quota resets at 00:00 UTC"
+            f"This request needs up to {estimate} tokens, more than remains of this key's "
+            f"{period} token quota ({limit} tokens). Send a smaller max_tokens or a shorter "
+            "prompt, or wait: the quota resets at 00:00 UTC"
             + (" on the first of the month." if period == "monthly" else "."),
             status=429,
             type_="insufficient_quota",
