@@ -29,7 +29,7 @@ from router.catalog import ModelEntry
 from router.deps import State, Vouch
 from router.providers.bridge import BRIDGES, Bridge
 from router.providers.errors import ProviderError
-from router.providers.messages_chat import count_input_tokens
+from router.providers.messages_tokens import count_input_tokens
 from router.routing.dispatcher import RoutedStream
 from router.routing.status import status_body
 from router.routing.table import Route
@@ -114,7 +114,7 @@ async def inference(request: Request, vouch: Vouch) -> Response:
 async def count_tokens(request: Request, vouch: Vouch) -> Response:
     """A Messages request's input tokens: from the first deployment (by priority) with a
     tokenizer endpoint that answers (Anthropic's count_tokens, vLLM's /tokenize), else
-    the gateway's estimate (``messages_chat.count_input_tokens``)."""
+    the gateway's estimate (``messages_tokens.count_input_tokens``)."""
     body = parse_object(await request.body())
     route = _resolve(vouch.services, vouch.identity, vouch.summary.model)
     counted = None

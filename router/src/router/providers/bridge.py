@@ -1,5 +1,6 @@
 """Each public API served by any deployment that can: natively where the deployment
-speaks it, translated (one module per API pair) where it speaks only chat completions.
+speaks it, translated (one module per API pair and direction) where it speaks only chat
+completions.
 
 The router's routes pick the :class:`Bridge` of the API a request speaks; the dispatcher
 asks it which deployments can serve the request, and calls a deployment's adapter
@@ -9,12 +10,14 @@ through it on every attempt:
   same name (:class:`Direct`);
 - the Responses API (:class:`ResponsesBridge`) goes to the deployment's own
   ``/v1/responses`` where it has one (``native_apis`` in the catalog), else to its chat
-  completions through :mod:`router.providers.responses_chat`. Reasoning items a client
-  replays (encrypted, only valid where they were made) go to a native deployment
-  untouched, but are dropped when the request fails over to another deployment than
-  its first attempt's, and always when translating;
+  completions through :mod:`router.providers.responses_request` (the answer back through
+  :mod:`router.providers.responses_answer`). Reasoning items a client replays
+  (encrypted, only valid where they were made) go to a native deployment untouched, but
+  are dropped when the request fails over to another deployment than its first
+  attempt's, and always when translating;
 - Anthropic's Messages API (:class:`MessagesBridge`) likewise, through
-  :mod:`router.providers.messages_chat` where it is translated.
+  :mod:`router.providers.messages_request` and :mod:`router.providers.messages_answer`
+  where it is translated.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import orjson
 from gateway_shared.sse import EventFramer
 from gateway_shared.tokens import estimate_prompt_tokens
 from gateway_shared.wire.identity import Api
-from router.providers import messages_chat
+from router.providers import messages_answer, messages_request
 from router.providers.base import (
     Completion,
     CompletionStream,
@@ -40,7 +43,8 @@ from router.providers.base import (
     Usage,
 )
 from router.providers.errors import ProviderError, ProviderRejected
-from router.providers.responses_chat import ResponsesEvents, chat_request, response_object
+from router.providers.responses_answer import ResponsesEvents, response_object
+from router.providers.responses_request import chat_request
 
 
 class Bridge(ABC):
@@ -203,7 +207,8 @@ def _message_id() -> str:
 class MessagesBridge(Bridge):
     """Anthropic's Messages API: natively to Anthropic and deployments whose catalog
     entry says they serve it (recent vLLM), with the client's ``anthropic-beta``; through
-    :mod:`router.providers.messages_chat` to chat completions for the others."""
+    :mod:`router.providers.messages_request` to chat completions for the others (the answer
+    back through :mod:`router.providers.messages_answer`)."""
 
     def serves(self, provider: Provider) -> bool:
         return bool({Operation.MESSAGES, Operation.CHAT} & provider.operations)
@@ -213,9 +218,9 @@ class MessagesBridge(Bridge):
     ) -> Completion:
         if Operation.MESSAGES in provider.operations:
             return await provider.complete(Operation.MESSAGES, body, headers)
-        chat = await provider.complete(Operation.CHAT, messages_chat.chat_request(body))
+        chat = await provider.complete(Operation.CHAT, messages_request.chat_request(body))
         usage = chat.usage or Usage(0, 0, estimated=True)
-        message = messages_chat.message_object(
+        message = messages_answer.message_object(
             orjson.loads(chat.body), body, message_id=_message_id(), usage=usage
         )
         return Completion(
@@ -227,8 +232,8 @@ class MessagesBridge(Bridge):
     ) -> CompletionStream:
         if Operation.MESSAGES in provider.operations:
             return await provider.stream(Operation.MESSAGES, body, headers)
-        chat = await provider.stream(Operation.CHAT, messages_chat.chat_request(body))
-        events = messages_chat.MessagesEvents(body, _message_id(), estimate_prompt_tokens(body))
+        chat = await provider.stream(Operation.CHAT, messages_request.chat_request(body))
+        events = messages_answer.MessagesEvents(body, _message_id(), estimate_prompt_tokens(body))
         return Translated(chat, events, failed=lambda e: events.fail("api_error", e.message))
 
 

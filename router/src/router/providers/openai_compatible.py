@@ -26,8 +26,8 @@ from router.providers.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from router.providers.messages_chat import chat_request as messages_as_chat
 from router.providers.messages_native import NativeMessagesEvents
+from router.providers.messages_request import chat_request as messages_as_chat
 from router.providers.responses_native import NativeResponsesEvents
 from router.providers.upstream import (
     EventTranslator,
