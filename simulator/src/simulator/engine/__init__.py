@@ -1,0 +1,1 @@
+"""A vLLM-like engine model: continuous batching, a paged KV cache with prefix caching."""
