@@ -108,7 +108,7 @@ async def test_vllm_metrics(client: openai.AsyncOpenAI, sim: Any) -> None:
         resp = await http.get("/metrics")
     assert resp.headers["content-type"].startswith("text/plain")
     after = _samples(resp.text)
-    model = frozenset({("model_name", "sim-model")})
+    model = frozenset({("model_name", "sim-model"), ("engine", "0")})
 
     def delta(name: str, labels: frozenset[tuple[str, str]] = model) -> float:
         return after[(name, labels)] - before.get((name, labels), 0.0)
@@ -118,4 +118,5 @@ async def test_vllm_metrics(client: openai.AsyncOpenAI, sim: Any) -> None:
     assert delta("vllm:request_success_total", model | {("finished_reason", "length")}) == 1
     assert delta("vllm:time_to_first_token_seconds_count") == 1
     assert after[("vllm:num_requests_running", model)] == 0
-    assert ("vllm:num_requests_running", frozenset({("model_name", "sim-embed")})) in after
+    embed = frozenset({("model_name", "sim-embed"), ("engine", "0")})
+    assert ("vllm:num_requests_running", embed) in after

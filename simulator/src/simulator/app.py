@@ -33,6 +33,8 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
             yield
         finally:
             server_log.removeFilter(log_filter)
+            if sim.engine is not None:
+                await sim.engine.aclose()
 
     app = FastAPI(
         title="LLM simulator",
@@ -42,7 +44,7 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
         # No OpenTelemetry in the simulator: it costs per request and vLLM has none by default.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    app.state.sim = SimState(settings)
+    app.state.sim = sim = SimState(settings)
     install_error_handlers(app)
     for path, endpoint in INFERENCE_ROUTES:
         app.router.add_route(path, endpoint, methods=["POST"], include_in_schema=False)

@@ -64,6 +64,28 @@ def message_characters(content: Any) -> int:
     return total
 
 
+def chat_prompt_text(messages: list[Any]) -> str:
+    """The text a chat prompt's tokens are counted from (what its prefix blocks hash)."""
+    parts: list[str] = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            for part in content:
+                text = part.get("text") if isinstance(part, dict) else part
+                if isinstance(text, str):
+                    parts.append(text)
+    return "".join(parts)
+
+
+def prompt_text(prompt: str | list[int]) -> str:
+    """A completion prompt as text, a token id as four characters (one counted token)."""
+    if isinstance(prompt, str):
+        return prompt
+    return "".join(f"{token_id & 0xFFFF:04x}" for token_id in prompt)
+
+
 def chat_prompt_tokens(messages: list[Any]) -> int:
     chars = 0
     for message in messages:

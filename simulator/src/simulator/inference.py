@@ -19,6 +19,8 @@ from starlette.responses import Response
 
 from gateway_shared.errors import GatewayError, error_response
 from simulator import payloads
+from simulator.engine.profile import SchedulingPolicy
+from simulator.engine.serving import EngineAnswer
 from simulator.faults import FaultConfig
 from simulator.parsing import EmbeddingJob, GenerationJob, parse_embedding
 from simulator.payloads import MALFORMED_BODY, StreamChunks
@@ -26,7 +28,7 @@ from simulator.responses import DelayedResponse, EventStream, HangResponse, plai
 from simulator.state import RequestRecord, SimState
 from simulator.stats import Outcome
 from simulator.validation.body import load_body
-from simulator.validation.errors import VLLMError
+from simulator.validation.errors import VLLMError, bad_request
 
 Parser = Callable[[Any, dict[str, bytes]], GenerationJob]
 
@@ -91,7 +93,12 @@ async def serve_generation(request: Request, sim: SimState, parse: Parser) -> Re
         sim.stats.end(Outcome.REJECTED)
         return exc.to_response()
 
-    record = sim.accept(job.model, job.prompt_tokens)
+    if job.priority and sim.profile.scheduling_policy is not SchedulingPolicy.PRIORITY:
+        sim.stats.end(Outcome.REJECTED)
+        return bad_request(
+            f"Got priority {job.priority} but Priority scheduling is not enabled."
+        ).to_response()
+    record = sim.accept(job.model, job.prompt_tokens, engine=sim.engine is not None)
     if faults.hang:
         return HangResponse(record)
     limit = faults.output_tokens
@@ -100,6 +107,20 @@ async def serve_generation(request: Request, sim: SimState, parse: Parser) -> Re
     else:
         tokens, finish_reason = limit, "stop"
     rid = payloads.request_id(job.kind)
+    hashes = sim.block_hashes(job.prompt_text, job.prompt_tokens)
+    if sim.engine is not None:
+        return EngineAnswer(
+            record,
+            sim.engine,
+            job,
+            hashes,
+            rid=rid,
+            created=int(time.time()),
+            model_json=sim.models[job.model],
+            tokens=tokens,
+            finish_reason=finish_reason,
+        )
+    cached = sim.instant_cached_tokens(hashes, job.prompt_tokens) if hashes else 0
 
     if job.stream:
         chunks = StreamChunks(job, rid, int(time.time()), sim.models[job.model])
@@ -112,12 +133,15 @@ async def serve_generation(request: Request, sim: SimState, parse: Parser) -> Re
             finish_reason=finish_reason,
             prompt_tokens=job.prompt_tokens,
             include_usage=job.include_usage,
+            cached_tokens=cached,
         )
 
     if faults.malformed_stream:
         body = MALFORMED_BODY
     else:
-        body = payloads.generation_body(job, rid, int(time.time()), tokens, finish_reason)
+        body = payloads.generation_body(
+            job, rid, int(time.time()), tokens, finish_reason, cached_tokens=cached
+        )
     return _answer(
         record,
         body,

@@ -3,13 +3,20 @@
 Names and labels follow vLLM's so dashboards and alerts written for a real vLLM fleet
 work against the simulator:
 
-- ``vllm:num_requests_running`` (gauge), ``vllm:num_requests_waiting`` (gauge, always 0)
+- ``vllm:num_requests_running``, ``vllm:num_requests_waiting`` (gauges; waiting is 0
+  without the engine model)
+- ``vllm:kv_cache_usage_perc`` (gauge, 0 to 1) and, as vLLM before 0.11 named it,
+  ``vllm:gpu_cache_usage_perc``
+- ``vllm:prefix_cache_queries_total``, ``vllm:prefix_cache_hits_total`` (counters, tokens)
 - ``vllm:request_success_total`` (counter, also labelled ``finished_reason``)
 - ``vllm:prompt_tokens_total``, ``vllm:generation_tokens_total`` (counters)
-- ``vllm:time_to_first_token_seconds``, ``vllm:e2e_request_latency_seconds`` (histograms)
+- ``vllm:time_to_first_token_seconds``, ``vllm:time_per_output_token_seconds``,
+  ``vllm:e2e_request_latency_seconds`` (histograms)
 
-All carry ``model_name``. Label children are resolved once per served model up front, so
-recording costs a few attribute look-ups per request.
+All carry ``model_name`` and ``engine`` (one engine, ``"0"``). The engine's own gauges
+and counters are reported under the first served model, as a vLLM server serves one.
+Label children are resolved once per served model up front, so recording costs a few
+attribute look-ups per request.
 """
 
 from __future__ import annotations
@@ -34,7 +41,12 @@ E2E_BUCKETS = (
     0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0,
     40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0,
 )  # fmt: skip
+TPOT_BUCKETS = (
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75,
+    1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
+)  # fmt: skip
 FINISH_REASONS = ("stop", "length", "abort")
+ENGINE = "0"
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -42,25 +54,44 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 class ModelMetrics:
     """The label children of one served model."""
 
-    __slots__ = ("e2e", "generation_tokens", "prompt_tokens", "running", "success", "ttft")
+    __slots__ = (
+        "e2e",
+        "generation_tokens",
+        "hits",
+        "kv_usage",
+        "old_kv_usage",
+        "prompt_tokens",
+        "queries",
+        "running",
+        "success",
+        "tpot",
+        "ttft",
+        "waiting",
+    )
 
     def __init__(self, metrics: SimMetrics, model: str) -> None:
-        self.running = metrics.running.labels(model_name=model)
-        metrics.waiting.labels(model_name=model).set(0)
+        labels = {"model_name": model, "engine": ENGINE}
+        self.running = metrics.running.labels(**labels)
+        self.waiting = metrics.waiting.labels(**labels)
+        self.kv_usage = metrics.kv_usage.labels(**labels)
+        self.old_kv_usage = metrics.old_kv_usage.labels(**labels)
+        self.queries = metrics.prefix_queries.labels(**labels)
+        self.hits = metrics.prefix_hits.labels(**labels)
         self.success = {
-            reason: metrics.success.labels(model_name=model, finished_reason=reason)
+            reason: metrics.success.labels(**labels, finished_reason=reason)
             for reason in FINISH_REASONS
         }
-        self.prompt_tokens = metrics.prompt_tokens.labels(model_name=model)
-        self.generation_tokens = metrics.generation_tokens.labels(model_name=model)
-        self.ttft = metrics.ttft.labels(model_name=model)
-        self.e2e = metrics.e2e.labels(model_name=model)
+        self.prompt_tokens = metrics.prompt_tokens.labels(**labels)
+        self.generation_tokens = metrics.generation_tokens.labels(**labels)
+        self.ttft = metrics.ttft.labels(**labels)
+        self.tpot = metrics.tpot.labels(**labels)
+        self.e2e = metrics.e2e.labels(**labels)
 
 
 class SimMetrics:
     def __init__(self, models: Iterable[str]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        labels = ["model_name"]
+        labels = ["model_name", "engine"]
         self.running = Gauge(
             "vllm:num_requests_running",
             "Number of requests in model execution batches.",
@@ -70,6 +101,30 @@ class SimMetrics:
         self.waiting = Gauge(
             "vllm:num_requests_waiting",
             "Number of requests waiting to be processed.",
+            labels,
+            registry=self.registry,
+        )
+        self.kv_usage = Gauge(
+            "vllm:kv_cache_usage_perc",
+            "KV-cache usage. 1 means 100 percent usage.",
+            labels,
+            registry=self.registry,
+        )
+        self.old_kv_usage = Gauge(
+            "vllm:gpu_cache_usage_perc",
+            "GPU KV-cache usage. 1 means 100 percent usage (the name before vLLM 0.11).",
+            labels,
+            registry=self.registry,
+        )
+        self.prefix_queries = Counter(
+            "vllm:prefix_cache_queries",
+            "Prefix cache queries, in terms of number of queried tokens.",
+            labels,
+            registry=self.registry,
+        )
+        self.prefix_hits = Counter(
+            "vllm:prefix_cache_hits",
+            "Prefix cache hits, in terms of number of cached tokens.",
             labels,
             registry=self.registry,
         )
@@ -98,6 +153,13 @@ class SimMetrics:
             buckets=TTFT_BUCKETS,
             registry=self.registry,
         )
+        self.tpot = Histogram(
+            "vllm:time_per_output_token_seconds",
+            "Histogram of time per output token in seconds.",
+            labels,
+            buckets=TPOT_BUCKETS,
+            registry=self.registry,
+        )
         self.e2e = Histogram(
             "vllm:e2e_request_latency_seconds",
             "Histogram of end to end request latency in seconds.",
@@ -106,6 +168,7 @@ class SimMetrics:
             registry=self.registry,
         )
         self.by_model = {model: ModelMetrics(self, model) for model in models}
+        self.engine = next(iter(self.by_model.values()))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

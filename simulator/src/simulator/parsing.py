@@ -42,6 +42,9 @@ class GenerationJob(NamedTuple):
     max_tokens: int | None
     stream: bool
     include_usage: bool
+    # What the prompt's prefix-cache blocks are hashed from, and vLLM's ``priority``.
+    prompt_text: str = ""
+    priority: int = 0
 
 
 class EmbeddingJob(NamedTuple):
@@ -90,6 +93,8 @@ def parse_chat(data: Any, models: dict[str, bytes]) -> GenerationJob:
         max_tokens=values.get("max_completion_tokens") or values.get("max_tokens"),
         stream=stream,
         include_usage=include_usage,
+        prompt_text=generation.chat_prompt_text(values["messages"]),
+        priority=values.get("priority") or 0,
     )
 
 
@@ -119,6 +124,8 @@ def parse_completion(data: Any, models: dict[str, bytes]) -> GenerationJob:
         max_tokens=max_tokens,
         stream=stream,
         include_usage=include_usage,
+        prompt_text="".join(generation.prompt_text(p) for p in prompts),
+        priority=values.get("priority") or 0,
     )
 
 

@@ -24,16 +24,26 @@ def request_id(kind: Kind) -> str:
     return prefix + os.urandom(16).hex()
 
 
-def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
-    return {
+def usage(prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> dict[str, Any]:
+    """vLLM's usage object; ``prompt_tokens_details`` only when the prefix cache hit."""
+    body: dict[str, Any] = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
     }
+    if cached_tokens:
+        body["prompt_tokens_details"] = {"cached_tokens": cached_tokens}
+    return body
 
 
 def generation_body(
-    job: GenerationJob, rid: str, created: int, tokens: int, finish_reason: str
+    job: GenerationJob,
+    rid: str,
+    created: int,
+    tokens: int,
+    finish_reason: str,
+    *,
+    cached_tokens: int = 0,
 ) -> bytes:
     """The non-streaming answer: a ``chat.completion`` or ``text_completion`` object."""
     text = generation.completion_text(tokens)
@@ -67,7 +77,7 @@ def generation_body(
             "created": created,
             "model": job.model,
             "choices": choices,
-            "usage": usage(job.prompt_tokens, tokens * job.choices),
+            "usage": usage(job.prompt_tokens, tokens * job.choices, cached_tokens),
         }
     )
 
@@ -149,5 +159,6 @@ class StreamChunks:
         middle = _CHAT_FINISH if self._chat else _TEXT_FINISH
         return self._heads[choice] + middle + reason.encode() + _FINISH_TAIL
 
-    def usage(self, prompt_tokens: int, completion_tokens: int) -> bytes:
-        return self._usage_head + orjson.dumps(usage(prompt_tokens, completion_tokens)) + b"}\n\n"
+    def usage(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> bytes:
+        counts = usage(prompt_tokens, completion_tokens, cached_tokens)
+        return self._usage_head + orjson.dumps(counts) + b"}\n\n"

@@ -190,8 +190,10 @@ class EventStream(_TimedResponse):
         finish_reason: str,
         prompt_tokens: int,
         include_usage: bool,
+        cached_tokens: int = 0,
     ) -> None:
         super().__init__(record, finish_reason)
+        self.cached_tokens = cached_tokens
         self.raw_headers = SSE_HEADERS
         self.chunks = chunks
         self.faults = faults
@@ -244,7 +246,9 @@ class EventStream(_TimedResponse):
         for choice in choices:
             pieces.append(chunks.finish(choice, self.finish_reason))
         if self.include_usage:
-            pieces.append(chunks.usage(self.prompt_tokens, self.tokens * len(choices)))
+            pieces.append(
+                chunks.usage(self.prompt_tokens, self.tokens * len(choices), self.cached_tokens)
+            )
         pieces.append(DONE)
         await send(_body(b"".join(pieces), more=False))
         self.outcome = Outcome.INJECTED if faults.malformed_stream else Outcome.COMPLETED

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 import orjson
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from simulator.engine.profile import H100_LLAMA_8B, EngineProfile, SchedulingPolicy
 from simulator.faults import (
     DelayMs,
     DisconnectAfter,
@@ -44,6 +46,18 @@ class SimulatorSettings(BaseSettings):
     disconnect_after_tokens: DisconnectAfter = None
     malformed_stream: bool = False
 
+    # The engine model (docs/simulator.md): off, every answer is timed by the fault
+    # fields alone; on, by continuous batching on the profile (engine/profile.py), made
+    # `engine_slowdown` times slower and given `engine_kv_blocks` blocks when set.
+    engine: bool = False
+    engine_slowdown: Annotated[float, Field(gt=0, le=10_000)] = 1.0
+    engine_kv_blocks: Annotated[int | None, Field(ge=1)] = None
+    engine_max_num_seqs: Annotated[int | None, Field(ge=1)] = None
+    # vLLM's --scheduling-policy: a request's `priority` is refused unless "priority".
+    scheduling_policy: SchedulingPolicy = SchedulingPolicy.FCFS
+    # vLLM V1's default; in instant mode too, so repeated prefixes report cached tokens.
+    prefix_caching: bool = True
+
     @field_validator("models", mode="before")
     @classmethod
     def _split_models(cls, value: Any) -> Any:
@@ -53,6 +67,16 @@ class SimulatorSettings(BaseSettings):
                 return orjson.loads(text)
             return [name.strip() for name in text.split(",") if name.strip()]
         return value
+
+    def engine_profile(self) -> EngineProfile:
+        base = H100_LLAMA_8B.scaled(slowdown=self.engine_slowdown)
+        return replace(
+            base,
+            num_gpu_blocks=self.engine_kv_blocks or base.num_gpu_blocks,
+            max_num_seqs=self.engine_max_num_seqs or base.max_num_seqs,
+            scheduling_policy=self.scheduling_policy,
+            enable_prefix_caching=self.prefix_caching,
+        )
 
     def faults(self) -> FaultConfig:
         """The fault configuration these settings start with."""

@@ -44,8 +44,7 @@ Derived figures (stated derivations; the GPU's datasheet figures are NVIDIA's H1
   utilisation vLLM's prefill throughput benchmarks reach on H100) = 0.030 ms.
 
 These give a decode-only step at a batch of 64 of about 13.5 ms (74 tokens/s per
-sequence) and a 2,000-token prefill of about 66 ms, in line with vLLM's published
-serving benchmarks for Llama-3.1-8B on one H100.
+sequence) and a 2,000-token prefill of about 66 ms.
 """
 
 from __future__ import annotations

@@ -1,0 +1,81 @@
+"""The engine in real time: one asyncio task steps the scheduler while it has work.
+
+A request is submitted as an :class:`EngineRequest`; the caller waits on its
+:class:`Progress` (set after every step in which it sampled a token) and aborts it if
+its client goes away. Steps take the time the profile gives them (``asyncio.sleep``);
+the loop sleeps on an event while the engine is idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from simulator.engine.scheduler import EngineRequest, Scheduler
+
+
+class Progress:
+    """Wakes the request's response after each of its steps."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def __call__(self, _: EngineRequest) -> None:
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+        self._event.clear()
+
+
+class EngineLoop:
+    def __init__(
+        self, scheduler: Scheduler, on_step: Callable[[Scheduler], None] | None = None
+    ) -> None:
+        self.scheduler = scheduler
+        self._on_step = on_step
+        self._work = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def submit(self, request: EngineRequest) -> None:
+        self.scheduler.add(request)
+        self._changed()
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="simulator-engine")
+
+    def abort(self, request: EngineRequest) -> None:
+        self.scheduler.abort(request)
+        self._changed()
+
+    def _changed(self) -> None:
+        self._work.set()
+        if self._on_step is not None:
+            self._on_step(self.scheduler)
+
+    async def _run(self) -> None:
+        scheduler = self.scheduler
+        while True:
+            if scheduler.idle:
+                self._work.clear()
+                await self._work.wait()
+            step = scheduler.schedule()
+            if not step.work:  # waiting requests that do not fit: wait for a change
+                self._work.clear()
+                await self._work.wait()
+                continue
+            await asyncio.sleep(step.seconds)
+            for request in scheduler.complete(step):
+                if request.notify is not None:
+                    request.notify(request)
+            if self._on_step is not None:
+                self._on_step(scheduler)
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
