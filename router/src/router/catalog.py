@@ -29,6 +29,8 @@ class Strategy(StrEnum):
     ROUND_ROBIN = "round_robin"  # smooth weighted round-robin
     LEAST_IN_FLIGHT = "least_in_flight"  # fewest requests in flight per unit of weight
     LATENCY = "latency"  # lowest EWMA time to first token x (in flight + 1) / weight
+    # the engines' own queues and KV caches, and prefix affinity (routing/load_aware.py)
+    LOAD_AWARE = "load_aware"
 
 
 class NativeApi(StrEnum):
@@ -88,6 +90,9 @@ class Deployment(_Strict):
     # messages; vLLM, before the versions that added /v1/responses and /v1/messages,
     # neither).
     native_apis: tuple[NativeApi, ...] | None = None
+    # The server orders requests by the key's plan priority (vLLM started with
+    # `--scheduling-policy priority`, which refuses a priority otherwise).
+    priority_scheduling: bool = False
     timeouts: Timeouts = Timeouts()
 
     @field_validator("base_url")
@@ -116,7 +121,15 @@ class ModelEntry(_Strict):
     alias: str = Field(min_length=1)
     strategy: Strategy = Strategy.WEIGHTED
     owned_by: str = "gateway"
+    # The saturation guard (routing/saturation.py): when every deployment's engine has
+    # at least this many requests waiting, shed the lowest priorities at once. None: off.
+    shed_queue_depth: int | None = Field(default=None, ge=1)
     deployments: tuple[Deployment, ...] = Field(min_length=1)
+
+    @property
+    def reads_load(self) -> bool:
+        """Whether routing this alias needs its engines' load (their /metrics)."""
+        return self.strategy is Strategy.LOAD_AWARE or self.shed_queue_depth is not None
 
 
 class RetryPolicy(_Strict):
@@ -157,10 +170,24 @@ class HealthPolicy(_Strict):
     unhealthy_after: int = Field(default=2, ge=1)
 
 
+class LoadPolicy(_Strict):
+    """Reading engines' load, for ``load_aware`` aliases and the saturation guard."""
+
+    # How often each engine's metrics are read.
+    scrape_seconds: float = Field(default=1.5, ge=0.1, le=60)
+    # A reading older than this is not trusted: the alias balances by in-flight alone.
+    stale_seconds: float = Field(default=5.0, gt=0)
+    timeout_seconds: float = Field(default=1.0, gt=0)
+    # Consistent hashing with bounded loads: a prefix stays on its deployment while that
+    # one's load is at most this many times the average.
+    affinity_bound: float = Field(default=1.25, ge=1.0)
+
+
 class Routing(_Strict):
     retry: RetryPolicy = RetryPolicy()
     breaker: BreakerPolicy = BreakerPolicy()
     health: HealthPolicy = HealthPolicy()
+    load: LoadPolicy = LoadPolicy()
 
 
 class Catalog(_Strict):

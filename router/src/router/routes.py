@@ -25,12 +25,14 @@ from gateway_shared.wire.admission import Admitted
 from gateway_shared.wire.headers import ANTHROPIC_BETA
 from gateway_shared.wire.identity import Identity
 from gateway_shared.wire.report import Report, usage_trailer
-from router.catalog import ModelEntry
+from router.catalog import ModelEntry, Strategy
 from router.deps import State, Vouch
+from router.providers.base import PRIORITY_HINT
 from router.providers.bridge import BRIDGES, Bridge
 from router.providers.errors import ProviderError
 from router.providers.messages_tokens import count_input_tokens
-from router.routing.dispatcher import RoutedStream
+from router.routing.affinity import prefix_key
+from router.routing.dispatcher import Hints, RoutedStream
 from router.routing.status import status_body
 from router.routing.table import Route
 from router.state import RouterState
@@ -80,7 +82,10 @@ async def inference(request: Request, vouch: Vouch) -> Response:
     if ctx is not None:
         ctx.model = route.alias
     retry = state.table.catalog.routing.retry
-    headers = _provider_headers(request)
+    priority = identity.plan.priority
+    headers = {**_provider_headers(request), PRIORITY_HINT: priority.value}
+    affinity = prefix_key(body) if route.entry.strategy is Strategy.LOAD_AWARE else None
+    hints = Hints(priority=priority, affinity=affinity)
     started = time.perf_counter()
 
     def report(**usage: Any) -> Report:
@@ -91,13 +96,13 @@ async def inference(request: Request, vouch: Vouch) -> Response:
 
     try:
         if summary.stream:
-            stream = await state.dispatcher.stream(route, bridge, body, retry, headers)
+            stream = await state.dispatcher.stream(route, bridge, body, retry, headers, hints=hints)
             return StreamingResponse(
                 _relayed(stream),
                 media_type="text/event-stream",
                 headers={"cache-control": "no-cache", **report().headers()},
             )
-        result = await state.dispatcher.complete(route, bridge, body, retry, headers)
+        result = await state.dispatcher.complete(route, bridge, body, retry, headers, hints=hints)
     except GatewayError as exc:
         failed = exc.to_response(envelope_of(request.scope["path"]))
         failed.headers.update(report().headers())

@@ -23,6 +23,7 @@ from router.providers.base import Provider
 from router.providers.registry import ADAPTERS
 from router.routing.dispatcher import Dispatcher
 from router.routing.health import HealthMonitor
+from router.routing.load import LoadMonitor
 from router.routing.reload import CatalogWatcher
 from router.routing.table import CatalogSource, RoutingTable
 
@@ -56,6 +57,7 @@ class RouterState:
     adapters: Mapping[str, type[Provider]] = field(default_factory=lambda: ADAPTERS)
     dispatcher: Dispatcher = field(default_factory=Dispatcher)
     monitor: HealthMonitor = field(default_factory=HealthMonitor)
+    loads: LoadMonitor = field(default_factory=LoadMonitor)
     rng: random.Random = field(default_factory=random.Random)
     # What every adapter is seen through (the provider observer); None in unit tests.
     wrap: Wrap | None = None
@@ -80,6 +82,7 @@ class RouterState:
         self.health_checks = health_checks
         if health_checks:
             self.monitor.sync(self.table.states, self.table.catalog.routing.health)
+        self._sync_loads()
         self.watcher = CatalogWatcher(self.table.source.path, self.reload, poll_seconds)
         self.watcher.start(handle_sighup=handle_sighup)
 
@@ -96,6 +99,7 @@ class RouterState:
         self.table = table
         if self.health_checks:
             self.monitor.sync(table.states, table.catalog.routing.health)
+        self._sync_loads()
         self._retire(retired)
         log.info(
             "catalog reloaded from %s (sha256 %s): %d models, %d deployments",
@@ -105,6 +109,11 @@ class RouterState:
             len(table.states),
         )
         return True
+
+    def _sync_loads(self) -> None:
+        policy = self.table.catalog.routing.load
+        self.dispatcher.load_policy = policy
+        self.loads.sync(self.table.load_read(), policy)
 
     def _retire(self, providers: Iterable[Provider]) -> None:
         """Close replaced adapters once no request can still be using them."""
@@ -128,6 +137,7 @@ class RouterState:
         if self.watcher is not None:
             await self.watcher.aclose()
         await self.monitor.aclose()
+        await self.loads.aclose()
         for task in list(self._retiring):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

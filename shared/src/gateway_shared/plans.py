@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from fnmatch import fnmatchcase
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+class Priority(StrEnum):
+    """How a key's requests rank when a model's fleet is saturated: the router sheds
+    ``low`` first and ``high`` last, and passes the rank to engines that schedule by it."""
+
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
 
 
 class Plan(BaseModel):
@@ -17,6 +27,7 @@ class Plan(BaseModel):
     monthly_tokens: int | None = Field(default=None, gt=0)
     models: tuple[str, ...] = Field(default=("*",), description="allowed model patterns")
     max_tokens: int | None = Field(default=None, gt=0, description="cap on max_tokens")
+    priority: Priority = Priority.NORMAL
 
     def allows_model(self, model: str) -> bool:
         return any(fnmatchcase(model, pattern) for pattern in self.models)

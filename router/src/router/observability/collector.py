@@ -83,6 +83,12 @@ class RouterCollector(Collector):
             name: CounterMetricFamily(f"gateway_router_{name}", help_text)
             for name, help_text in ROUTING_COUNTERS.items()
         }
+        shed = CounterMetricFamily(
+            "gateway_router_shed_requests",
+            "Requests refused by the saturation guard (every engine of the model queueing), "
+            "by the key's plan priority.",
+            labels=["model", "priority"],
+        )
         if state is not None:
             catalog.add_metric([state.table.source.sha256[:12]], 1)
             for name, deployment in state.table.states.items():
@@ -102,5 +108,8 @@ class RouterCollector(Collector):
             values = dataclasses.asdict(state.dispatcher.counters)
             for name, family in routing.items():
                 family.add_metric([], values.get(name, 0))
+            for (alias, priority), count in state.dispatcher.counters.shed.items():
+                shed.add_metric([alias, priority], count)
         yield from (health, breaker, opened, in_flight, checks, catalog)
         yield from routing.values()
+        yield shed

@@ -24,7 +24,14 @@ from gateway_shared.observability.tracing import trace_id_of
 from gateway_shared.wire.report import Usage
 from router.observability.provider_metrics import OK, DeploymentInstruments, ProviderMetrics
 from router.observability.provider_spans import ResponseScan, server_attributes, start_span
-from router.providers.base import Completion, CompletionStream, Headers, Operation, Provider
+from router.providers.base import (
+    Completion,
+    CompletionStream,
+    EngineLoad,
+    Headers,
+    Operation,
+    Provider,
+)
 from router.providers.errors import (
     ProviderError,
     ProviderRateLimited,
@@ -173,6 +180,7 @@ class ObservedProvider(Provider):
         self.type = inner.type
         self.operations = inner.operations
         self.default_health_interval = inner.default_health_interval
+        self.reports_load = inner.reports_load
         self._observer = observer
         self._instruments = DeploymentInstruments(observer.metrics, inner.deployment)
         self._server = server_attributes(inner.deployment)
@@ -226,6 +234,9 @@ class ObservedProvider(Provider):
 
     async def health(self) -> bool:
         return await self.inner.health()
+
+    async def load(self) -> EngineLoad | None:
+        return await self.inner.load()
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -21,11 +21,33 @@ from gateway_shared.wire.report import Usage
 from router.catalog import Deployment
 from router.providers.errors import ProviderError
 
-__all__ = ["Completion", "CompletionStream", "Headers", "Operation", "Provider", "Usage"]
+__all__ = [
+    "PRIORITY_HINT",
+    "Completion",
+    "CompletionStream",
+    "EngineLoad",
+    "Headers",
+    "Operation",
+    "Provider",
+    "Usage",
+]
 
 # Headers of the client's request a provider may need (Anthropic's ``anthropic-beta``,
-# for a deployment that serves the Messages API itself); most calls carry none.
+# for a deployment that serves the Messages API itself), and the router's hints.
 Headers = Mapping[str, str] | None
+# The hint holding the key's plan priority (``gateway_shared.plans.Priority``): an
+# adapter whose server schedules by priority translates it; none sends it on as is.
+PRIORITY_HINT = "x-gateway-priority"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineLoad:
+    """An inference server's own view of its load, as its metrics report it."""
+
+    running: int
+    waiting: int
+    # Share of the KV cache in use, 0 to 1.
+    kv_usage: float
 
 
 class Operation(StrEnum):
@@ -92,6 +114,8 @@ class Provider(ABC):
     operations: frozenset[Operation] = frozenset(Operation)
     #: Seconds between health checks when the catalog does not say.
     default_health_interval: float = 10.0
+    #: Whether :meth:`load` can say anything (only then is it read).
+    reports_load: bool = False
 
     def __init__(self, deployment: Deployment, client: httpx.AsyncClient) -> None:
         self.deployment = deployment
@@ -135,6 +159,11 @@ class Provider(ABC):
         except ProviderError:
             return False
         return True
+
+    async def load(self) -> EngineLoad | None:
+        """The server's current load where it reports one (vLLM's ``/metrics``); None
+        where it has none or the read failed."""
+        return None
 
     async def aclose(self) -> None:
         """Release what the adapter holds; the shared HTTP client is the router's to close,

@@ -17,10 +17,20 @@ from typing import Any
 import httpx
 import orjson
 
+from gateway_shared.plans import Priority
 from gateway_shared.sse import DONE
 from gateway_shared.tokens import estimate_prompt_tokens
 from router.catalog import Deployment, NativeApi
-from router.providers.base import Completion, CompletionStream, Headers, Operation, Provider, Usage
+from router.providers.base import (
+    PRIORITY_HINT,
+    Completion,
+    CompletionStream,
+    EngineLoad,
+    Headers,
+    Operation,
+    Provider,
+    Usage,
+)
 from router.providers.errors import (
     ProviderError,
     ProviderRejected,
@@ -41,6 +51,7 @@ from router.providers.upstream import (
     whole_answer_limit,
 )
 from router.providers.usage import usage_from
+from router.providers.vllm_metrics import parse_load
 
 PATHS = {
     Operation.CHAT: "/chat/completions",
@@ -236,11 +247,54 @@ class OpenAICompatible(Provider):
         return await model_ids(self.client, self._base + "/models", self._headers, self._timeout)
 
 
+# vLLM schedules the lower value first; requests that carry none are at 0.
+VLLM_PRIORITY: dict[str, int] = {Priority.HIGH: -1, Priority.NORMAL: 0, Priority.LOW: 1}
+
+
 class VLLM(OpenAICompatible):
-    """A vLLM OpenAI-compatible server (or the simulator standing in for one)."""
+    """A vLLM OpenAI-compatible server (or the simulator standing in for one).
+
+    Its load is read from its ``/metrics`` (``vllm_metrics``). Where the catalog says it
+    runs ``--scheduling-policy priority``, every request carries the key's plan priority
+    as vLLM's ``priority`` (a client's own is overridden); elsewhere a client's
+    ``priority`` is dropped, since such a server refuses any but 0.
+    """
 
     type: str = "vllm"
     default_health_interval: float = 10.0
+    reports_load: bool = True
+
+    def _prioritised(self, body: dict[str, Any], headers: Headers) -> dict[str, Any]:
+        if not self.deployment.priority_scheduling:
+            return (
+                {k: v for k, v in body.items() if k != "priority"} if "priority" in body else body
+            )
+        hint = headers.get(PRIORITY_HINT) if headers else None
+        return {**body, "priority": VLLM_PRIORITY.get(hint or Priority.NORMAL, 0)}
+
+    async def complete(
+        self, operation: Operation, body: dict[str, Any], headers: Headers = None
+    ) -> Completion:
+        return await super().complete(operation, self._prioritised(body, headers), headers)
+
+    async def stream(
+        self, operation: Operation, body: dict[str, Any], headers: Headers = None
+    ) -> CompletionStream:
+        return await super().stream(operation, self._prioritised(body, headers), headers)
+
+    async def load(self) -> EngineLoad | None:
+        try:
+            response = await self.client.get(
+                self._base.removesuffix("/v1") + "/metrics", timeout=self._timeout
+            )
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        try:
+            return parse_load(response.text, self.deployment.model)
+        except ValueError:  # not the Prometheus text format
+            return None
 
     async def health(self) -> bool:
         # vLLM's own liveness endpoint sits beside /v1, not under it.

@@ -12,6 +12,8 @@ Strategies (``strategy`` of a model alias in the catalog):
   A deployment without a measurement yet goes first, and 1 request in
   ``LATENCY_EXPLORE`` picks at random by weight, so a deployment that was slow once is
   measured again rather than left out forever.
+- ``load_aware``: the engines' own queues and KV caches, and prefix affinity
+  (:mod:`router.routing.load_aware`).
 
 The caller passes only deployments that may take a request now (breaker, concurrency
 cap and Retry-After already checked).
@@ -22,7 +24,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
-from router.catalog import Strategy
+from router.catalog import LoadPolicy, Strategy
+from router.routing import load_aware
 from router.routing.deployment import DeploymentState
 
 LATENCY_EXPLORE = 20
@@ -31,12 +34,19 @@ LATENCY_EXPLORE = 20
 class Balancer:
     """The balancing state of one model alias (round-robin positions live here)."""
 
-    def __init__(self, strategy: Strategy, rng: random.Random) -> None:
+    def __init__(
+        self, strategy: Strategy, rng: random.Random, load: LoadPolicy | None = None
+    ) -> None:
         self.strategy = strategy
         self._rng = rng
+        self._load = load or LoadPolicy()
         self._current: dict[str, float] = {}
 
-    def choose(self, candidates: Sequence[DeploymentState]) -> DeploymentState:
+    def choose(
+        self, candidates: Sequence[DeploymentState], affinity: int | None = None, now: float = 0.0
+    ) -> DeploymentState:
+        """One of ``candidates``; ``affinity`` (the request's prefix key) and ``now``
+        (the dispatcher's clock) matter to ``load_aware`` only."""
         if len(candidates) == 1:
             return candidates[0]
         match self.strategy:
@@ -45,9 +55,11 @@ class Balancer:
             case Strategy.ROUND_ROBIN:
                 return self._round_robin(candidates)
             case Strategy.LEAST_IN_FLIGHT:
-                return self._lowest(candidates, lambda d: d.in_flight / d.weight)
+                return load_aware.least_in_flight(candidates, self._rng)
             case Strategy.LATENCY:
                 return self._latency(candidates)
+            case Strategy.LOAD_AWARE:
+                return load_aware.choose(candidates, affinity, now, self._load, self._rng)
 
     def _weighted(self, candidates: Sequence[DeploymentState]) -> DeploymentState:
         return self._rng.choices(candidates, weights=[d.weight for d in candidates])[0]

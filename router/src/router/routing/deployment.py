@@ -9,12 +9,13 @@ and its outcome feeds the breaker, the latency average and the counters.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from router.catalog import BreakerPolicy, Deployment, HealthPolicy
-from router.providers.base import Provider
+from router.providers.base import EngineLoad, Provider
 from router.providers.errors import ProviderError, ProviderRejected, ProviderTimeout
 from router.routing.breaker import CircuitBreaker
 
@@ -68,6 +69,15 @@ class DeploymentState:
         self.health = Health.UNKNOWN
         self.health_failures_in_a_row = 0
         self.counters = Counters()
+        # The engine's last reported load (routing/load.py), when, and the requests this
+        # router has sent it since (which that reading could not include).
+        self.load: EngineLoad | None = None
+        self.load_at = float("-inf")
+        self.sent_since_load = 0
+        # A stable number for the name: the same on every router replica (not hash()).
+        self.ring_key = int.from_bytes(
+            hashlib.blake2b(deployment.name.encode(), digest_size=8).digest(), "big"
+        )
 
     @property
     def name(self) -> str:
@@ -91,6 +101,18 @@ class DeploymentState:
         cap = self.deployment.max_concurrency
         return cap is not None and self.in_flight >= cap
 
+    def observe_load(self, load: EngineLoad | None, now: float) -> None:
+        if load is not None:
+            self.load, self.load_at, self.sent_since_load = load, now, 0
+
+    def fresh_load(self, now: float, stale_seconds: float) -> EngineLoad | None:
+        """The last reading of the engine's load, unless it is older than ``stale_seconds``."""
+        return self.load if now - self.load_at <= stale_seconds else None
+
+    def queue(self, load: EngineLoad) -> int:
+        """Requests the engine holds or is about to: running, waiting, and sent since."""
+        return load.running + load.waiting + self.sent_since_load
+
     def cooling(self, now: float) -> bool:
         return now < self.cooldown_until
 
@@ -101,6 +123,7 @@ class DeploymentState:
     def acquire(self, *, panic: bool = False) -> Lease:
         """Count a request in; ``panic``: sent despite an open breaker (it probes it)."""
         self.in_flight += 1
+        self.sent_since_load += 1
         self.counters.attempts += 1
         probe = self.breaker.acquire()
         return Lease(self, probe or panic)

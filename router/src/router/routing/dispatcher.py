@@ -35,18 +35,20 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_random_exponential
 
 from gateway_shared.errors import GatewayError
+from gateway_shared.plans import Priority
 from gateway_shared.wire.report import Usage
-from router.catalog import RetryPolicy
+from router.catalog import LoadPolicy, RetryPolicy
 from router.providers.base import Completion, CompletionStream, Headers, Provider
 from router.providers.bridge import Bridge
 from router.providers.errors import ProviderError, ProviderRateLimited
 from router.routing.deployment import DeploymentState, Lease
+from router.routing.saturation import overloaded
 from router.routing.table import Route
 
 log = logging.getLogger("router.routing")
@@ -73,6 +75,17 @@ class RoutingCounters:
     unavailable: int = 0
     # Attempts sent despite an open breaker, nothing else being able to take them.
     panics: int = 0
+    # Requests refused by the saturation guard, by (alias, priority).
+    shed: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Hints:
+    """What the router knows of a request beyond its body: the key's plan priority, and
+    the prompt's prefix key where the alias balances by it (``routing/affinity.py``)."""
+
+    priority: Priority = Priority.NORMAL
+    affinity: int | None = None
 
 
 @functools.cache
@@ -116,6 +129,9 @@ def no_deployment(route: Route, bridge: Bridge, now: float) -> GatewayError:
     )
 
 
+_NO_HINTS = Hints()
+
+
 class Attempts:
     """One request's way through the deployments of its route."""
 
@@ -125,8 +141,10 @@ class Attempts:
         bridge: Bridge,
         clock: Callable[[], float],
         counters: RoutingCounters,
+        affinity: int | None = None,
     ) -> None:
         self.route = route
+        self.affinity = affinity
         self.bridge = bridge
         self._clock = clock
         self._counters = counters
@@ -147,7 +165,7 @@ class Attempts:
             priority = state.priority
             if state.name not in self._tried and state.available(now):
                 group.append(state)
-        return self.route.balancer.choose(group) if group else None
+        return self.route.balancer.choose(group, self.affinity, now) if group else None
 
     def _again(self, now: float, until: float) -> tuple[DeploymentState, float] | None:
         """The deployment ready first (no later than ``until``), and when it is ready."""
@@ -173,7 +191,7 @@ class Attempts:
             if state.name in self._tried or state.at_capacity() or state.cooling(now):
                 continue
             group.append(state)
-        return self.route.balancer.choose(group) if group else None
+        return self.route.balancer.choose(group, self.affinity, now) if group else None
 
     def wait_before_next(self, policy: RetryPolicy, retry: RetryCallState) -> float | None:
         """Seconds until the next attempt may start; None when there is none to make."""
@@ -267,6 +285,8 @@ class Dispatcher:
         self._clock = clock
         self._sleep = sleep
         self.counters = RoutingCounters()
+        # The catalog's, set by the router state at every (re)load.
+        self.load_policy = LoadPolicy()
 
     async def complete(
         self,
@@ -275,12 +295,15 @@ class Dispatcher:
         body: dict[str, Any],
         policy: RetryPolicy,
         headers: Headers = None,
+        *,
+        hints: Hints = _NO_HINTS,
     ) -> Completion:
         completion, lease = await self._run(
             route,
             bridge,
             policy,
             lambda p, failover: bridge.complete(p, body, failover=failover, headers=headers),
+            hints,
         )
         lease.release()
         return completion
@@ -292,12 +315,15 @@ class Dispatcher:
         body: dict[str, Any],
         policy: RetryPolicy,
         headers: Headers = None,
+        *,
+        hints: Hints = _NO_HINTS,
     ) -> RoutedStream:
         stream, lease = await self._run(
             route,
             bridge,
             policy,
             lambda p, failover: bridge.stream(p, body, failover=failover, headers=headers),
+            hints,
         )
         return RoutedStream(stream, lease)
 
@@ -307,11 +333,18 @@ class Dispatcher:
         bridge: Bridge,
         policy: RetryPolicy,
         call: Callable[[Provider, bool], Awaitable[T]],
+        hints: Hints,
     ) -> tuple[T, Lease]:
         """The first answer and its lease (still held), or the last attempt's error.
         ``call`` is told whether the attempt failed over from the first deployment."""
         self.counters.requests += 1
-        attempts = Attempts(route, bridge, self._clock, self.counters)
+        refusal = overloaded(route, hints.priority, self._clock(), self.load_policy)
+        if refusal is not None:
+            shed = self.counters.shed
+            key = (route.alias, hints.priority.value)
+            shed[key] = shed.get(key, 0) + 1
+            raise refusal
+        attempts = Attempts(route, bridge, self._clock, self.counters, hints.affinity)
         retry = RetryCallState(_STRATEGIES_ONLY, None, (), {})
         out_of_attempts = _attempts_cap(policy.max_attempts)
         previous: ProviderError | None = None

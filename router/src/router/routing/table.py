@@ -54,6 +54,10 @@ class RoutingTable:
     def get(self, alias: str) -> Route | None:
         return self.routes.get(alias)
 
+    def load_read(self) -> list[DeploymentState]:
+        """The deployments whose engines' load routing uses (``ModelEntry.reads_load``)."""
+        return [s for r in self.routes.values() if r.entry.reads_load for s in r.deployments]
+
     @classmethod
     def build(
         cls,
@@ -109,7 +113,10 @@ class RoutingTable:
                     )
             ordered = sorted((states[d.name] for d in entry.deployments), key=lambda s: s.priority)
             routes[entry.alias] = Route(
-                entry, tuple(ordered), Balancer(entry.strategy, rng), policy.panic_routing
+                entry,
+                tuple(ordered),
+                Balancer(entry.strategy, rng, catalog.routing.load),
+                policy.panic_routing,
             )
         retired.extend(s.provider for name, s in kept.items() if name not in states)
         return cls(catalog, source, routes, states), retired

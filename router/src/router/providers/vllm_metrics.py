@@ -1,0 +1,40 @@
+"""Reading a vLLM server's load from its Prometheus ``/metrics`` text.
+
+Parsed with the Prometheus client library's own text parser, matching samples by name
+(and ``model_name`` where several models share a server): requests running and waiting,
+and the KV cache's usage - ``vllm:kv_cache_usage_perc`` (vLLM 0.11) or, from older
+servers, ``vllm:gpu_cache_usage_perc``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from router.providers.base import EngineLoad
+
+RUNNING = "vllm:num_requests_running"
+WAITING = "vllm:num_requests_waiting"
+KV_USAGE = "vllm:kv_cache_usage_perc"
+KV_USAGE_BEFORE_0_11 = "vllm:gpu_cache_usage_perc"
+_WANTED = frozenset({RUNNING, WAITING, KV_USAGE, KV_USAGE_BEFORE_0_11})
+
+
+def parse_load(text: str, model: str) -> EngineLoad | None:
+    """The load ``text`` reports for ``model`` (summed over its engines); None when the
+    text has no running and waiting gauges for it."""
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name not in _WANTED:
+            continue
+        for sample in family.samples:
+            served = sample.labels.get("model_name")
+            if served is not None and served != model:
+                continue
+            if family.name in (KV_USAGE, KV_USAGE_BEFORE_0_11):
+                found[family.name] = max(found.get(family.name, 0.0), sample.value)
+            else:
+                found[family.name] = found.get(family.name, 0.0) + sample.value
+    if RUNNING not in found or WAITING not in found:
+        return None
+    kv = found.get(KV_USAGE, found.get(KV_USAGE_BEFORE_0_11, 0.0))
+    return EngineLoad(running=int(found[RUNNING]), waiting=int(found[WAITING]), kv_usage=kv)

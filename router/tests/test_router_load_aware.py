@@ -1,0 +1,291 @@
+"""Load- and prefix-aware balancing, the saturation guard, and the vLLM adapter's part:
+reading /metrics and passing the plan's priority."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from gateway_shared.errors import Envelope
+from gateway_shared.plans import Priority
+from router.catalog import BreakerPolicy, LoadPolicy, ModelEntry, Strategy
+from router.providers.base import PRIORITY_HINT, EngineLoad, Operation
+from router.providers.openai_compatible import VLLM
+from router.providers.vllm_metrics import parse_load
+from router.routing.affinity import prefix_key
+from router.routing.balancer import Balancer
+from router.routing.deployment import DeploymentState
+from router.routing.saturation import overloaded
+from router.routing.table import Route
+from tests.support.routerkit import UNUSED_CLIENT, FakeClock, FakeProvider, fake_deployment
+
+NOW = 100.0
+POLICY = LoadPolicy()
+
+VLLM_METRICS = """\
+# HELP vllm:num_requests_running Number of requests in model execution batches.
+# TYPE vllm:num_requests_running gauge
+vllm:num_requests_running{engine="0",model_name="qwen"} 7.0
+vllm:num_requests_running{engine="0",model_name="other"} 99.0
+# HELP vllm:num_requests_waiting Number of requests waiting to be processed.
+# TYPE vllm:num_requests_waiting gauge
+vllm:num_requests_waiting{engine="0",model_name="qwen"} 3.0
+# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.
+# TYPE vllm:kv_cache_usage_perc gauge
+vllm:kv_cache_usage_perc{engine="0",model_name="qwen"} 0.42
+# HELP vllm:prefix_cache_hits_total Prefix cache hits.
+# TYPE vllm:prefix_cache_hits_total counter
+vllm:prefix_cache_hits_total{engine="0",model_name="qwen"} 1234.0
+"""
+
+
+def states(count: int, *, load: EngineLoad | None = None) -> list[DeploymentState]:
+    out = []
+    for i in range(count):
+        deployment = fake_deployment(f"vllm-{i}")
+        provider = FakeProvider(deployment, UNUSED_CLIENT)
+        state = DeploymentState("chat", deployment, provider, BreakerPolicy(), FakeClock())
+        if load is not None:
+            state.observe_load(load, NOW)
+        out.append(state)
+    return out
+
+
+def idle() -> EngineLoad:
+    return EngineLoad(running=0, waiting=0, kv_usage=0.0)
+
+
+def balancer(seed: int = 1) -> Balancer:
+    return Balancer(Strategy.LOAD_AWARE, random.Random(seed), POLICY)
+
+
+# --- reading vLLM's metrics ---------------------------------------------------------
+
+
+def test_the_load_is_read_from_vllms_metric_names() -> None:
+    assert parse_load(VLLM_METRICS, "qwen") == EngineLoad(running=7, waiting=3, kv_usage=0.42)
+
+
+def test_kv_use_falls_back_to_the_name_before_vllm_0_11() -> None:
+    text = VLLM_METRICS.replace("kv_cache_usage_perc", "gpu_cache_usage_perc")
+    assert parse_load(text, "qwen") == EngineLoad(running=7, waiting=3, kv_usage=0.42)
+
+
+def test_metrics_without_the_queue_gauges_say_nothing() -> None:
+    assert parse_load("# nothing here\n", "qwen") is None
+    assert parse_load(VLLM_METRICS, "not-served") is None
+
+
+def _vllm(handler: Any, **kw: Any) -> VLLM:
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return VLLM(fake_deployment("v", provider="vllm", model="qwen", **kw), client)
+
+
+async def test_the_vllm_adapter_reads_metrics_beside_v1() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(200, text=VLLM_METRICS)
+
+    assert await _vllm(handler).load() == EngineLoad(running=7, waiting=3, kv_usage=0.42)
+    assert seen == ["/metrics"]
+
+
+@pytest.mark.parametrize(
+    "response",
+    [httpx.Response(503, text="down"), httpx.Response(200, text="{not prometheus")],
+)
+async def test_an_unreadable_metrics_page_is_no_reading(response: httpx.Response) -> None:
+    assert await _vllm(lambda _: response).load() is None
+
+
+async def test_a_dead_metrics_endpoint_is_no_reading() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    assert await _vllm(refuse).load() is None
+
+
+# --- passing the plan's priority -------------------------------------------------------
+
+
+def _capture(bodies: list[dict[str, Any]]) -> Any:
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(orjson.loads(request.content))
+        return httpx.Response(200, json={"object": "list", "data": []})
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("priority", "sent"), [(Priority.HIGH, -1), (Priority.NORMAL, 0), (Priority.LOW, 1)]
+)
+async def test_priority_scheduling_gets_the_plans_priority(priority: Priority, sent: int) -> None:
+    bodies: list[dict[str, Any]] = []
+    adapter = _vllm(_capture(bodies), priority_scheduling=True, can_stream=False)
+    body = {"input": "x", "priority": -100}  # a client's own is overridden
+    await adapter.complete(Operation.EMBEDDINGS, body, {PRIORITY_HINT: priority.value})
+    assert bodies[0]["priority"] == sent
+
+
+async def test_without_priority_scheduling_no_priority_is_sent() -> None:
+    bodies: list[dict[str, Any]] = []
+    adapter = _vllm(_capture(bodies), can_stream=False)
+    await adapter.complete(
+        Operation.EMBEDDINGS, {"input": "x", "priority": 5}, {PRIORITY_HINT: "high"}
+    )
+    assert "priority" not in bodies[0]
+
+
+# --- the prefix key --------------------------------------------------------------------
+
+SYSTEM = "You are the support assistant of Example Corp. " * 40
+
+
+def _chat(system: str, *turns: str) -> dict[str, Any]:
+    messages = [{"role": "system", "content": system}]
+    messages += [{"role": "user", "content": t} for t in turns]
+    return {"model": "chat", "messages": messages}
+
+
+def test_every_turn_of_a_conversation_shares_its_prefix_key() -> None:
+    first = prefix_key(_chat(SYSTEM, "hello"))
+    later = prefix_key(_chat(SYSTEM, "hello", "and another question"))
+    assert first == later
+    assert first != prefix_key(_chat("A different system prompt. " * 40, "hello"))
+
+
+def test_the_prefix_key_reads_every_apis_fields() -> None:
+    messages = {"system": [{"type": "text", "text": SYSTEM}], "messages": []}
+    responses = {"instructions": SYSTEM, "input": "hi"}
+    assert prefix_key(messages) == prefix_key(responses) == prefix_key({"prompt": SYSTEM})
+    assert prefix_key({"messages": []}) is None
+
+
+# --- choosing ----------------------------------------------------------------------------
+
+
+def test_a_prefix_goes_to_the_same_deployment_from_every_router() -> None:
+    # Two routers: their own states (in-flight counts), the same engines' readings.
+    keys = [prefix_key(_chat(f"tenant {i} " * 200, "hi")) for i in range(40)]
+    one, other = states(4, load=idle()), states(4, load=idle())
+    picks_one = [balancer(1).choose(one, k, NOW).name for k in keys]
+    picks_other = [balancer(2).choose(list(reversed(other)), k, NOW).name for k in keys]
+    assert picks_one == picks_other
+    assert len(set(picks_one)) == 4  # and the prefixes spread over the fleet
+
+
+def test_a_session_sticks_to_its_deployment() -> None:
+    group = states(4, load=idle())
+    key = prefix_key(_chat(SYSTEM, "hi"))
+    assert len({balancer().choose(group, key, NOW).name for _ in range(20)}) == 1
+
+
+def test_an_overloaded_affinity_target_is_passed_over() -> None:
+    group = states(4, load=idle())
+    key = prefix_key(_chat(SYSTEM, "hi"))
+    home = balancer().choose(group, key, NOW)
+    home.observe_load(EngineLoad(running=20, waiting=10, kv_usage=0.9), NOW)
+    moved = balancer().choose(group, key, NOW)
+    assert moved is not home
+    # Bounded loads: the next in the key's order, not merely the least loaded.
+    home.observe_load(idle(), NOW)
+    assert balancer().choose(group, key, NOW) is home
+
+
+def test_without_a_prefix_the_least_loaded_engine_wins() -> None:
+    group = states(3, load=EngineLoad(running=5, waiting=2, kv_usage=0.5))
+    group[1].observe_load(EngineLoad(running=1, waiting=0, kv_usage=0.9), NOW)
+    assert {balancer().choose(group, None, NOW).name for _ in range(20)} == {"vllm-1"}
+
+
+def test_requests_sent_since_the_reading_count_as_load() -> None:
+    group = states(2, load=idle())
+    group[0].acquire()
+    group[0].acquire()
+    assert {balancer().choose(group, None, NOW).name for _ in range(20)} == {"vllm-1"}
+
+
+def test_a_stale_reading_falls_back_to_least_in_flight() -> None:
+    group = states(3, load=idle())
+    group[2].observe_load(idle(), NOW - POLICY.stale_seconds - 1)  # its metrics stopped
+    group[0].in_flight = group[2].in_flight = 2
+    key = prefix_key(_chat(SYSTEM, "hi"))
+    picks = Counter(balancer().choose(group, key, NOW).name for _ in range(20))
+    assert picks == {"vllm-1": 20}
+
+
+def test_no_reading_at_all_is_least_in_flight() -> None:
+    group = states(2)
+    group[0].in_flight = 1
+    assert {balancer().choose(group, 7, NOW).name for _ in range(10)} == {"vllm-1"}
+
+
+# --- the saturation guard ---------------------------------------------------------------
+
+
+def route(group: list[DeploymentState], depth: int | None = 4) -> Route:
+    entry = ModelEntry(
+        alias="chat",
+        strategy=Strategy.LOAD_AWARE,
+        shed_queue_depth=depth,
+        deployments=tuple(s.deployment for s in group),
+    )
+    return Route(entry, tuple(group), balancer())
+
+
+def _queueing(group: list[DeploymentState], waiting: int) -> None:
+    for state in group:
+        state.observe_load(EngineLoad(running=64, waiting=waiting, kv_usage=1.0), NOW)
+
+
+@pytest.mark.parametrize(
+    ("waiting", "shed"),
+    [
+        (3, set()),
+        (4, {Priority.LOW}),
+        (8, {Priority.LOW, Priority.NORMAL}),
+        (16, {Priority.LOW, Priority.NORMAL, Priority.HIGH}),
+    ],
+)
+def test_the_lowest_priority_is_shed_first(waiting: int, shed: set[Priority]) -> None:
+    group = states(3)
+    _queueing(group, waiting)
+    refused = {p for p in Priority if overloaded(route(group), p, NOW, POLICY) is not None}
+    assert refused == shed
+
+
+def test_nothing_is_shed_while_one_engine_has_room() -> None:
+    group = states(3)
+    _queueing(group, 50)
+    group[1].observe_load(EngineLoad(running=10, waiting=0, kv_usage=0.3), NOW)
+    assert overloaded(route(group), Priority.LOW, NOW, POLICY) is None
+
+
+def test_nothing_is_shed_without_fresh_evidence() -> None:
+    group = states(2)
+    _queueing(group, 50)
+    group[0].observe_load(idle(), NOW - 60)
+    assert overloaded(route(group), Priority.LOW, NOW, POLICY) is None
+    assert overloaded(route(states(2), depth=None), Priority.LOW, NOW, POLICY) is None
+
+
+def test_a_shed_request_is_told_when_to_retry_in_each_apis_shape() -> None:
+    group = states(2)
+    _queueing(group, 50)
+    refusal = overloaded(route(group), Priority.LOW, NOW, POLICY)
+    assert refusal is not None
+    openai = refusal.to_response(Envelope.OPENAI)
+    assert openai.status_code == 503
+    assert orjson.loads(openai.body)["error"]["code"] == "server_overloaded"
+    assert openai.headers["retry-after"] == "2"
+    anthropic = refusal.to_response(Envelope.ANTHROPIC)
+    assert anthropic.status_code == 529
+    assert orjson.loads(anthropic.body)["error"]["type"] == "overloaded_error"
+    assert anthropic.headers["retry-after"] == "2"
