@@ -199,6 +199,22 @@ def test_an_overloaded_affinity_target_is_passed_over() -> None:
     assert balancer().choose(group, key, NOW) is home
 
 
+def test_a_request_or_two_more_is_no_reason_to_leave_a_prefix_home() -> None:
+    group = states(3, load=idle())
+    key = prefix_key(_chat(SYSTEM, "hi"))
+    home = balancer().choose(group, key, NOW)
+    home.observe_load(EngineLoad(running=2, waiting=0, kv_usage=0.1), NOW)
+    assert balancer().choose(group, key, NOW) is home
+
+
+def test_a_request_done_since_the_reading_no_longer_counts() -> None:
+    group = states(2, load=idle())
+    group[0].acquire().release()
+    assert group[0].sent_since_load == 0
+    group[0].acquire()
+    assert group[0].sent_since_load == 1
+
+
 def test_without_a_prefix_the_least_loaded_engine_wins() -> None:
     group = states(3, load=EngineLoad(running=5, waiting=2, kv_usage=0.5))
     group[1].observe_load(EngineLoad(running=1, waiting=0, kv_usage=0.9), NOW)

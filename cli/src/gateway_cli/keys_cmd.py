@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from edge import keystore
 from gateway_shared.keys import KeyRecord, Registry
-from gateway_shared.plans import Plan
+from gateway_shared.plans import Plan, Priority
 from gateway_shared.redis_client import connect
 from policy.usage import read_usage
 
@@ -39,6 +39,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     for limit in ("rpm", "tpm", "max-concurrent", "daily-tokens", "monthly-tokens", "max-tokens"):
         create.add_argument(f"--{limit}", type=int)
     create.add_argument("--models", nargs="+", default=["*"], help="allowed model patterns")
+    create.add_argument(
+        "--priority",
+        choices=[p.value for p in Priority],
+        default=Priority.NORMAL.value,
+        help="rank when a model's fleet is saturated (low is shed first)",
+    )
     actions.add_parser("list", help="list keys (never their secret)")
     revoke = actions.add_parser("revoke", help="revoke a key by id or name")
     revoke.add_argument("key")
@@ -97,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
             monthly_tokens=args.monthly_tokens,
             max_tokens=args.max_tokens,
             models=tuple(args.models),
+            priority=Priority(args.priority),
         )
         try:
             key, record = registry.add(args.name, plan, pepper.encode())

@@ -18,6 +18,8 @@ Fields:
   cut after half of its body.
 - ``malformed_stream``: put a non-JSON ``data:`` line in the middle of each stream; a
   non-streaming answer gets a body that is not JSON.
+- ``metrics_down``: ``/metrics`` answers 503 while requests are still served (a replica
+  whose metrics stop, for load-aware routing to notice).
 
 A :class:`FaultConfig` is immutable: a change replaces the whole object, so a request
 reads one consistent configuration for its whole life.
@@ -54,6 +56,7 @@ class FaultConfig(BaseModel):
     hang: bool = False
     disconnect_after_tokens: DisconnectAfter = None
     malformed_stream: bool = False
+    metrics_down: bool = False
 
     @property
     def ttft_s(self) -> float:

@@ -124,4 +124,6 @@ async def readyz() -> Response:
 
 @ops.get("/metrics")
 async def metrics(sim: SimDep) -> Response:
+    if sim.faults.metrics_down:
+        return Response(b"metrics are down (injected fault)\n", status_code=503)
     return Response(sim.metrics.render(), media_type=CONTENT_TYPE)

@@ -108,8 +108,9 @@ class RouterCollector(Collector):
             values = dataclasses.asdict(state.dispatcher.counters)
             for name, family in routing.items():
                 family.add_metric([], values.get(name, 0))
-            for (alias, priority), count in state.dispatcher.counters.shed.items():
-                shed.add_metric([alias, priority], count)
+            for alias, by_priority in state.dispatcher.counters.shed.items():
+                for priority, count in by_priority.items():
+                    shed.add_metric([alias, priority], count)
         yield from (health, breaker, opened, in_flight, checks, catalog)
         yield from routing.values()
         yield shed

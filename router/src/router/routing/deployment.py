@@ -212,4 +212,8 @@ class Lease:
     def release(self) -> None:
         if not self._released:
             self._released = True
-            self.state.in_flight -= 1
+            state = self.state
+            state.in_flight -= 1
+            # Sent and done since the engine's last reading: no longer part of its load.
+            if self.started >= state.load_at and state.sent_since_load > 0:
+                state.sent_since_load -= 1

@@ -75,8 +75,8 @@ class RoutingCounters:
     unavailable: int = 0
     # Attempts sent despite an open breaker, nothing else being able to take them.
     panics: int = 0
-    # Requests refused by the saturation guard, by (alias, priority).
-    shed: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Requests refused by the saturation guard: alias -> priority -> count.
+    shed: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,9 +340,8 @@ class Dispatcher:
         self.counters.requests += 1
         refusal = overloaded(route, hints.priority, self._clock(), self.load_policy)
         if refusal is not None:
-            shed = self.counters.shed
-            key = (route.alias, hints.priority.value)
-            shed[key] = shed.get(key, 0) + 1
+            shed = self.counters.shed.setdefault(route.alias, {})
+            shed[hints.priority] = shed.get(hints.priority, 0) + 1
             raise refusal
         attempts = Attempts(route, bridge, self._clock, self.counters, hints.affinity)
         retry = RetryCallState(_STRATEGIES_ONLY, None, (), {})

@@ -5,10 +5,10 @@ KV cache in use; ``routing/load.py``) plus what this router sent it since. Then:
 
 - a request with a prefix key (``routing/affinity.py``) goes to the first candidate, in
   the key's rendezvous-hash order, whose load stays within ``affinity_bound`` times the
-  average (consistent hashing with bounded loads): the same prefix reaches the same
-  engine, whose cache holds it, until that engine is busier than the rest by that
-  margin; the order depends only on the key and the deployment names, so every router
-  replica agrees on it;
+  average, or ``affinity_slack`` requests above it (consistent hashing with bounded
+  loads): the same prefix reaches the same engine, whose cache holds it, until that
+  engine is busier than the rest by that margin; the order depends only on the key and
+  the deployment names, so every router replica agrees on it;
 - a request without one, or whose every candidate is over the bound, goes to the
   least loaded (queue per unit of weight, then KV cache use);
 - when any candidate's reading is missing or stale, the whole choice is made by
@@ -68,7 +68,8 @@ def choose(
             reverse=True,
         )
         for i in ranked:
-            bound = math.ceil(policy.affinity_bound * average * candidates[i].weight)
+            fair = average * candidates[i].weight
+            bound = max(math.ceil(policy.affinity_bound * fair), fair + policy.affinity_slack)
             if queues[i] + 1 <= bound:
                 return candidates[i]
     costs = [

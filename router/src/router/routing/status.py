@@ -38,6 +38,18 @@ def _deployment(state: DeploymentState, now: float) -> dict[str, Any]:
             ),
         },
         "cooldown_seconds": round(max(0.0, state.cooldown_until - now), 3),
+        # The engine's last reading (routing/load.py) and how old it is; None: never read.
+        "load": (
+            None
+            if state.load is None
+            else {
+                "running": state.load.running,
+                "waiting": state.load.waiting,
+                "kv_usage": state.load.kv_usage,
+                "age_seconds": round(now - state.load_at, 3),
+                "sent_since": state.sent_since_load,
+            }
+        ),
         "ttft_ewma_ms": round(state.ttft_ewma * 1000, 1) if state.ttft_ewma is not None else None,
         "counters": dataclasses.asdict(state.counters),
     }
