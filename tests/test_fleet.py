@@ -66,8 +66,12 @@ class Fleet:
     stack: Stack
     keys: dict[str, str]
 
+    def service(self, replica: str) -> Any:
+        # The stack's own simulator is the first replica: one process fewer to start.
+        return self.stack.services["simulator" if replica == REPLICAS[0] else replica]
+
     def url(self, replica: str) -> str:
-        return self.stack.services[replica].url
+        return str(self.service(replica).url)
 
     def status(self) -> dict[str, Any]:
         response = httpx.get(self.stack.services["router"].url + "/status", timeout=5)
@@ -92,15 +96,15 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     stack = Stack(
         workdir,
         catalog_path=catalog,
-        extra_simulators={r: ENGINE | {"SIM_MODELS": r} for r in REPLICAS},
+        extra_env=ENGINE | {"SIM_MODELS": REPLICAS[0]},
+        extra_simulators={r: ENGINE | {"SIM_MODELS": r} for r in REPLICAS[1:]},
     )
-    catalog.write_text(_catalog({r: stack.services[r].url + "/v1" for r in REPLICAS}))
+    fleet = Fleet(stack, {})
+    catalog.write_text(_catalog({r: fleet.url(r) + "/v1" for r in REPLICAS}))
     try:
         stack.start()
-        keys = {
-            p: create_key(stack, f"fleet-{p}", "--priority", p) for p in ("low", "normal", "high")
-        }
-        fleet = Fleet(stack, keys)
+        for priority in ("low", "normal", "high"):
+            fleet.keys[priority] = create_key(stack, f"fleet-{priority}", "--priority", priority)
         wait_until(lambda: all(fleet.loads("lb-").values()), timeout=20, what="first load readings")
         yield fleet
     finally:
@@ -226,7 +230,7 @@ def test_a_replica_that_dies_mid_session_is_routed_around(fleet: Fleet) -> None:
     client = fleet.client()
     system = _system_prompt()
     home = _turns(client, system, 1)[0].model
-    service = fleet.stack.services[home]
+    service = fleet.service(home)
     service.stop()
     try:
         rest = _turns(client, system, 4)
