@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from simulator.engine.kv_cache import KVCache, block_hashes
+from simulator.engine.loop import EngineLoop, Progress
 from simulator.engine.profile import H100_LLAMA_8B, EngineProfile, SchedulingPolicy
 from simulator.engine.scheduler import EngineRequest, Scheduler
 
@@ -204,3 +205,17 @@ def test_scaling_the_gpu_down() -> None:
     assert slow.num_gpu_blocks == 280
     assert slow.step_ms(4, 100) == pytest.approx(10 * H100_LLAMA_8B.step_ms(4, 100))
     assert isinstance(slow, EngineProfile)
+
+
+async def test_resetting_the_engine_empties_it_and_ends_what_was_inside() -> None:
+    loop = EngineLoop(Scheduler(H100_LLAMA_8B.scaled(slowdown=1000)))
+    progress = Progress()
+    inside = request(prompt("r", 64)[1], 64, output=1000)
+    inside.notify = progress
+    loop.submit(inside)
+    loop.reset()
+    await progress.wait()
+    assert inside.finished
+    assert loop.scheduler.idle
+    assert loop.scheduler.kv.cached_prefix(inside.hashes) == 0
+    await loop.aclose()

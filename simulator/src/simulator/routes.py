@@ -8,7 +8,8 @@ Admin API:
 - ``GET /admin/config``: the current :class:`~simulator.faults.FaultConfig` as JSON.
 - ``PUT /admin/config``: merge a JSON object holding any subset of its fields; answers
   the new configuration (400 on an unknown field or an invalid value).
-- ``POST /admin/reset``: restore the start-time configuration and zero the counters.
+- ``POST /admin/reset``: restore the start-time configuration, zero the counters and
+  empty the prefix cache (and, with the engine model, the engine).
 - ``GET /admin/stats``: ``{"requests", "in_flight", "completed", "cancelled",
   "errors_injected", "rejected"}`` (see :mod:`simulator.stats`).
 """

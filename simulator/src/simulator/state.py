@@ -80,6 +80,13 @@ class SimState:
     def reset(self) -> None:
         self.faults = self.initial_faults
         self.stats.reset()
+        # Caches start cold again (a benchmark's runs must not inherit each other's).
+        self.prefix_cache = KVCache(
+            self.profile.num_gpu_blocks, prefix_caching=self.profile.enable_prefix_caching
+        )
+        self._counted = (0, 0)
+        if self.engine is not None:
+            self.engine.reset()
 
     def inject_error(self, faults: FaultConfig) -> bool:
         rate = faults.error_rate

@@ -46,6 +46,17 @@ class EngineLoop:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="simulator-engine")
 
+    def reset(self) -> None:
+        """An empty engine with a cold cache; requests still inside are abandoned."""
+        scheduler = self.scheduler
+        abandoned = [*scheduler.running, *scheduler.queued()]
+        self.scheduler = Scheduler(scheduler.profile)
+        for request in abandoned:
+            scheduler.abort(request)
+            if request.notify is not None:  # its answer ends, cut short
+                request.notify(request)
+        self._changed()
+
     def abort(self, request: EngineRequest) -> None:
         self.scheduler.abort(request)
         self._changed()

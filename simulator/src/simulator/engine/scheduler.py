@@ -78,6 +78,9 @@ class Scheduler:
     def waiting(self) -> int:
         return len(self._waiting)
 
+    def queued(self) -> list[EngineRequest]:
+        return [request for _, request in self._waiting]
+
     @property
     def idle(self) -> bool:
         return not self.running and not self._waiting
