@@ -7,6 +7,9 @@ then the report.
     uv run gateway bench --soak 300 ...   # add (or, with --quick, force) the soak
     uv run gateway bench --profile perf   # where the tiers spend their time (no report)
     uv run gateway bench --compare REV    # this checkout and commit REV in the same rounds
+    uv run gateway bench --fleet          # balancing policies on a simulated vLLM fleet
+                                          # (~15 min; --full: 4 cells x 5 rounds, hours):
+                                          # writes docs/benchmarks-fleet.md
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway_cli.bench import baseline, machine, profiling, report
+from gateway_cli.bench.fleet import run as fleet_run
 from gateway_cli.bench.pinning import Layout, choose_layout, pin
 from gateway_cli.bench.results import NOISY, Measurement, Results
 from gateway_cli.bench.runner import Runner
@@ -98,6 +102,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         choices=profiling.PROFILERS,
         help="instead of the benchmark: profile each tier under load and print the hotspots",
     )
+    fleet_run.add_arguments(bench)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -126,6 +131,8 @@ def say(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.fleet:
+        return fleet_run.run(args, say)
     workdir: Path = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     layout = choose_layout(args.sut_cores)

@@ -1,0 +1,147 @@
+"""docs/benchmarks-fleet.md and its plots, from the fleet benchmark's results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on these machines
+
+import matplotlib.pyplot as plt
+
+from gateway_cli.bench.fleet.fleet import POLICIES
+
+LOAD_NAMES = {0.5: "50%", 0.8: "80%", 1.0: "100%", 1.5: "150%"}
+
+
+def _med(runs: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in runs if r[key] is not None]
+    return median(values) if values else None
+
+
+def _fmt(value: float | None, unit: str = "s", scale: float = 1.0) -> str:
+    return "-" if value is None else f"{value * scale:.2f}{unit}"
+
+
+def _runs(cell: dict[str, Any], policy: str, load: float) -> list[dict[str, Any]]:
+    return [r for r in cell["runs"] if r["policy"] == policy and r["load"] == load]
+
+
+def _table(cell: dict[str, Any]) -> list[str]:
+    lines = [
+        "| policy | load | req/s | TTFT p50 | TTFT p99 | e2e p99 | output tok/s | prefix hit "
+        "| shed low/normal/high | shed p99 | failed | gateway CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for load, name in LOAD_NAMES.items():
+        for policy in POLICIES:
+            runs = _runs(cell, policy, load)
+            if not runs:
+                continue
+            shed = "/".join(str(sum(r["shed"][p] for r in runs)) for p in ("low", "normal", "high"))
+            lines.append(
+                f"| {policy} | {name} | {runs[0]['rate']:.2f} | {_fmt(_med(runs, 'ttft_p50'))} "
+                f"| {_fmt(_med(runs, 'ttft_p99'))} | {_fmt(_med(runs, 'e2e_p99'))} "
+                f"| {_med(runs, 'tokens_per_s') or 0:.1f} | {_med(runs, 'hit_rate') or 0:.0%} "
+                f"| {shed} | {_fmt(_med(runs, 'shed_p99_ms'), ' ms')} "
+                f"| {sum(r['failed'] for r in runs)} | {_med(runs, 'gateway_cpu') or 0:.0f}% |"
+            )
+    return lines
+
+
+def _ratios(cell: dict[str, Any]) -> list[str]:
+    la, rr = _runs(cell, "load_aware", 0.8), _runs(cell, "round_robin", 0.8)
+    if not la or not rr:
+        return []
+    ttft = [
+        a["ttft_p99"] / b["ttft_p99"]
+        for a, b in zip(la, rr, strict=False)
+        if a["ttft_p99"] and b["ttft_p99"]
+    ]
+    hit = [a["hit_rate"] / b["hit_rate"] for a, b in zip(la, rr, strict=False) if b["hit_rate"]]
+    tokens = [
+        a["tokens_per_s"] / b["tokens_per_s"]
+        for a, b in zip(la, rr, strict=False)
+        if b["tokens_per_s"]
+    ]
+    out = ["", "At 80% load, load-aware against round-robin (median of the rounds' ratios):", ""]
+    if ttft:
+        out.append(f"- TTFT p99: {median(ttft):.2f}x (target <= 0.5x)")
+    out.append(
+        f"- prefix hit rate: {median(hit):.2f}x (target >= 2x)"
+        if hit
+        else f"- prefix hit rate: {_med(la, 'hit_rate') or 0:.0%} vs 0% for round-robin"
+    )
+    if tokens:
+        out.append(f"- output tokens/s: {median(tokens):.2f}x (target >= 1x)")
+    return out
+
+
+def _plot(cell: dict[str, Any], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for policy in POLICIES:
+        points = [
+            (load * 100, _med(_runs(cell, policy, load), "ttft_p99"))
+            for load in LOAD_NAMES
+            if _runs(cell, policy, load)
+        ]
+        xs = [x for x, y in points if y is not None]
+        ys = [y for _, y in points if y is not None]
+        ax.plot(xs, ys, marker="o", label=policy)
+    ax.set_xlabel("load (% of measured capacity)")
+    ax.set_ylabel("TTFT p99 (s)")
+    ax.set_title(cell["name"], fontsize=9)
+    ax.set_yscale("log")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write(results: dict[str, Any], output: Path) -> None:
+    settings = results["settings"]
+    lines = [
+        "# Fleet benchmark: balancing policies on a simulated vLLM fleet",
+        "",
+        f"Reproduce: `{results['command']}` (started {results['started']}).",
+        "",
+        f"{settings['replicas']} replicas of the simulator's engine model (the profile in "
+        "`simulator/src/simulator/engine/profile.py`: Llama-3.1-8B on one H100 under vLLM "
+        f"v0.11.0) made {settings['slowdown']:g} times slower, with the KV cache each cell "
+        "names, behind the whole gateway (edge, policy, router). Open-loop Poisson arrivals "
+        "of multi-turn chat sessions from 12 tenants, each with its own long system prompt; "
+        "a quarter of the tenants' keys are high priority, a quarter low. Each run starts "
+        f"with cold caches, lasts {settings['duration']:g} s after {settings['warmup']:g} s "
+        f"of warm-up, and is repeated in {settings['rounds']} interleaved round(s); figures "
+        "are medians of the rounds. Capacity is what round-robin completes with clients "
+        "always waiting; loads are shares of it. Every policy's alias has the same "
+        f"saturation guard (shed_queue_depth {settings['shed_queue_depth']}). Gateway CPU: "
+        "edge + policy + router, in % of one core, over the run.",
+        "",
+        f"Cost of a load-aware decision (prefix key and choice, 8 replicas, a 2,000-token "
+        f"prompt): {results['policy_cost_us']:.1f} µs of CPU (target < 50 µs).",
+    ]
+    for i, cell in enumerate(results["cells"]):
+        plot = output.with_name(f"{output.stem}-{i + 1}.png")
+        _plot(cell, plot)
+        shape = cell["shape"]
+        working = shape["tenants"] * shape["system_tokens"] if shape["shared"] else 0
+        lines += [
+            "",
+            f"## {cell['name']}",
+            "",
+            f"Capacity: {cell['capacity']:.2f} req/s. KV cache per replica: "
+            f"{cell['kv_blocks']} blocks ({cell['kv_blocks'] * 16:,} tokens); shared "
+            f"working set: {working:,} tokens.",
+            "",
+            *_table(cell),
+            *_ratios(cell),
+            "",
+            f"![TTFT p99 against load]({plot.name})",
+        ]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,196 @@
+"""The fleet benchmark's course: capacity first, then every policy at every load,
+interleaved round by round, for each cell (KV cache size x system-prompt length) and
+the control workload; then the report.
+
+Sizing: the simulated GPU is the engine profile made ``--slowdown`` times slower, with a
+KV cache of a few hundred blocks, so that four replicas saturate at a few requests per
+second: the fleet, not the gateway, is the bottleneck on a small machine (the report
+gives the gateway's CPU in every run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from gateway_cli.bench.fleet import cost, report
+from gateway_cli.bench.fleet.driver import Driver, closed_loop, open_loop, window
+from gateway_cli.bench.fleet.fleet import CAPACITY_ALIAS, POLICIES, Engine, Fleet, alias
+from gateway_cli.bench.fleet.stats import RunStats
+from gateway_cli.bench.fleet.workload import Shape, Workload
+from gateway_cli.bench.sampling import Meter
+
+LOADS = (0.5, 0.8, 1.0, 1.5)
+
+
+@dataclass(frozen=True)
+class Cell:
+    name: str
+    kv_blocks: int
+    shape: Shape
+
+
+@dataclass(frozen=True)
+class FleetSettings:
+    replicas: int
+    slowdown: float
+    duration: float
+    warmup: float
+    rounds: int
+    shed_queue_depth: int
+    cells: tuple[Cell, ...]
+    seed: int
+
+
+def add_arguments(bench: argparse.ArgumentParser) -> None:
+    group = bench.add_argument_group("fleet (--fleet)")
+    group.add_argument("--fleet", action="store_true", help="compare balancing policies on a fleet")
+    group.add_argument("--replicas", type=int, default=4, help="simulated replicas (4)")
+    group.add_argument("--slowdown", type=float, default=10.0, help="GPU slowdown (10)")
+    group.add_argument("--full", action="store_true", help="4 cells, 5 rounds (long)")
+    group.add_argument("--shed-queue-depth", type=int, default=8, help="(8)")
+    group.add_argument("--seed", type=int, default=21)
+    group.add_argument(
+        "--vllm-url", action="append", default=[], help="a real vLLM base URL (repeat)"
+    )
+    group.add_argument("--vllm-model", help="the model the real vLLM servers serve")
+
+
+def fleet_settings(args: argparse.Namespace) -> FleetSettings:
+    long, short = Shape(system_tokens=2000), Shape(system_tokens=1000)
+    control = Shape(system_tokens=2000, shared=False)
+    cells = [Cell("shared, 2000-token system prompts, 400 blocks", 400, long)]
+    if args.full:
+        cells += [
+            Cell("shared, 2000-token system prompts, 700 blocks", 700, long),
+            Cell("shared, 1000-token system prompts, 400 blocks", 400, short),
+            Cell("shared, 1000-token system prompts, 700 blocks", 700, short),
+        ]
+    cells.append(Cell("control: no shared prefix, 400 blocks", 400, control))
+    return FleetSettings(
+        replicas=len(args.vllm_url) or args.replicas,
+        slowdown=args.slowdown,
+        duration=args.duration or 30.0,
+        warmup=args.warmup if args.warmup is not None else 5.0,
+        rounds=args.rounds or (5 if args.full else 1),
+        shed_queue_depth=args.shed_queue_depth,
+        cells=tuple(cells),
+        seed=args.seed,
+    )
+
+
+def run(args: argparse.Namespace, say: Callable[[str], None]) -> int:
+    settings = fleet_settings(args)
+    workdir: Path = args.workdir.resolve() / "fleet"
+    output: Path = args.output or Path("docs/benchmarks-fleet.md")
+    vllm = (list(args.vllm_url), args.vllm_model) if args.vllm_url else None
+    if vllm is not None and not args.vllm_model:
+        raise SystemExit("error: --vllm-url needs --vllm-model")
+    first = settings.cells[0]
+    fleet = Fleet(
+        workdir,
+        settings.replicas,
+        Engine(settings.slowdown, first.kv_blocks),
+        settings.shed_queue_depth,
+        vllm,
+    )
+    say(f"fleet: {settings.replicas} replicas in {workdir}")
+    results: dict[str, object] = {
+        "command": "uv run gateway bench --fleet" + (" --full" if args.full else ""),
+        "settings": asdict(settings),
+        "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "policy_cost_us": cost.decision_us(replicas=8, prompt_tokens=2000),
+        "cells": [],
+    }
+    fleet.start()
+    try:
+        for cell in settings.cells:
+            if vllm is None and fleet.engine and fleet.engine.kv_blocks != cell.kv_blocks:
+                fleet.resize(Engine(settings.slowdown, cell.kv_blocks))
+            results["cells"].append(_cell(fleet, cell, settings, say))  # type: ignore[attr-defined]
+    finally:
+        fleet.stop()
+    (workdir / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    report.write(results, output)
+    say(f"report: {output}")
+    return 0
+
+
+def _cell(
+    fleet: Fleet, cell: Cell, settings: FleetSettings, say: Callable[[str], None]
+) -> dict[str, object]:
+    say(f"cell: {cell.name}")
+    fleet.reset()
+    capacity = _capacity(fleet, cell, settings)
+    say(f"  capacity {capacity:.2f} req/s")
+    runs: list[RunStats] = []
+    for round_ in range(settings.rounds):
+        for load in LOADS:
+            # Each round starts the policies in another order, so drift reaches them alike.
+            order = POLICIES[round_ % 3 :] + POLICIES[: round_ % 3]
+            for policy in order:
+                fleet.reset()
+                stats = _open(
+                    fleet, cell, settings, policy, load=load, rate=capacity * load, round_=round_
+                )
+                runs.append(stats)
+                say(
+                    f"  round {round_ + 1} {policy:16} {load:4.0%}: ttft p99 "
+                    f"{_s(stats.ttft_p99)}  hit {stats.hit_rate:.0%}  shed {stats.shed}  "
+                    f"failed {stats.failed}  gateway cpu {stats.gateway_cpu:.0f}%"
+                )
+    return {
+        "name": cell.name,
+        "kv_blocks": cell.kv_blocks,
+        "shape": asdict(cell.shape),
+        "capacity": capacity,
+        "runs": [asdict(r) for r in runs],
+    }
+
+
+def _s(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}s"
+
+
+def _capacity(fleet: Fleet, cell: Cell, settings: FleetSettings) -> float:
+    """Completed requests per second with round-robin and clients always waiting."""
+    driver = Driver(fleet.base_url, fleet.keys, CAPACITY_ALIAS)
+    workload = Workload(cell.shape, settings.seed)
+    clients = 6 * settings.replicas
+    seconds = settings.warmup + settings.duration
+    asyncio.run(closed_loop(driver, workload, clients, seconds))
+    done = [
+        o
+        for o in window(driver.outcomes, settings.warmup, seconds)
+        if o.ok and o.e2e is not None and o.sent + o.e2e <= seconds
+    ]
+    return len(done) / settings.duration
+
+
+def _open(
+    fleet: Fleet,
+    cell: Cell,
+    settings: FleetSettings,
+    policy: str,
+    *,
+    load: float,
+    rate: float,
+    round_: int,
+) -> RunStats:
+    driver = Driver(fleet.base_url, fleet.keys, alias(policy))
+    workload = Workload(cell.shape, settings.seed + round_)
+    meter = Meter(fleet.gateway_pids())
+    seconds = settings.warmup + settings.duration
+    meter.start()
+    asyncio.run(open_loop(driver, workload, rate, seconds, settings.seed + round_))
+    measured = meter.stop()
+    cpu = sum(measured.cpu_percent(n) for n in ("edge", "policy", "router"))
+    outcomes = window(driver.outcomes, settings.warmup, seconds)
+    return RunStats.of(
+        policy, load=load, rate=rate, seconds=settings.duration, outcomes=outcomes, gateway_cpu=cpu
+    )
