@@ -50,6 +50,8 @@ def catalog(urls: list[str], models: list[str], shed_queue_depth: int) -> str:
     lines = [
         "routing:",
         f"  load: {{scrape_seconds: {SCRAPE_SECONDS}, stale_seconds: 5}}",
+        # A busy benchmark machine answers health checks late: that is no dead replica.
+        "  health: {timeout_seconds: 5, unhealthy_after: 3}",
         "models:",
     ]
     entries = [(alias(p), p, f"    shed_queue_depth: {shed_queue_depth}") for p in POLICIES]
@@ -125,7 +127,8 @@ class Fleet:
         }
 
     def start(self) -> None:
-        self.stack.start()
+        # Generous: seven processes start at once, on a machine that may be busy.
+        self.stack.start(timeout=180)
 
     def stop(self) -> None:
         self.stack.stop()

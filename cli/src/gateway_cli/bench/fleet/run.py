@@ -26,6 +26,7 @@ from gateway_cli.bench.fleet.workload import Shape, Workload
 from gateway_cli.bench.sampling import Meter
 
 LOADS = (0.5, 0.8, 1.0, 1.5)
+CAPACITY_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -158,18 +159,22 @@ def _s(value: float | None) -> str:
 
 
 def _capacity(fleet: Fleet, cell: Cell, settings: FleetSettings) -> float:
-    """Completed requests per second with round-robin and clients always waiting."""
+    """Requests per second round-robin completes with clients always waiting (counted by
+    when they ended, over at least ``CAPACITY_SECONDS`` after the warm-up)."""
     driver = Driver(fleet.base_url, fleet.keys, CAPACITY_ALIAS)
     workload = Workload(cell.shape, settings.seed)
     clients = 6 * settings.replicas
-    seconds = settings.warmup + settings.duration
-    asyncio.run(closed_loop(driver, workload, clients, seconds))
+    measured = max(settings.duration, CAPACITY_SECONDS)
+    end = settings.warmup + measured
+    asyncio.run(closed_loop(driver, workload, clients, end))
     done = [
         o
-        for o in window(driver.outcomes, settings.warmup, seconds)
-        if o.ok and o.e2e is not None and o.sent + o.e2e <= seconds
+        for o in driver.outcomes
+        if o.ok and o.e2e is not None and settings.warmup <= o.sent + o.e2e <= end
     ]
-    return len(done) / settings.duration
+    if not done:
+        raise SystemExit("error: the fleet completed no request while its capacity was measured")
+    return len(done) / measured
 
 
 def _open(
