@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field, replace
 
 import pytest
@@ -208,14 +209,22 @@ def test_scaling_the_gpu_down() -> None:
 
 
 async def test_resetting_the_engine_empties_it_and_ends_what_was_inside() -> None:
-    loop = EngineLoop(Scheduler(H100_LLAMA_8B.scaled(slowdown=1000)))
+    loop = EngineLoop(Scheduler(H100_LLAMA_8B))
     progress = Progress()
-    inside = request(prompt("r", 64)[1], 64, output=1000)
+    inside = request(prompt("r", 64)[1], 64, output=100_000)
     inside.notify = progress
     loop.submit(inside)
+    await progress.wait()  # the engine is stepping it
     loop.reset()
     await progress.wait()
     assert inside.finished
     assert loop.scheduler.idle
     assert loop.scheduler.kv.cached_prefix(inside.hashes) == 0
+    # The engine runs on, with its new scheduler.
+    after = request((), 16, output=2)
+    after.notify = progress
+    loop.submit(after)
+    async with asyncio.timeout(5):
+        while not after.finished:
+            await progress.wait()
     await loop.aclose()

@@ -67,8 +67,8 @@ class EngineLoop:
             self._on_step(self.scheduler)
 
     async def _run(self) -> None:
-        scheduler = self.scheduler
         while True:
+            scheduler = self.scheduler  # a reset replaces it
             if scheduler.idle:
                 self._work.clear()
                 await self._work.wait()

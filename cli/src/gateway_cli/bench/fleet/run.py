@@ -108,8 +108,8 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> int:
         "policy_cost_us": cost.decision_us(replicas=8, prompt_tokens=2000),
         "cells": [],
     }
-    fleet.start()
     try:
+        fleet.start()
         for cell in settings.cells:
             if vllm is None and fleet.engine and fleet.engine.kv_blocks != cell.kv_blocks:
                 fleet.resize(Engine(settings.slowdown, cell.kv_blocks))
