@@ -199,12 +199,14 @@ def test_an_overloaded_affinity_target_is_passed_over() -> None:
     assert balancer().choose(group, key, NOW) is home
 
 
-def test_a_request_or_two_more_is_no_reason_to_leave_a_prefix_home() -> None:
+def test_a_reading_that_still_shows_the_turn_before_keeps_the_home() -> None:
     group = states(3, load=idle())
     key = prefix_key(_chat(SYSTEM, "hi"))
     home = balancer().choose(group, key, NOW)
-    home.observe_load(EngineLoad(running=2, waiting=0, kv_usage=0.1), NOW)
+    home.observe_load(EngineLoad(running=1, waiting=0, kv_usage=0.1), NOW)
     assert balancer().choose(group, key, NOW) is home
+    home.observe_load(EngineLoad(running=3, waiting=0, kv_usage=0.1), NOW)
+    assert balancer().choose(group, key, NOW) is not home
 
 
 def test_a_request_done_since_the_reading_no_longer_counts() -> None:

@@ -179,11 +179,11 @@ class LoadPolicy(_Strict):
     stale_seconds: float = Field(default=5.0, gt=0)
     timeout_seconds: float = Field(default=1.0, gt=0)
     # Consistent hashing with bounded loads: a prefix stays on its deployment while that
-    # one's load is at most this many times the average, or at most `affinity_slack`
-    # requests above it (at low load, a request or two more is no reason to leave the
-    # engine that holds the prefix).
+    # one's load (with this request) is at most this many times the average, or at most
+    # `affinity_floor` requests: readings lag, so at low load the turn before may still
+    # show, and is no reason to leave the engine that holds the prefix.
     affinity_bound: float = Field(default=1.25, ge=1.0)
-    affinity_slack: int = Field(default=4, ge=0)
+    affinity_floor: int = Field(default=2, ge=1)
 
 
 class Routing(_Strict):

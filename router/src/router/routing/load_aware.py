@@ -5,7 +5,7 @@ KV cache in use; ``routing/load.py``) plus what this router sent it since. Then:
 
 - a request with a prefix key (``routing/affinity.py``) goes to the first candidate, in
   the key's rendezvous-hash order, whose load stays within ``affinity_bound`` times the
-  average, or ``affinity_slack`` requests above it (consistent hashing with bounded
+  average, or at most ``affinity_floor`` requests (consistent hashing with bounded
   loads): the same prefix reaches the same engine, whose cache holds it, until that
   engine is busier than the rest by that margin; the order depends only on the key and
   the deployment names, so every router replica agrees on it;
@@ -69,7 +69,7 @@ def choose(
         )
         for i in ranked:
             fair = average * candidates[i].weight
-            bound = max(math.ceil(policy.affinity_bound * fair), fair + policy.affinity_slack)
+            bound = max(math.ceil(policy.affinity_bound * fair), policy.affinity_floor)
             if queues[i] + 1 <= bound:
                 return candidates[i]
     costs = [
