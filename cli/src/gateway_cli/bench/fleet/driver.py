@@ -32,6 +32,8 @@ class Outcome:
     cached_tokens: int = 0
     output_tokens: int = 0
     retry_after: bool = False
+    # Refused by the saturation guard (503 server_overloaded, or the Messages API's 529).
+    overloaded: bool = False
     timed_out: bool = False
     error: str = ""
 
@@ -41,7 +43,7 @@ class Outcome:
 
     @property
     def shed(self) -> bool:
-        return self.status in (503, 529) and not self.error
+        return self.overloaded
 
 
 @dataclass
@@ -82,9 +84,10 @@ class Driver:
         ) as response:
             outcome.status = response.status_code
             if response.status_code != 200:
-                await response.aread()
+                body = await response.aread()
                 outcome.e2e = time.perf_counter() - t0
                 outcome.retry_after = "retry-after" in response.headers
+                outcome.overloaded = b'"server_overloaded"' in body
                 if not outcome.shed:
                     outcome.error = f"HTTP {response.status_code}"
                 return

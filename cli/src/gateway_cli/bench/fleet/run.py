@@ -55,6 +55,7 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     group.add_argument("--slowdown", type=float, default=10.0, help="GPU slowdown (10)")
     group.add_argument("--full", action="store_true", help="4 cells, 5 rounds (long)")
     group.add_argument("--shed-queue-depth", type=int, default=8, help="(8)")
+    group.add_argument("--no-control", action="store_true", help="skip the control workload")
     group.add_argument("--seed", type=int, default=21)
     group.add_argument(
         "--vllm-url", action="append", default=[], help="a real vLLM base URL (repeat)"
@@ -72,7 +73,8 @@ def fleet_settings(args: argparse.Namespace) -> FleetSettings:
             Cell("shared, 1000-token system prompts, 400 blocks", 400, short),
             Cell("shared, 1000-token system prompts, 700 blocks", 700, short),
         ]
-    cells.append(Cell("control: no shared prefix, 400 blocks", 400, control))
+    if not args.no_control:
+        cells.append(Cell("control: no shared prefix, 400 blocks", 400, control))
     return FleetSettings(
         replicas=len(args.vllm_url) or args.replicas,
         slowdown=args.slowdown,
