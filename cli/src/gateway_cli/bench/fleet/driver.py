@@ -84,7 +84,7 @@ class Driver:
         ) as response:
             outcome.status = response.status_code
             if response.status_code != 200:
-                body = await response.aread()
+                refusal = await response.aread()
                 outcome.e2e = time.perf_counter() - t0
                 outcome.retry_after = "retry-after" in response.headers
                 outcome.overloaded = b'"server_overloaded"' in body
