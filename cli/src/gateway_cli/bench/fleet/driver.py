@@ -87,7 +87,7 @@ class Driver:
                 refusal = await response.aread()
                 outcome.e2e = time.perf_counter() - t0
                 outcome.retry_after = "retry-after" in response.headers
-                outcome.overloaded = b'"server_overloaded"' in body
+                outcome.overloaded = b'"server_overloaded"' in refusal
                 if not outcome.shed:
                     outcome.error = f"HTTP {response.status_code}"
                 return
