@@ -66,6 +66,10 @@ class RedisServer:
                     raise RuntimeError(f"Redis did not start on port {self.port}") from None
                 time.sleep(0.05)
 
+    def exit_code(self) -> int | None:
+        """None while running (or never started)."""
+        return None if self.process is None else self.process.poll()
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
