@@ -7,10 +7,13 @@ in through stdin, never on a command line where ``ps`` would show it.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
 TIMEOUT_SECONDS = 60.0
+# The CLI colours its errors even when they go to a pipe.
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class DopplerError(Exception):
@@ -23,7 +26,7 @@ def _run(args: list[str], stdin: str | None = None) -> str:
         raise DopplerError("the Doppler CLI (`doppler`) is not on PATH: `uv sync` installs it")
     try:
         done = subprocess.run(  # noqa: S603 - the Doppler CLI with our own arguments
-            [exe, *args],
+            [exe, *args, "--no-check-version"],
             input=stdin,
             capture_output=True,
             text=True,
@@ -33,7 +36,7 @@ def _run(args: list[str], stdin: str | None = None) -> str:
     except subprocess.TimeoutExpired:
         raise DopplerError(f"`doppler {args[0]} {args[1]}` did not answer in time") from None
     if done.returncode != 0:
-        lines = done.stderr.strip().splitlines() or [f"exit {done.returncode}"]
+        lines = _COLOUR.sub("", done.stderr).strip().splitlines() or [f"exit {done.returncode}"]
         raise DopplerError(f"`doppler {' '.join(args[:3])}` failed: {lines[-1]}")
     return done.stdout
 

@@ -67,7 +67,7 @@ def _where_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     parser.add_argument(
         "--workdir",
         type=Path,
-        help="the `gateway dev` workdir used when no registry is named (default: .gateway)",
+        help="the gateway dev workdir used when no registry is named (default: .gateway)",
         **defaults(Path(".gateway")),
     )
 

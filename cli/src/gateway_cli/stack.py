@@ -103,10 +103,12 @@ class Service:
         code = None if self.process is None else self.process.poll()
         if code is None:
             return None
-        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited ({code})"
+        if code < 0:
+            return f"{self.name} was killed by {signal.Signals(-code).name} (log: {self.log_path})"
+        # A tier that stops on its own says why last (a port in use, a bad setting).
         lines = self.log_path.read_text(errors="replace").strip().splitlines()
-        last = f"; its log ends: {lines[-1][:300]}" if lines else ""
-        return f"{self.name} {how}{last} (log: {self.log_path})"
+        last = f": {lines[-1][:300]}" if lines else ""
+        return f"{self.name} exited ({code}){last} (log: {self.log_path})"
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
