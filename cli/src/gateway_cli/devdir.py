@@ -19,7 +19,6 @@ from typing import IO
 
 from gateway_cli.stack import REGISTRY_FILE, StackSecrets
 
-SECRETS_FILE = "dev-secrets.json"
 LOCK_FILE = "dev.lock"
 
 
@@ -28,7 +27,7 @@ def registry_path(workdir: Path) -> Path:
 
 
 def secrets_path(workdir: Path) -> Path:
-    return workdir / SECRETS_FILE
+    return workdir / "dev-secrets.json"
 
 
 def read_secrets(workdir: Path) -> StackSecrets | None:

@@ -21,8 +21,8 @@ from pathlib import Path
 from gateway_cli import devdir, doppler
 from gateway_shared.keys import Registry
 
-REGISTRY_SECRET = "GATEWAY_KEY_REGISTRY"  # noqa: S105 - the secret's name, not a value
-PEPPER_SECRET = "GATEWAY_KEY_PEPPER"  # noqa: S105 - the secret's name, not a value
+REGISTRY_NAME = "GATEWAY_KEY_REGISTRY"
+PEPPER_NAME = "GATEWAY_KEY_PEPPER"
 
 
 class KeysError(Exception):
@@ -71,13 +71,13 @@ class FileStore(RegistryStore):
 
 
 class DopplerStore(RegistryStore):
-    where = f"Doppler's {REGISTRY_SECRET}"
+    where = f"Doppler's {REGISTRY_NAME}"
 
     def raw(self) -> str:
-        return doppler.get(REGISTRY_SECRET)
+        return doppler.get(REGISTRY_NAME)
 
     def write(self, registry: Registry) -> None:
-        doppler.set_value(REGISTRY_SECRET, registry.dump().decode())
+        doppler.set_value(REGISTRY_NAME, registry.dump().decode())
 
 
 @dataclass(frozen=True)
@@ -91,12 +91,12 @@ class KeySource:
     def pepper(self) -> str:
         pepper = self.read_pepper()
         if not pepper:
-            raise KeysError(f"{PEPPER_SECRET} is not set ({self.pepper_origin})")
+            raise KeysError(f"{PEPPER_NAME} is not set ({self.pepper_origin})")
         return pepper
 
 
 def _doppler_pepper() -> str | None:
-    return doppler.get(PEPPER_SECRET).strip()
+    return doppler.get(PEPPER_NAME).strip()
 
 
 def resolve(*, use_doppler: bool, registry_file: Path | None, workdir: Path) -> KeySource:
@@ -106,7 +106,7 @@ def resolve(*, use_doppler: bool, registry_file: Path | None, workdir: Path) -> 
     if registry_file is not None:
         return KeySource(
             FileStore(registry_file),
-            lambda: os.environ.get(PEPPER_SECRET),
+            lambda: os.environ.get(PEPPER_NAME),
             "it comes from Doppler: `doppler run -- gateway keys ...`",
             env_redis,
         )
