@@ -42,6 +42,7 @@ class DevProcess:
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
+            process_group=0,  # as a shell runs a command: Ctrl-C goes to its whole group
         )
         self.output: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
@@ -73,8 +74,9 @@ class DevProcess:
         return "".join(self.output)
 
     def stop(self) -> None:
+        """Ctrl-C, as a terminal sends it: to the command's process group."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            os.killpg(self.proc.pid, signal.SIGINT)
         self.proc.wait(30)
 
 

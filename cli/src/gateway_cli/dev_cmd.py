@@ -90,7 +90,8 @@ def _serve(stack: Stack, lock: devdir.DevLock) -> int:
     key = _dev_key(stack)
     lock.publish(devdir.DevState(os.getpid(), stack.base_url, stack.redis_url))
     stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # SIGHUP: its terminal closed
+        signal.signal(sig, lambda *_: stopping.set())
     try:
         stack.start()
         print(_banner(stack, key), flush=True)

@@ -54,6 +54,7 @@ class RedisServer:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            process_group=0,  # as the tiers (stack.py): Ctrl-C is for whoever started it
         )
         client = redis.Redis(port=self.port, password=self.password, socket_timeout=0.5)
         deadline = time.monotonic() + timeout

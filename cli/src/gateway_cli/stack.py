@@ -96,6 +96,9 @@ class Service:
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own process group: a terminal's Ctrl-C reaches only the command that
+            # started it, which stops the stack in order.
+            process_group=0,
         )
 
     def exit_report(self) -> str | None:
