@@ -28,6 +28,9 @@ from gateway_cli.ports import free_port, in_use
 
 ROOT = Path(__file__).parents[2]
 GATEWAY = [sys.executable, "-m", "gateway_cli.main"]
+# Start-up takes seconds on an idle machine; the bounds leave room for a loaded one.
+START_SECONDS = 90
+pytestmark = pytest.mark.timeout(240)
 
 
 class DevProcess:
@@ -105,7 +108,7 @@ def _base_port() -> int:
 def test_dev_stack_runs_the_printed_example_and_stops_cleanly(tmp_path: Path) -> None:
     dev = DevProcess("--workdir", str(tmp_path), "--port", "0", cwd=tmp_path)
     try:
-        banner = dev.read_until("Press Ctrl-C", timeout=60)
+        banner = dev.read_until("Press Ctrl-C", timeout=START_SECONDS)
         base_url = re.search(r"Gateway running: (\S+)", banner)
         assert base_url
         assert re.search(r"^Redis: redis://127\.0\.0\.1:\d+/0$", banner, re.MULTILINE)
@@ -156,7 +159,7 @@ def running_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDev
     port = _base_port()
     dev = DevProcess("--port", str(port), cwd=cwd)
     try:
-        banner = dev.read_until("Press Ctrl-C", timeout=60)
+        banner = dev.read_until("Press Ctrl-C", timeout=START_SECONDS)
         key = re.search(r"Development key \(shown once\): (\S+)", banner)
         assert key, banner
         yield RunningDev(dev, cwd, port, f"http://127.0.0.1:{port}/v1", key.group(1))
