@@ -25,6 +25,7 @@ import psutil
 import pytest
 
 from gateway_cli.ports import free_port, in_use
+from gateway_cli.stack import Service, StackError
 
 ROOT = Path(__file__).parents[2]
 GATEWAY = [sys.executable, "-m", "gateway_cli.main"]
@@ -253,6 +254,18 @@ def test_a_port_taken_by_another_program_is_one_line(tmp_path: Path) -> None:
         port = other_program.getsockname()[1]
         line = _refused("--port", str(port), "--workdir", str(tmp_path), cwd=tmp_path)
     assert line.startswith(f"error: port {port} (edge) is already in use")
+
+
+def test_a_tier_that_stops_during_start_up_is_one_line_with_its_reason(tmp_path: Path) -> None:
+    service = Service("edge", "no_such_tier_module", dict(os.environ), free_port(), tmp_path)
+    service.start()
+    with pytest.raises(StackError) as failed:
+        service.wait_ready(timeout=START_SECONDS)
+    message = str(failed.value)
+    assert "\n" not in message
+    assert message.startswith("edge exited (1): ")
+    assert "No module named no_such_tier_module" in message
+    assert str(service.log_path) in message
 
 
 def test_a_tier_killed_under_dev_is_reported_within_5_seconds(running_dev: RunningDev) -> None:
