@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -113,6 +114,17 @@ def test_a_tier_says_once_that_it_is_ready(tier: str, tmp_path: Path) -> None:
     if tier == "router":
         assert line["message"].endswith(": 1 model, 1 deployment"), line["message"]
         assert str(tmp_path / "catalog.yaml") in line["message"]
+
+
+def test_a_port_already_taken_is_one_line_and_no_ready_line(tmp_path: Path) -> None:
+    env = start_env("policy", tmp_path)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        env["POLICY_PORT"] = str(taken.getsockname()[1])
+        code, output = start("policy", env)
+    assert code != 0
+    (line,) = log_lines(output)
+    assert line["message"].endswith("address already in use"), line
+    assert "Traceback" not in output
 
 
 # ---- a missing or invalid setting ----------------------------------------------------
