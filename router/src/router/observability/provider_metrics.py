@@ -19,6 +19,10 @@ from gateway_shared.wire.report import Usage
 from router.catalog import Deployment
 
 OK = "ok"
+PROVIDER_REQUEST_DURATION = "gateway_provider_request_duration_seconds"
+PROVIDER_TTFT = "gateway_provider_time_to_first_token_seconds"
+GENAI_OPERATION_DURATION = "gen_ai_client_operation_duration_seconds"
+GENAI_USAGE = "gen_ai_client_token_usage"
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
 # The semantic conventions' advised buckets.
 GENAI_DURATION_BUCKETS = (
@@ -32,7 +36,7 @@ GENAI_TOKEN_BUCKETS = (
 class ProviderMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.duration = Histogram(
-            "gateway_provider_request_duration_seconds",
+            PROVIDER_REQUEST_DURATION,
             "Provider calls (one per attempt) from sending to the answer's end (streams: "
             "the last chunk), by provider type, deployment, operation and outcome (ok, "
             "rate_limited, timeout, unavailable, rejected, interrupted, error, cancelled).",
@@ -42,7 +46,7 @@ class ProviderMetrics:
             registry=registry,
         )
         self.ttft = Histogram(
-            "gateway_provider_time_to_first_token_seconds",
+            PROVIDER_TTFT,
             "Provider calls, from sending to the first token; stream is whether the client "
             "asked for a stream (whole answers are read as streams too).",
             ("provider", "deployment", "stream"),
@@ -51,7 +55,7 @@ class ProviderMetrics:
             registry=registry,
         )
         self.operation_duration = Histogram(
-            "gen_ai_client_operation_duration_seconds",
+            GENAI_OPERATION_DURATION,
             "GenAI operation duration (OpenTelemetry semantic conventions: "
             "gen_ai.client.operation.duration); error_type is empty on success.",
             ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "error_type"),
@@ -60,7 +64,7 @@ class ProviderMetrics:
             registry=registry,
         )
         self.token_usage = Histogram(
-            "gen_ai_client_token_usage",
+            GENAI_USAGE,
             "Number of input and output tokens used per call (OpenTelemetry semantic "
             "conventions: gen_ai.client.token.usage).",
             (

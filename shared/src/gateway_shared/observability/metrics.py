@@ -39,6 +39,13 @@ REDIS_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 )  # fmt: skip
 
+# Metric names, as dashboards and rules refer to them (gateway_cli.dashboards imports them).
+BUILD_INFO = "gateway_build_info"
+HTTP_REQUEST_DURATION = "gateway_http_request_duration_seconds"
+HTTP_IN_FLIGHT = "gateway_http_requests_in_flight"
+HTTP_ERRORS = "gateway_http_errors"
+OVERHEAD = "gateway_overhead_seconds"
+
 HistogramChild = Histogram  # what ``Histogram.labels(...)`` returns
 
 
@@ -55,7 +62,7 @@ def new_registry(tier: str) -> CollectorRegistry:
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
     info = Gauge(
-        "gateway_build_info",
+        BUILD_INFO,
         "Always 1: the tier and version of the process.",
         ("tier", "version"),
         registry=registry,
@@ -73,7 +80,7 @@ class HttpMetrics:
 
     def __init__(self, registry: CollectorRegistry, *, public: bool) -> None:
         self.duration = Histogram(
-            "gateway_http_request_duration_seconds",
+            HTTP_REQUEST_DURATION,
             "Requests from arrival to the last byte of the response, by route template, "
             "method, status class and model (catalog alias or 'other'). Its _count is the "
             "request counter.",
@@ -83,12 +90,12 @@ class HttpMetrics:
             registry=registry,
         )
         self.in_flight = Gauge(
-            "gateway_http_requests_in_flight",
+            HTTP_IN_FLIGHT,
             "Requests being handled now (streams until their last byte).",
             registry=registry,
         )
         self.errors = Counter(
-            "gateway_http_errors",
+            HTTP_ERRORS,
             "Error responses (status >= 400) by route template, status class and the "
             "OpenAI error type and code of their body.",
             ("route", "status_class", "error_type", "code"),
@@ -97,7 +104,7 @@ class HttpMetrics:
         # Edge only: what the gateway added to what the providers took.
         self.overhead = (
             Histogram(
-                "gateway_overhead_seconds",
+                OVERHEAD,
                 "Gateway-added latency: time to the response's first byte at edge minus "
                 "the router's provider time (all attempts, to the answer or first token).",
                 ("route",),
