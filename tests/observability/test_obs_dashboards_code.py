@@ -72,7 +72,8 @@ def test_committed_dashboards_are_what_the_builders_write() -> None:
 
 def test_every_inventoried_panel_survives_or_says_why() -> None:
     inventory = yaml.safe_load(INVENTORY.read_text())
-    assert not inventory_problems(inventory, _generated())
+    problems = inventory_problems(inventory, _generated())
+    assert not problems, "\n".join(problems)
 
 
 def test_the_inventory_check_notices_a_change_a_removal_and_an_addition() -> None:

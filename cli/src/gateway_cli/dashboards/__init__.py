@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway_cli.dashboards import edge, overview, policy, providers, quotas, router
+from gateway_cli.dashboards import edge, engines, overview, policy, providers, quotas, router
 from gateway_cli.dashboards.board import Board
 
-MODULES = (overview, edge, policy, router, providers, quotas)
+MODULES = (overview, edge, policy, router, providers, quotas, engines)
 
 
 def boards() -> list[Board]:

@@ -4,20 +4,50 @@ whether providers are up (router)."""
 from __future__ import annotations
 
 from gateway_cli.dashboards.board import Board, Row, Variable
-from gateway_cli.dashboards.panels import Query, stat_panel, table_panel, timeseries_panel
-from gateway_cli.dashboards.promql import max_, quantile, rate, ratio, series, sum_
+from gateway_cli.dashboards.panels import (
+    ALL_UP,
+    Query,
+    stat_panel,
+    table_panel,
+    timeseries_panel,
+)
+from gateway_cli.dashboards.promql import (
+    count_,
+    max_,
+    quantile,
+    rate,
+    ratio,
+    ratio_by,
+    series,
+    sum_,
+)
+from gateway_cli.dashboards.states import HEALTH
 from gateway_cli.dashboards.tier import FIVE_XX, V1, job
 from gateway_shared.observability.metrics import (
+    BUILD_INFO,
+    CLIENT_TTFT,
     HTTP_ERRORS,
     HTTP_IN_FLIGHT,
     HTTP_REQUEST_DURATION,
     OVERHEAD,
 )
 from policy.metrics import REJECTIONS, TOKENS
-from router.observability.collector import BREAKER_STATE, HEALTH_STATE, routing_counter
+from router.observability.collector import (
+    BREAKER_STATE,
+    CATALOG_INFO,
+    HEALTH_STATE,
+    routing_counter,
+)
 from router.observability.provider_metrics import PROVIDER_REQUEST_DURATION
 
 MODEL = 'model=~"$model"'
+# Requests answered with generated text, streamed or whole (embeddings apart).
+GENERATION = 'route=~"/v1/(chat/completions|completions|responses|messages)"'
+KINDS = (
+    ("streamed", (GENERATION, 'stream="true"')),
+    ("whole", (GENERATION, 'stream="false"')),
+    ("embeddings", ('route="/v1/embeddings"',)),
+)
 EDGE = job("edge")
 POLICY = job("policy")
 ROUTER = job("router")
@@ -45,7 +75,7 @@ def _clients() -> Row:
             stat_panel(
                 "Gateway overhead p50",
                 "Edge's time to the first byte minus the providers' time, median (target <= 5 ms).",
-                quantile(0.5, OVERHEAD, (EDGE,)),
+                quantile(0.5, OVERHEAD, (EDGE, MODEL)),
                 "s",
                 ((None, "green"), (0.005, "orange"), (0.025, "red")),
             ),
@@ -65,26 +95,53 @@ def _clients() -> Row:
                 stacked=True,
             ),
             timeseries_panel(
-                "Latency p50 / p95 / p99",
-                "End-to-end request latency at edge (streams: until the last byte). "
-                "Exemplars link to traces.",
+                "Latency p50 / p99 by kind",
+                "End-to-end request latency at edge, to the last byte: streams (as long as "
+                "their answer), whole answers and embeddings apart, so that one does not "
+                "hide the others. Exemplars link to traces.",
                 [
                     Query(
-                        quantile(q, HTTP_REQUEST_DURATION, (EDGE, V1, MODEL)),
-                        f"p{round(q * 100)}",
+                        quantile(q, HTTP_REQUEST_DURATION, (EDGE, *matchers, MODEL)),
+                        f"p{round(q * 100)} {kind}",
                         exemplar=True,
                     )
-                    for q in (0.5, 0.95, 0.99)
+                    for q in (0.5, 0.99)
+                    for kind, matchers in KINDS
                 ],
                 "s",
             ),
             timeseries_panel(
-                "Errors/s by type and code",
-                "Error answers (4xx and 5xx) by OpenAI error type and code, as clients "
-                "received them.",
+                "Time to first token p50 / p95 by model",
+                "Streams as clients see them: from the request's arrival at edge to the "
+                "first chunk of the answer (gateway, queueing and prefill included).",
                 [
                     Query(
-                        sum_(rate(series(f"{HTTP_ERRORS}_total", EDGE)), "error_type, code"),
+                        quantile(q, CLIENT_TTFT, (EDGE, MODEL), "model"),
+                        f"p{round(q * 100)} {{{{model}}}}",
+                        exemplar=True,
+                    )
+                    for q in (0.5, 0.95)
+                ],
+                "s",
+            ),
+            timeseries_panel(
+                "Error ratio (5xx) by model",
+                "Share of each model's client requests answered 5xx.",
+                [
+                    Query(
+                        ratio_by(sum_(rate(failed), "model"), sum_(rate(requests), "model")),
+                        "{{model}}",
+                    )
+                ],
+                "percentunit",
+            ),
+            timeseries_panel(
+                "Errors/s by type and code",
+                "Error answers (4xx and 5xx) by OpenAI error type and code, as clients "
+                "received them. A request refused before routing counts as model 'other'.",
+                [
+                    Query(
+                        sum_(rate(series(f"{HTTP_ERRORS}_total", EDGE, MODEL)), "error_type, code"),
                         "{{error_type}} / {{code}}",
                     )
                 ],
@@ -95,7 +152,7 @@ def _clients() -> Row:
                 "What the gateway adds: edge's time to first byte minus provider time "
                 "(all attempts).",
                 [
-                    Query(quantile(q, OVERHEAD, (EDGE,)), f"p{round(q * 100)}", exemplar=True)
+                    Query(quantile(q, OVERHEAD, (EDGE, MODEL)), f"p{round(q * 100)}", exemplar=True)
                     for q in (0.5, 0.99)
                 ],
                 "s",
@@ -121,8 +178,24 @@ def _tokens_and_limits() -> Row:
                 stacked=True,
             ),
             timeseries_panel(
+                "Output tokens/s by model",
+                "Output tokens charged per second: what the models generate.",
+                [
+                    Query(
+                        sum_(
+                            rate(series(f"{TOKENS}_total", POLICY, MODEL, 'token_type="output"')),
+                            "model",
+                        ),
+                        "{{model}}",
+                    )
+                ],
+                "short",
+                stacked=True,
+            ),
+            timeseries_panel(
                 "Rejections/s by reason",
-                "Requests refused by key limits (429) or because limits could not be checked.",
+                "Requests refused by key limits (429) or because limits could not be "
+                "checked. All models: policy refuses before a model is resolved.",
                 [Query(sum_(rate(series(f"{REJECTIONS}_total", POLICY)), "reason"), "{{reason}}")],
                 "reqps",
                 stacked=True,
@@ -132,28 +205,33 @@ def _tokens_and_limits() -> Row:
 
 
 def _providers() -> Row:
-    healthy = series(HEALTH_STATE, ROUTER, 'state="healthy"')
+    healthy = max_(series(HEALTH_STATE, ROUTER, MODEL, 'state="healthy"'), "deployment")
+    retries = series(f"{routing_counter('retries')}_total", ROUTER)
+    requests = series(f"{routing_counter('requests')}_total", ROUTER)
     return Row(
         "Providers (router)",
         [
             stat_panel(
-                "Deployments healthy",
-                "Deployments whose active health checks pass, out of all.",
-                sum_(max_(healthy, "deployment")),
-                "none",
+                "Deployments healthy (share)",
+                "Share of deployments whose active health checks pass: green only when "
+                "all do, red when fewer than half (the table below names them).",
+                f"{sum_(healthy)} / {count_(healthy)}",
+                "percentunit",
+                ALL_UP,
             ),
             stat_panel(
                 "Breakers open",
                 "Deployments the router currently skips (circuit breaker open).",
-                sum_(max_(series(BREAKER_STATE, ROUTER, 'state="open"'), "deployment")),
+                sum_(max_(series(BREAKER_STATE, ROUTER, MODEL, 'state="open"'), "deployment")),
                 "none",
                 ((None, "green"), (1, "red")),
             ),
             stat_panel(
-                "Retries/s",
-                "Provider attempts after a request's first one.",
-                sum_(rate(series(f"{routing_counter('retries')}_total", ROUTER))),
-                "reqps",
+                "Retry ratio",
+                "Provider attempts after a request's first one, per request routed (all models).",
+                f"{sum_(rate(retries))} / {sum_(rate(requests))}",
+                "percentunit",
+                ((None, "green"), (0.05, "orange"), (0.2, "red")),
             ),
             stat_panel(
                 "In flight (all tiers)",
@@ -163,13 +241,15 @@ def _providers() -> Row:
             ),
             table_panel(
                 "Provider health",
-                "Per deployment: 1 = healthy, 0 = failing its health checks or not checked yet.",
-                max_(healthy, "model, deployment, provider"),
-                "short",
+                "Per deployment: healthy, unhealthy (failing its health checks) or unknown "
+                "(not checked yet).",
+                HEALTH.expr(ROUTER, MODEL),
+                "none",
+                HEALTH.mappings(),
             ),
             timeseries_panel(
                 "Provider call latency p95 by deployment",
-                "Provider calls (attempts), to the answer's end.",
+                "Provider calls (attempts), to the answer's end; all models.",
                 [
                     Query(
                         quantile(0.95, PROVIDER_REQUEST_DURATION, (ROUTER,), "deployment"),
@@ -178,6 +258,28 @@ def _providers() -> Row:
                     )
                 ],
                 "s",
+            ),
+        ],
+    )
+
+
+def _releases() -> Row:
+    return Row(
+        "Releases",
+        [
+            table_panel(
+                "Versions running by tier",
+                "Replicas per tier and version (gateway_build_info): two versions of a "
+                "tier mean a rollout in progress, or one stuck.",
+                f"count by (job, version) ({series(BUILD_INFO, 'job=~"gateway-.*"')})",
+                "none",
+            ),
+            timeseries_panel(
+                "Router replicas per catalog",
+                "Replicas per model catalog in force (sha256 prefix): a reload starts a "
+                "new line; two lines at once mean replicas disagree.",
+                [Query(f"count by (sha256) ({series(CATALOG_INFO, ROUTER)})", "{{sha256}}")],
+                "none",
             ),
         ],
     )
@@ -192,5 +294,5 @@ def board() -> Board:
         variables=[
             Variable("model", "Model", series(f"{HTTP_REQUEST_DURATION}_count", EDGE)),
         ],
-        rows=[_clients(), _tokens_and_limits(), _providers()],
+        rows=[_clients(), _tokens_and_limits(), _providers(), _releases()],
     )

@@ -22,6 +22,8 @@ type Panel = stat.Panel | timeseries.Panel | table.Panel
 type Steps = Sequence[tuple[float | None, str]]
 
 GREEN: Steps = ((None, "green"),)
+# A share of things that should all be up: green only when all are.
+ALL_UP: Steps = ((None, "red"), (0.5, "orange"), (1, "green"))
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,15 @@ def _thresholds(steps: Steps) -> dashboard_builders.ThresholdsConfig:
 
 def _ref(index: int) -> str:
     return chr(ord("A") + index)
+
+
+def value_mappings(texts: dict[int, tuple[str, str]]) -> list[dashboard.ValueMapping]:
+    """Numbers shown as words: ``{value: (text, color)}``."""
+    options = {
+        str(value): dashboard.ValueMappingResult(text=text, color=color, index=index)
+        for index, (value, (text, color)) in enumerate(texts.items())
+    }
+    return [dashboard.ValueMap(options=options)]
 
 
 def stat_panel(
@@ -136,8 +147,9 @@ def table_panel(
     unit: str,
     mappings: Sequence[dashboard.ValueMapping] = (),
 ) -> table.Panel:
-    """An instant query's series as rows, one column per label and the value."""
-    return (
+    """An instant query's series as rows, one column per label and the value (in its
+    mapping's color and words, if it has a mapping)."""
+    panel = (
         table.Panel()
         .title(title)
         .description(description)
@@ -155,3 +167,9 @@ def table_panel(
         .height(8)
         .span(12)
     )
+    if mappings:
+        color_text = dashboard.DynamicConfigValue(
+            id_val="custom.cellOptions", value={"type": "color-text"}
+        )
+        panel = panel.override_by_name("Value", [color_text])
+    return panel

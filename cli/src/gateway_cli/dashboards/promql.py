@@ -44,3 +44,13 @@ def quantile(q: float, histogram: str, matchers: tuple[str, ...], labels: str = 
 def ratio(part: str, whole: str) -> str:
     """A share that is 0, not empty, while the part has no series yet."""
     return f"({part} or vector(0)) / {whole}"
+
+
+def ratio_by(part: str, whole: str) -> str:
+    """A share per label set (both sums by the same labels): 0, not missing, where the
+    part has no series."""
+    return f"({part} or 0 * {whole}) / {whole}"
+
+
+def count_(expr: str) -> str:
+    return f"count({expr})"

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from gateway_cli.dashboards.board import Board, Row, Variable
 from gateway_cli.dashboards.panels import Query, table_panel, timeseries_panel
-from gateway_cli.dashboards.promql import increase, max_, quantile, rate, series, sum_
+from gateway_cli.dashboards.promql import quantile, rate, ratio_by, series, sum_
+from gateway_cli.dashboards.states import BREAKER, HEALTH
 from gateway_cli.dashboards.tier import job
-from router.observability.collector import (
-    BREAKER_OPENED,
-    BREAKER_STATE,
-    HEALTH_CHECKS,
-    HEALTH_STATE,
-    routing_counter,
-)
+from gateway_shared.observability.outcomes import Outcome
+from router.observability.collector import BREAKER_OPENED, HEALTH_CHECKS, routing_counter
 from router.observability.provider_metrics import (
     GENAI_OPERATION_DURATION,
     GENAI_USAGE,
+    PROVIDER_ITL,
     PROVIDER_REQUEST_DURATION,
     PROVIDER_TTFT,
 )
@@ -23,7 +20,11 @@ from router.observability.provider_metrics import (
 ROUTER = job("router")
 DEPLOYMENT = 'deployment=~"$deployment"'
 ON = (ROUTER, DEPLOYMENT)
-BY_DEPLOYMENT = "model, deployment, provider"
+# Failed on the provider's side: a client leaving is not a failure.
+FAILED_CALL = f'outcome!~"{Outcome.OK}|{Outcome.CANCELLED}"'
+CUT_SHORT = f'outcome=~"{Outcome.INTERRUPTED}|{Outcome.CANCELLED}"'
+# The dispatcher's counters of attempts beyond the plan, and of requests it gave up on.
+ROUTING = ("retries", "failovers", "fallbacks", "panics", "exhausted")
 
 
 def _health() -> Row:
@@ -32,25 +33,27 @@ def _health() -> Row:
         [
             table_panel(
                 "Health checks",
-                "1 = the deployment passes its active health checks.",
-                max_(series(HEALTH_STATE, *ON, 'state="healthy"'), BY_DEPLOYMENT),
-                "short",
+                "Each deployment's active health checks: healthy, unhealthy (failing) or "
+                "unknown (not checked yet).",
+                HEALTH.expr(*ON),
+                "none",
+                HEALTH.mappings(),
             ),
             table_panel(
                 "Circuit breakers",
-                "1 = open: the router skips the deployment until its cooldown ends.",
-                max_(series(BREAKER_STATE, *ON, 'state="open"'), BY_DEPLOYMENT),
-                "short",
+                "closed: in use; open: the router skips the deployment until its "
+                "cooldown ends; half_open: probing it with a few requests.",
+                BREAKER.expr(*ON),
+                "none",
+                BREAKER.mappings(),
             ),
             timeseries_panel(
-                "Breaker openings",
-                "Times each breaker opened in the window.",
+                "Breaker openings/h",
+                "How often each breaker opens, per hour: the same at any zoom.",
                 [
                     Query(
-                        sum_(
-                            increase(series(f"{BREAKER_OPENED}_total", *ON), "$__rate_interval"),
-                            "deployment",
-                        ),
+                        f"{sum_(rate(series(f'{BREAKER_OPENED}_total', *ON)), 'deployment')}"
+                        " * 3600",
                         "{{deployment}}",
                     )
                 ],
@@ -76,8 +79,7 @@ def _health() -> Row:
 
 def _calls() -> Row:
     calls = series(f"{PROVIDER_REQUEST_DURATION}_count", *ON)
-    failed = series(f"{PROVIDER_REQUEST_DURATION}_count", *ON, 'outcome!~"ok|cancelled"')
-    routing = ("retries", "failovers", "fallbacks", "exhausted")
+    failed = series(f"{PROVIDER_REQUEST_DURATION}_count", *ON, FAILED_CALL)
     return Row(
         "Calls",
         [
@@ -91,8 +93,36 @@ def _calls() -> Row:
             ),
             timeseries_panel(
                 "Failed calls/s by deployment",
-                "Attempts that did not succeed (client cancellations excluded).",
+                "Attempts that failed on the provider's side (client cancellations "
+                "excluded), by outcome.",
                 [Query(sum_(rate(failed), "deployment, outcome"), "{{deployment}} {{outcome}}")],
+                "reqps",
+            ),
+            timeseries_panel(
+                "Error ratio by deployment",
+                "Share of each deployment's attempts that failed (GatewayDeploymentErrors "
+                "alerts above 10%).",
+                [
+                    Query(
+                        ratio_by(sum_(rate(failed), "deployment"), sum_(rate(calls), "deployment")),
+                        "{{deployment}}",
+                    )
+                ],
+                "percentunit",
+            ),
+            timeseries_panel(
+                "Interrupted streams and client cancellations/s",
+                "interrupted: a stream the provider broke after the client got part of "
+                "it; cancelled: the client left before the end.",
+                [
+                    Query(
+                        sum_(
+                            rate(series(f"{PROVIDER_REQUEST_DURATION}_count", *ON, CUT_SHORT)),
+                            "deployment, outcome",
+                        ),
+                        "{{deployment}} {{outcome}}",
+                    )
+                ],
                 "reqps",
             ),
             timeseries_panel(
@@ -118,11 +148,26 @@ def _calls() -> Row:
                 "s",
             ),
             timeseries_panel(
-                "Retries, failovers, fallbacks",
-                "Across all models.",
+                "Inter-token latency p50 / p95 by deployment",
+                "Streams that ended well: the mean time between two output tokens "
+                "(1 / the output tokens per second one stream gets).",
+                [
+                    Query(
+                        quantile(q, PROVIDER_ITL, ON, "deployment"),
+                        f"p{round(q * 100)} {{{{deployment}}}}",
+                    )
+                    for q in (0.5, 0.95)
+                ],
+                "s",
+            ),
+            timeseries_panel(
+                "Retries, failovers, fallbacks, panics",
+                "Across all models: attempts after the first, to another deployment, to "
+                "a fallback group, through an open breaker (nothing else could take "
+                "them); requests that ran out of attempts.",
                 [
                     Query(sum_(rate(series(f"{routing_counter(name)}_total", ROUTER))), name)
-                    for name in routing
+                    for name in ROUTING
                 ],
                 "reqps",
             ),

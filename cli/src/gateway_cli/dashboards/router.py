@@ -16,7 +16,7 @@ INFERENCE = 'route=~"/v1/(chat/completions|completions|embeddings)"'
 
 def board() -> Board:
     on = (job(TIER), INSTANCE)
-    routing = ("retries", "failovers", "fallbacks", "exhausted", "unavailable")
+    routing = ("retries", "failovers", "fallbacks", "panics", "exhausted", "unavailable")
     return Board(
         uid="gateway-router",
         title="LLM gateway / Router",
@@ -45,9 +45,10 @@ def board() -> Board:
                         stacked=True,
                     ),
                     timeseries_panel(
-                        "Retries, failovers, fallbacks",
+                        "Retries, failovers, fallbacks, panics",
                         "Attempts after the first, to another deployment, to a fallback "
-                        "group; requests that ran out of attempts.",
+                        "group, through an open breaker (nothing else could take them); "
+                        "requests that ran out of attempts, that no deployment could take.",
                         [
                             Query(sum_(rate(series(f"{routing_counter(name)}_total", *on))), name)
                             for name in routing

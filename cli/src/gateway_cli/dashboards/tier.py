@@ -4,9 +4,20 @@ calls, each panel filtered by the tier's job and the dashboard's ``$instance``."
 from __future__ import annotations
 
 from gateway_cli.dashboards.board import Row, Variable
-from gateway_cli.dashboards.panels import Query, stat_panel, timeseries_panel
-from gateway_cli.dashboards.promql import quantile, rate, ratio, series, sum_
-from gateway_shared.observability.metrics import HTTP_ERRORS, HTTP_IN_FLIGHT, HTTP_REQUEST_DURATION
+from gateway_cli.dashboards.panels import (
+    ALL_UP,
+    Query,
+    stat_panel,
+    table_panel,
+    timeseries_panel,
+)
+from gateway_cli.dashboards.promql import count_, max_, quantile, rate, ratio, series, sum_
+from gateway_shared.observability.metrics import (
+    BUILD_INFO,
+    HTTP_ERRORS,
+    HTTP_IN_FLIGHT,
+    HTTP_REQUEST_DURATION,
+)
 from gateway_shared.observability.redis_calls import REDIS_CALL_DURATION, REDIS_ERRORS
 
 INSTANCE = 'instance=~"$instance"'
@@ -32,10 +43,12 @@ def load_row(tier: str) -> Row:
         "Load",
         [
             stat_panel(
-                "Replicas up",
-                "Targets of this tier Prometheus scrapes successfully.",
-                sum_(series("up", job(tier))),
-                "none",
+                "Replicas up (share)",
+                "Share of this tier's targets Prometheus scrapes successfully: green only "
+                "when all are up (the count per pod is in the panels below).",
+                f"{sum_(series('up', job(tier)))} / {count_(series('up', job(tier)))}",
+                "percentunit",
+                ALL_UP,
             ),
             stat_panel(
                 "Requests/s",
@@ -70,12 +83,13 @@ def load_row(tier: str) -> Row:
                 stacked=True,
             ),
             timeseries_panel(
-                "Latency p50 / p95 / p99 by route",
-                "Time to the last byte of the response, by route template.",
+                "Latency p50 / p95 / p99 by route and stream",
+                "Time to the last byte of the response, by route template; streams "
+                "(stream=true) apart, since they last until their last token.",
                 [
                     Query(
-                        quantile(q, HTTP_REQUEST_DURATION, (*on, V1), "route"),
-                        f"p{round(q * 100)} {{{{route}}}}",
+                        quantile(q, HTTP_REQUEST_DURATION, (*on, V1), "route, stream"),
+                        f"p{round(q * 100)} {{{{route}}}} stream={{{{stream}}}}",
                         exemplar=True,
                     )
                     for q in (0.5, 0.95, 0.99)
@@ -129,6 +143,13 @@ def process_row(tier: str) -> Row:
                         "gen {{generation}}",
                     )
                 ],
+                "none",
+            ),
+            table_panel(
+                "Versions running",
+                "Each replica's version of the tier (gateway_build_info): two versions "
+                "at once mean a rollout in progress, or one stuck.",
+                max_(series(BUILD_INFO, *on), "instance, version"),
                 "none",
             ),
         ],
