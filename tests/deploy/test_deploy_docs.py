@@ -49,9 +49,10 @@ def aliases(objects: list[dict[str, Any]]) -> set[str]:
 
 
 def models_of(cell: str) -> list[str]:
-    words = shlex.split(code(cell))
-    assert words[0] == "--models"
-    return words[1:]
+    # As `gateway keys` takes them: one argument, comma-separated patterns.
+    option, patterns = shlex.split(code(cell))
+    assert option == "--models"
+    return patterns.split(",")
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
