@@ -101,13 +101,7 @@ class RouterState:
             self.monitor.sync(table.states, table.catalog.routing.health)
         self._sync_loads()
         self._retire(retired)
-        log.info(
-            "catalog reloaded from %s (sha256 %s): %d models, %d deployments",
-            path,
-            table.source.sha256[:12],
-            len(table.routes),
-            len(table.states),
-        )
+        log.info("reloaded %s", table.summary())
         return True
 
     def _sync_loads(self) -> None:

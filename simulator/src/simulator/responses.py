@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from simulator.faults import FaultConfig
-from simulator.payloads import DONE, MALFORMED_EVENT, StreamChunks
+from simulator.payloads import MALFORMED_EVENT, StreamEvents
 from simulator.state import RequestRecord
 from simulator.stats import Outcome
 
@@ -182,7 +182,7 @@ class EventStream(_TimedResponse):
     def __init__(
         self,
         record: RequestRecord,
-        chunks: StreamChunks,
+        chunks: StreamEvents,
         faults: FaultConfig,
         *,
         choices: int,
@@ -190,10 +190,8 @@ class EventStream(_TimedResponse):
         finish_reason: str,
         prompt_tokens: int,
         include_usage: bool,
-        cached_tokens: int = 0,
     ) -> None:
         super().__init__(record, finish_reason)
-        self.cached_tokens = cached_tokens
         self.raw_headers = SSE_HEADERS
         self.chunks = chunks
         self.faults = faults
@@ -246,10 +244,8 @@ class EventStream(_TimedResponse):
         for choice in choices:
             pieces.append(chunks.finish(choice, self.finish_reason))
         if self.include_usage:
-            pieces.append(
-                chunks.usage(self.prompt_tokens, self.tokens * len(choices), self.cached_tokens)
-            )
-        pieces.append(DONE)
+            pieces.append(chunks.usage(self.prompt_tokens, self.tokens * len(choices)))
+        pieces.append(chunks.done)
         await send(_body(b"".join(pieces), more=False))
         self.outcome = Outcome.INJECTED if faults.malformed_stream else Outcome.COMPLETED
 

@@ -58,6 +58,13 @@ class RoutingTable:
         """The deployments whose engines' load routing uses (``ModelEntry.reads_load``)."""
         return [s for r in self.routes.values() if r.entry.reads_load for s in r.deployments]
 
+    def summary(self) -> str:
+        """What is in force, for the log: the file, its fingerprint, how much it holds."""
+        return (
+            f"catalog {self.source.path} (sha256 {self.source.sha256[:12]}): "
+            f"{_count(len(self.routes), 'model')}, {_count(len(self.states), 'deployment')}"
+        )
+
     @classmethod
     def build(
         cls,
@@ -120,3 +127,7 @@ class RoutingTable:
             )
         retired.extend(s.provider for name, s in kept.items() if name not in states)
         return cls(catalog, source, routes, states), retired
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
