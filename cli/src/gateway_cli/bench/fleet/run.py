@@ -63,18 +63,26 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     group.add_argument("--vllm-model", help="the model the real vLLM servers serve")
 
 
+def _cell(shape: Shape, share: float) -> Cell:
+    """A cell whose replicas each hold ``share`` of the shared working set: one replica
+    cannot hold every tenant's prefix, the fleet can (with room for the requests)."""
+    blocks = round(share * shape.working_set_tokens() / 16)
+    name = (
+        f"shared {shape.system_tokens}-token system prompts, KV cache {share:g}x the "
+        f"working set ({blocks} blocks)"
+    )
+    return Cell(name, blocks, shape)
+
+
 def fleet_settings(args: argparse.Namespace) -> FleetSettings:
     long, short = Shape(system_tokens=2000), Shape(system_tokens=1000)
-    control = Shape(system_tokens=2000, shared=False)
-    cells = [Cell("shared, 2000-token system prompts, 400 blocks", 400, long)]
+    cells = [_cell(long, 0.5)]
     if args.full:
-        cells += [
-            Cell("shared, 2000-token system prompts, 700 blocks", 700, long),
-            Cell("shared, 1000-token system prompts, 400 blocks", 400, short),
-            Cell("shared, 1000-token system prompts, 700 blocks", 700, short),
-        ]
+        cells += [_cell(long, 0.75), _cell(short, 0.5), _cell(short, 0.75)]
     if not args.no_control:
-        cells.append(Cell("control: no shared prefix, 400 blocks", 400, control))
+        blocks = cells[0].kv_blocks
+        control = Shape(system_tokens=2000, shared=False)
+        cells.append(Cell(f"control: no shared prefix ({blocks} blocks)", blocks, control))
     return FleetSettings(
         replicas=len(args.vllm_url) or args.replicas,
         slowdown=args.slowdown,
@@ -115,7 +123,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> int:
         for cell in settings.cells:
             if vllm is None and fleet.engine and fleet.engine.kv_blocks != cell.kv_blocks:
                 fleet.resize(Engine(settings.slowdown, cell.kv_blocks))
-            results["cells"].append(_cell(fleet, cell, settings, say))  # type: ignore[attr-defined]
+            results["cells"].append(_run_cell(fleet, cell, settings, say))  # type: ignore[attr-defined]
     finally:
         fleet.stop()
     (workdir / "results.json").write_text(json.dumps(results, indent=1, default=str))
@@ -124,7 +132,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     return 0
 
 
-def _cell(
+def _run_cell(
     fleet: Fleet, cell: Cell, settings: FleetSettings, say: Callable[[str], None]
 ) -> dict[str, object]:
     say(f"cell: {cell.name}")
