@@ -1,0 +1,405 @@
+"""Every alert's runbook says what its condition does to clients; this proves it.
+
+For each alert of the rules, a test induces its condition on the routing stack (three
+simulators behind one gateway, tests/support/routing.py: simulator "c" and the aliases
+rb-chat, solo-chat and slow-chat are these tests') with the simulator's fault injection,
+a stopped process or a paused Redis, and checks that the status and error code clients
+get are among those the alert's "Clients get" line in docs/observability.md lists. The
+alerts' ``for:`` and windows are minutes to days: their firing is proven by the promtool
+cases (tests/observability/rules/), their effect on clients here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway_shared.plans import Plan
+from tests.conftest import create_key
+from tests.support.limits import Caller, add_policy_replica
+from tests.support.routing import CONSECUTIVE_FAILURES, RoutingStack
+from tests.support.waiting import wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+RUNBOOKS = REPO / "docs" / "observability.md"
+RULES = REPO / "compose" / "prometheus" / "rules" / "gateway.rules.yml"
+
+SECTION = re.compile(r"^#### (Gateway\w+)\n(.*?)(?=^#{2,4} )", re.MULTILINE | re.DOTALL)
+CLIENTS_GET = re.compile(r"^Clients get: (.+)\.$", re.MULTILINE)
+ANSWER = re.compile(r"(\d{3})(?: `([a-z_]+)`)?")
+MINE = ("rb-a", "rb-c", "solo-c", "slow-c")  # the deployments these tests break
+STALL_SECONDS = 0.05  # twice the latency SLO's threshold of gateway overhead
+
+type Answer = tuple[int, str | None]
+
+
+def clients_get() -> dict[str, set[Answer]]:
+    """Alert -> the answers its runbook says clients get."""
+    found = {}
+    for name, body in SECTION.findall(RUNBOOKS.read_text()):
+        (line,) = CLIENTS_GET.findall(body)
+        found[name] = {(int(status), code or None) for status, code in ANSWER.findall(line)}
+    return found
+
+
+def alerts() -> set[str]:
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    return {rule["alert"] for group in groups for rule in group["rules"] if "alert" in rule}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def assert_runbook(alert: str, seen: set[Answer]) -> None:
+    said = clients_get()[alert]
+    assert seen, "no client request was made"
+    assert seen <= said, f"{alert}: clients got {sorted(seen)}, the runbook says {sorted(said)}"
+
+
+def ask(
+    routing: RoutingStack,
+    model: str,
+    *,
+    key: str | None = None,
+    stream: bool = False,
+    **body: object,
+) -> Answer:
+    """One chat completion as a client sends it; its status and error code."""
+    request = {"model": model, "messages": [{"role": "user", "content": "hi"}], **body}
+    if stream:
+        request["stream"] = True
+    headers = {"authorization": f"Bearer {key or routing.api_key}"}
+    with httpx.stream(
+        "POST",
+        routing.stack.base_url + "/chat/completions",
+        json=request,
+        headers=headers,
+        timeout=30,
+    ) as response:
+        response.read()
+    if response.status_code == 200:
+        return 200, None
+    return response.status_code, response.json()["error"]["code"]
+
+
+def router_metric(routing: RoutingStack, name: str, **labels: str) -> float:
+    text = httpx.get(routing.stack.services["router"].url + "/metrics", timeout=5).text
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                total += sample.value
+    return total
+
+
+@pytest.fixture(scope="module")
+def limited(routing: RoutingStack) -> str:
+    """A key with a limit: policy admits its requests through Redis (an unlimited key's
+    requests do not touch it)."""
+    return create_key(routing.stack, "rb-limited", "--rpm", "100000")
+
+
+@pytest.fixture(scope="module")
+def sim_c(routing: RoutingStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=routing.stack.services["sim-c"].url, timeout=5) as admin:
+        yield admin
+
+
+@pytest.fixture(autouse=True)
+def _recovered(routing: RoutingStack, sim_c: httpx.Client) -> Iterator[None]:
+    """After each test: no fault, and every deployment it broke healthy and closed."""
+    yield
+    for admin in (routing.a, routing.b, sim_c):
+        admin.post("/admin/reset").raise_for_status()
+
+    def recovered() -> bool:
+        for model in ("rb-chat", "solo-chat", "slow-chat"):
+            ask(routing, model)  # a success closes a half-open breaker
+        states = [routing.deployment(name) for name in MINE]
+        return all(s["health"] != "unhealthy" and s["breaker"]["state"] == "closed" for s in states)
+
+    wait_until(recovered, timeout=20, what="the runbook deployments to recover")
+
+
+@contextmanager
+def stopped(service: str, routing: RoutingStack) -> Iterator[None]:
+    process = routing.stack.services[service]
+    process.stop()
+    try:
+        yield
+    finally:
+        process.start()
+        process.wait_ready(30)
+
+
+@contextmanager
+def redis_paused(routing: RoutingStack) -> Iterator[None]:
+    """Redis stopped (SIGSTOP) for the block: calls to it time out."""
+    redis = routing.stack.redis
+    if redis is None or redis.process is None:
+        pytest.skip("the stack uses an external Redis")
+    os.kill(redis.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(redis.process.pid, signal.SIGCONT)
+
+
+def unhealthy(routing: RoutingStack, deployment: str) -> Callable[[], bool]:
+    return lambda: routing.deployment(deployment)["health"] == "unhealthy"
+
+
+# -- every alert has its runbook, and its test here ---------------------------------------
+
+
+def test_every_alert_has_a_runbook_saying_what_clients_get_and_a_test() -> None:
+    runbooks = clients_get()
+    assert alerts() <= set(runbooks), sorted(alerts() - set(runbooks))
+    tested = {name for name in globals() if name.startswith("test_gateway_")}
+    assert {f"test_{_snake(alert)}" for alert in alerts()} == tested
+
+
+# -- availability -------------------------------------------------------------------------
+
+
+def _providers_failing(routing: RoutingStack, sim_c: httpx.Client) -> set[Answer]:
+    """Every deployment of a model answers 503, then 429: what do clients get?"""
+    seen = set()
+    for status in (503, 429):
+        for admin in (routing.a, sim_c):
+            admin.put("/admin/config", json={"error_rate": 1.0, "error_status": status})
+        seen |= {ask(routing, "rb-chat") for _ in range(2)}
+    return seen
+
+
+def test_gateway_availability_fast_burn(routing: RoutingStack, sim_c: httpx.Client) -> None:
+    seen = _providers_failing(routing, sim_c)
+    # The provider's 429 reaches the client as the gateway's own code: the SLI counts it.
+    assert seen == {(502, "provider_unavailable"), (429, "provider_rate_limited")}
+    assert_runbook("GatewayAvailabilityFastBurn", seen)
+
+
+def test_gateway_availability_slow_burn(routing: RoutingStack, sim_c: httpx.Client) -> None:
+    assert_runbook("GatewayAvailabilitySlowBurn", _providers_failing(routing, sim_c))
+
+
+# -- latency: what the gateway adds ---------------------------------------------------------
+
+
+def _in_flight_at_edge(routing: RoutingStack) -> float:
+    text = httpx.get(routing.stack.services["edge"].url + "/metrics", timeout=5).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "gateway_http_requests_in_flight":
+                return sample.value - 1  # not this scrape
+    raise AssertionError("edge exports no gateway_http_requests_in_flight")
+
+
+def _slow_gateway(routing: RoutingStack) -> tuple[Answer, float]:
+    """Policy stalls (as a starved CPU would stall it) under a request; the answer and
+    the overhead edge measured."""
+    policy = routing.stack.services["policy"].process
+    assert policy is not None
+    ask(routing, "rb-chat")
+    result: list[httpx.Response] = []
+    headers = {"authorization": f"Bearer {routing.api_key}"}
+    body = {"model": "rb-chat", "messages": [{"role": "user", "content": "hi"}]}
+    url = routing.stack.base_url + "/chat/completions"
+    client = threading.Thread(
+        target=lambda: result.append(httpx.post(url, json=body, headers=headers, timeout=30))
+    )
+    os.kill(policy.pid, signal.SIGSTOP)
+    try:
+        client.start()
+        wait_until(lambda: _in_flight_at_edge(routing) >= 1, timeout=10, what="the request at edge")
+        time.sleep(STALL_SECONDS)  # the fault: how long policy is stalled
+    finally:
+        os.kill(policy.pid, signal.SIGCONT)
+    client.join(30)
+    (response,) = result
+    return (response.status_code, None), float(response.headers["x-gateway-overhead-ms"])
+
+
+def test_gateway_latency_fast_burn(routing: RoutingStack) -> None:
+    answer, overhead_ms = _slow_gateway(routing)
+    assert overhead_ms > 25  # the latency SLO's threshold: this request counts against it
+    assert_runbook("GatewayLatencyFastBurn", {answer})
+
+
+def test_gateway_latency_slow_burn(routing: RoutingStack) -> None:
+    answer, overhead_ms = _slow_gateway(routing)
+    assert overhead_ms > 25
+    assert_runbook("GatewayLatencySlowBurn", {answer})
+
+
+# -- targets -------------------------------------------------------------------------------
+
+
+def test_gateway_tier_target_down(routing: RoutingStack) -> None:
+    with stopped("policy", routing):
+        seen = {ask(routing, "rb-chat") for _ in range(2)}
+    assert_runbook("GatewayTierTargetDown", seen)
+
+
+def test_gateway_tier_absent(routing: RoutingStack) -> None:
+    with stopped("router", routing):
+        seen = {ask(routing, "rb-chat") for _ in range(2)}
+    assert_runbook("GatewayTierAbsent", seen)
+
+
+# -- providers -----------------------------------------------------------------------------
+
+
+def test_gateway_provider_down(routing: RoutingStack) -> None:
+    with stopped("sim-c", routing):
+        wait_until(unhealthy(routing, "rb-c"), timeout=10, what="rb-c failing its checks")
+        seen = {ask(routing, "rb-chat") for _ in range(4)}
+    assert_runbook("GatewayProviderDown", seen)
+
+
+def test_gateway_model_unavailable(routing: RoutingStack) -> None:
+    with stopped("sim-c", routing):
+        wait_until(unhealthy(routing, "solo-c"), timeout=10, what="solo-c failing its checks")
+        seen = {ask(routing, "solo-chat") for _ in range(2)}
+    # Panic routing (the default) still tries the unhealthy deployment, which is down.
+    assert seen == {(502, "provider_unavailable")}
+    assert_runbook("GatewayModelUnavailable", seen)
+
+
+def _failing_c(
+    routing: RoutingStack, sim_c: httpx.Client, until: Callable[[], bool]
+) -> set[Answer]:
+    sim_c.put("/admin/config", json={"error_rate": 1.0, "error_status": 503}).raise_for_status()
+    seen: set[Answer] = set()
+
+    def reached() -> bool:
+        seen.add(ask(routing, "rb-chat"))
+        return until()
+
+    wait_until(reached, timeout=15, interval=0, what="the deployment's condition")
+    return seen
+
+
+def test_gateway_circuit_breaker_open(routing: RoutingStack, sim_c: httpx.Client) -> None:
+    seen = _failing_c(
+        routing, sim_c, lambda: routing.deployment("rb-c")["breaker"]["state"] == "open"
+    )
+    seen |= {ask(routing, "rb-chat") for _ in range(2)}
+    assert_runbook("GatewayCircuitBreakerOpen", seen)
+
+
+def test_gateway_circuit_breaker_flapping(routing: RoutingStack, sim_c: httpx.Client) -> None:
+    opened = routing.deployment("rb-c")["breaker"]["opened"]
+    # Its half-open probes fail too: the breaker opens again after each cooldown.
+    seen = _failing_c(
+        routing, sim_c, lambda: routing.deployment("rb-c")["breaker"]["opened"] >= opened + 2
+    )
+    assert_runbook("GatewayCircuitBreakerFlapping", seen)
+
+
+def test_gateway_deployment_errors(routing: RoutingStack, sim_c: httpx.Client) -> None:
+    failed = router_metric(
+        routing,
+        "gateway_provider_request_duration_seconds_count",
+        deployment="rb-c",
+        outcome="unavailable",
+    )
+    seen = _failing_c(
+        routing,
+        sim_c,
+        lambda: (
+            router_metric(
+                routing,
+                "gateway_provider_request_duration_seconds_count",
+                deployment="rb-c",
+                outcome="unavailable",
+            )
+            >= failed + CONSECUTIVE_FAILURES
+        ),
+    )
+    assert_runbook("GatewayDeploymentErrors", seen)
+
+
+def test_gateway_deployment_slow(routing: RoutingStack, sim_c: httpx.Client) -> None:
+    sim_c.put("/admin/config", json={"itl_ms": 30, "output_tokens": 10}).raise_for_status()
+    started = time.monotonic()
+    seen = {ask(routing, "solo-chat", stream=True, max_tokens=10)}
+    assert time.monotonic() - started >= 0.3  # ten tokens, 30 ms apart
+    assert_runbook("GatewayDeploymentSlow", seen)
+
+
+def test_gateway_deployment_slow_first_token(routing: RoutingStack, sim_c: httpx.Client) -> None:
+    # Slow, within the deployment's first-token budget: served late.
+    sim_c.put("/admin/config", json={"ttft_ms": 200}).raise_for_status()
+    seen = {ask(routing, "slow-chat", stream=True)}
+    # Past it, on every attempt: the request fails.
+    sim_c.put("/admin/config", json={"ttft_ms": 2000}).raise_for_status()
+    late = ask(routing, "slow-chat", stream=True)
+    assert seen | {late} == {(200, None), (504, "provider_timeout")}
+    assert_runbook("GatewayDeploymentSlowFirstToken", seen | {late})
+
+
+# -- Redis and policy ----------------------------------------------------------------------
+
+
+def test_gateway_redis_errors(routing: RoutingStack, limited: str) -> None:
+    ask(routing, "rb-chat", key=limited)
+    with redis_paused(routing):
+        seen = {ask(routing, "rb-chat", key=limited)}
+    assert seen <= {(503, "rate_limiter_unavailable"), (503, "key_store_unavailable")}
+    assert_runbook("GatewayRedisErrors", seen)
+
+
+def test_gateway_policy_fail_open(routing: RoutingStack) -> None:
+    replica = add_policy_replica(routing.stack, POLICY_REDIS_FAILURE_MODE="open")
+    try:
+        caller = Caller(routing.stack, Plan(rpm=1000))
+        body = {"model": "rb-chat", "messages": [{"role": "user", "content": "hi"}]}
+        _, headers = caller.headers(body)
+        with redis_paused(routing):
+            # As edge calls it: the replica admits the request without its limits.
+            response = httpx.post(
+                replica.url + "/v1/chat/completions", json=body, headers=headers, timeout=30
+            )
+    finally:
+        replica.stop()
+    assert_runbook("GatewayPolicyFailOpen", {(response.status_code, None)})
+
+
+# -- quotas --------------------------------------------------------------------------------
+
+
+def test_gateway_quota_saturation(routing: RoutingStack, sim_c: httpx.Client) -> None:
+    key = create_key(routing.stack, "rb-saturated", "--daily-tokens", "1000")
+    for admin in (routing.a, sim_c):  # rb-chat's two deployments
+        admin.put("/admin/config", json={"output_tokens": 900}).raise_for_status()
+    seen = {ask(routing, "rb-chat", key=key, max_tokens=900)}
+    text = httpx.get(routing.stack.services["policy"].url + "/metrics", timeout=5).text
+    (used,) = [
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "gateway_quota_used_ratio" and sample.labels["key_name"] == "rb-saturated"
+    ]
+    assert used >= 0.9  # GatewayQuotaSaturation's condition
+    seen.add(ask(routing, "rb-chat", key=key, max_tokens=1))
+    assert_runbook("GatewayQuotaSaturation", seen)
+
+
+def test_gateway_quota_exhausted(routing: RoutingStack) -> None:
+    key = create_key(routing.stack, "rb-exhausted", "--daily-tokens", "120")
+    answers = [ask(routing, "rb-chat", key=key, max_tokens=100) for _ in range(3)]
+    seen = {answer for answer in answers if answer[0] != 200}
+    assert_runbook("GatewayQuotaExhausted", seen)
