@@ -247,35 +247,44 @@ def test_gateway_latency_slow_burn(routing: RoutingStack) -> None:
 # -- targets -------------------------------------------------------------------------------
 
 
-def test_gateway_tier_target_down(routing: RoutingStack) -> None:
+@pytest.fixture(scope="module")
+def no_policy(routing: RoutingStack) -> set[Answer]:
+    """What clients get while no policy replica answers (every one down, or none found)."""
     with stopped("policy", routing):
-        seen = {ask(routing, "rb-chat") for _ in range(2)}
-    assert_runbook("GatewayTierTargetDown", seen)
+        return {ask(routing, "rb-chat") for _ in range(2)}
 
 
-def test_gateway_tier_absent(routing: RoutingStack) -> None:
-    with stopped("router", routing):
-        seen = {ask(routing, "rb-chat") for _ in range(2)}
-    assert_runbook("GatewayTierAbsent", seen)
+def test_gateway_tier_target_down(no_policy: set[Answer]) -> None:
+    assert_runbook("GatewayTierTargetDown", no_policy)
+
+
+def test_gateway_tier_absent(no_policy: set[Answer]) -> None:
+    assert_runbook("GatewayTierAbsent", no_policy)
 
 
 # -- providers -----------------------------------------------------------------------------
 
 
-def test_gateway_provider_down(routing: RoutingStack) -> None:
+@pytest.fixture(scope="module")
+def c_down(routing: RoutingStack) -> dict[str, set[Answer]]:
+    """Simulator c stopped until its deployments fail their health checks: what clients
+    of a model with another deployment (rb-chat) and without one (solo-chat) get."""
     with stopped("sim-c", routing):
-        wait_until(unhealthy(routing, "rb-c"), timeout=10, what="rb-c failing its checks")
-        seen = {ask(routing, "rb-chat") for _ in range(4)}
-    assert_runbook("GatewayProviderDown", seen)
+        for name in ("rb-c", "solo-c"):
+            wait_until(unhealthy(routing, name), timeout=10, what=f"{name} failing its checks")
+        return {
+            model: {ask(routing, model) for _ in range(3)} for model in ("rb-chat", "solo-chat")
+        }
 
 
-def test_gateway_model_unavailable(routing: RoutingStack) -> None:
-    with stopped("sim-c", routing):
-        wait_until(unhealthy(routing, "solo-c"), timeout=10, what="solo-c failing its checks")
-        seen = {ask(routing, "solo-chat") for _ in range(2)}
+def test_gateway_provider_down(c_down: dict[str, set[Answer]]) -> None:
+    assert_runbook("GatewayProviderDown", c_down["rb-chat"])
+
+
+def test_gateway_model_unavailable(c_down: dict[str, set[Answer]]) -> None:
     # Panic routing (the default) still tries the unhealthy deployment, which is down.
-    assert seen == {(502, "provider_unavailable")}
-    assert_runbook("GatewayModelUnavailable", seen)
+    assert c_down["solo-chat"] == {(502, "provider_unavailable")}
+    assert_runbook("GatewayModelUnavailable", c_down["solo-chat"])
 
 
 def _failing_c(
@@ -381,25 +390,36 @@ def test_gateway_policy_fail_open(routing: RoutingStack) -> None:
 # -- quotas --------------------------------------------------------------------------------
 
 
-def test_gateway_quota_saturation(routing: RoutingStack, sim_c: httpx.Client) -> None:
-    key = create_key(routing.stack, "rb-saturated", "--daily-tokens", "1000")
-    for admin in (routing.a, sim_c):  # rb-chat's two deployments
+@pytest.fixture(scope="module")
+def quota(routing: RoutingStack, sim_c: httpx.Client) -> tuple[list[Answer], float]:
+    """A key with a daily quota of 1000 tokens: a 900-token answer, a 1-token one, then
+    one that does not fit; the answers, and the quota used after the first."""
+    key = create_key(routing.stack, "rb-quota", "--daily-tokens", "1000")
+    admins = (routing.a, sim_c)  # rb-chat's two deployments
+    for admin in admins:
         admin.put("/admin/config", json={"output_tokens": 900}).raise_for_status()
-    seen = {ask(routing, "rb-chat", key=key, max_tokens=900)}
-    text = httpx.get(routing.stack.services["policy"].url + "/metrics", timeout=5).text
-    (used,) = [
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "gateway_quota_used_ratio" and sample.labels["key_name"] == "rb-saturated"
-    ]
+    try:
+        answers = [ask(routing, "rb-chat", key=key, max_tokens=900)]
+        text = httpx.get(routing.stack.services["policy"].url + "/metrics", timeout=5).text
+        (used,) = [
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "gateway_quota_used_ratio" and sample.labels["key_name"] == "rb-quota"
+        ]
+        answers += [ask(routing, "rb-chat", key=key, max_tokens=n) for n in (1, 200)]
+    finally:
+        for admin in admins:
+            admin.post("/admin/reset").raise_for_status()
+    return answers, used
+
+
+def test_gateway_quota_saturation(quota: tuple[list[Answer], float]) -> None:
+    answers, used = quota
     assert used >= 0.9  # GatewayQuotaSaturation's condition
-    seen.add(ask(routing, "rb-chat", key=key, max_tokens=1))
-    assert_runbook("GatewayQuotaSaturation", seen)
+    assert_runbook("GatewayQuotaSaturation", set(answers[:2]))
 
 
-def test_gateway_quota_exhausted(routing: RoutingStack) -> None:
-    key = create_key(routing.stack, "rb-exhausted", "--daily-tokens", "120")
-    answers = [ask(routing, "rb-chat", key=key, max_tokens=100) for _ in range(3)]
-    seen = {answer for answer in answers if answer[0] != 200}
-    assert_runbook("GatewayQuotaExhausted", seen)
+def test_gateway_quota_exhausted(quota: tuple[list[Answer], float]) -> None:
+    answers, _ = quota
+    assert_runbook("GatewayQuotaExhausted", {answers[2]})
