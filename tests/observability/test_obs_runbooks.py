@@ -118,9 +118,14 @@ def sim_c(routing: RoutingStack) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(autouse=True)
-def _recovered(routing: RoutingStack, sim_c: httpx.Client) -> Iterator[None]:
-    """After each test: no fault, and every deployment it broke healthy and closed."""
+def _recovered(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test on the stack: no fault, and every deployment it broke healthy and
+    closed again."""
     yield
+    if "routing" not in request.fixturenames:
+        return
+    routing: RoutingStack = request.getfixturevalue("routing")
+    sim_c: httpx.Client = request.getfixturevalue("sim_c")
     for admin in (routing.a, routing.b, sim_c):
         admin.post("/admin/reset").raise_for_status()
 
