@@ -121,11 +121,12 @@ def sim_c(routing: RoutingStack) -> Iterator[httpx.Client]:
 def _recovered(request: pytest.FixtureRequest) -> Iterator[None]:
     """After each test on the stack: no fault, and every deployment it broke healthy and
     closed again."""
-    yield
     if "routing" not in request.fixturenames:
+        yield
         return
     routing: RoutingStack = request.getfixturevalue("routing")
     sim_c: httpx.Client = request.getfixturevalue("sim_c")
+    yield
     for admin in (routing.a, routing.b, sim_c):
         admin.post("/admin/reset").raise_for_status()
 
