@@ -1,10 +1,12 @@
 """Policy: admits or rejects each edge-vouched request for its key, then hands it to router.
 
-Every admitted request is settled exactly once (see ``accounting``), streams included.
+Every admitted request is settled exactly once (see ``accounting``), streams included;
+a settlement Redis could not take is replayed when it answers again (``ledger``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +21,7 @@ from gateway_shared.tier.health import add_health_routes
 from gateway_shared.tier.settings import load
 from policy.admission import Admission
 from policy.deps import PolicyServices
+from policy.ledger import marker_seconds
 from policy.limits.limiter import Limiter
 from policy.metrics import PolicyMetrics
 from policy.routes import routes
@@ -39,13 +42,23 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
         redis_calls = RedisCalls(
             obs.registry, obs.tracing, ("admit", "settle"), server_address(redis)
         )
-        limiter = Limiter(redis, settings.rate_window_seconds, settings.lease_seconds, redis_calls)
+        limiter = Limiter(
+            redis,
+            settings.rate_window_seconds,
+            settings.lease_seconds,
+            redis_calls,
+            marker_seconds=marker_seconds(settings.settle_keep_seconds),
+        )
+        admission = Admission(limiter, settings, metrics)
         app.state.signer = settings.identity_signer()
         router = HopClient(settings.router_url)
-        app.state.services = PolicyServices(Admission(limiter, settings, metrics), router, redis)
+        app.state.services = PolicyServices(admission, router, redis)
+        replay = asyncio.create_task(admission.ledger.replay())
         try:
             yield
         finally:
+            replay.cancel()
+            await admission.ledger.close()
             await router.aclose()
             await redis.aclose()
             obs.shutdown()

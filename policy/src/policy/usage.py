@@ -12,6 +12,8 @@ touch a single slot and run unchanged on Redis Cluster:
   (charged plus reserved, what quotas check), ``requests``, and per model
   ``<model>|requests``, ``<model>|prompt_tokens``, ``<model>|completion_tokens`` and,
   when there were any, ``<model>|cached_tokens`` and ``<model>|reasoning_tokens``.
+- ``gw:{k}:settled:<request id>``  marker of a settled request (expires): a settlement
+  replayed after a Redis outage counts once.
 
 Days and months are UTC.
 """
@@ -58,6 +60,9 @@ class KeyLayout:
     @property
     def inflight_reserved(self) -> str:
         return self._k("inflight:n")
+
+    def settled(self, request_id: str) -> str:
+        return self._k(f"settled:{request_id}")
 
     # Not strftime: it showed in policy's profile under load (gateway bench --profile).
     def day(self, now: datetime) -> str:

@@ -128,12 +128,19 @@ return {1, '', 0, req_left, req_reset, tok_left, tok_reset}
 """
 
 # KEYS: 1 tpm log, 2 tpm amounts, 3 tpm sum, 4 inflight, 5 day usage, 6 month usage,
-#       7 inflight reservations
+#       7 inflight reservations, 8 the request's settled marker
 # Returns {day tokens, month tokens}: the periods' charged-plus-reserved totals after it.
 # ARGV: 1 request id, 2 tokens reserved at admission, 3 prompt tokens,
 #       4 completion tokens, 5 model, 6 day ttl s, 7 month ttl s, 8 cached prompt tokens,
-#       9 reasoning tokens (both already counted in 3 and 4)
+#       9 reasoning tokens (both already counted in 3 and 4), 10 marker ttl s
+# The marker makes a settlement applied twice (a replay of one whose answer was lost)
+# count once. It is written by the same script as the charge, so it replicates with it:
+# a replica promoted without the marker is also without the charge.
 SETTLE = """
+if not redis.call('SET', KEYS[8], '1', 'NX', 'EX', tonumber(ARGV[10])) then
+  return {tonumber(redis.call('HGET', KEYS[5], 'tokens') or '0'),
+          tonumber(redis.call('HGET', KEYS[6], 'tokens') or '0')}
+end
 local rid = ARGV[1]
 local reserved = tonumber(ARGV[2])
 local prompt, completion = tonumber(ARGV[3]), tonumber(ARGV[4])
