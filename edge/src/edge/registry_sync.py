@@ -13,18 +13,18 @@ import logging
 from contextlib import nullcontext
 from pathlib import Path
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from edge import keystore
 from gateway_shared.keys import Registry
 from gateway_shared.observability.redis_calls import RedisCalls
+from gateway_shared.redis_client import RedisClient
 
 log = logging.getLogger("edge.registry")
 
 
 class RegistrySync:
-    def __init__(self, redis: Redis, inline: str | None, path: Path | None) -> None:
+    def __init__(self, redis: RedisClient, inline: str | None, path: Path | None) -> None:
         if inline is None and path is None:
             raise ValueError("set GATEWAY_KEY_REGISTRY or GATEWAY_KEY_REGISTRY_FILE")
         self._redis = redis

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from redis.asyncio import Redis
+from gateway_shared.redis_client import RedisClient
 
 DAY_TTL_SECONDS = 2 * 86400
 MONTH_TTL_SECONDS = 32 * 86400
@@ -96,7 +96,9 @@ def _period(raw: dict[bytes, bytes]) -> dict[str, Any]:
     }
 
 
-async def read_usage(redis: Redis, key_id: str, now: datetime | None = None) -> dict[str, Any]:
+async def read_usage(
+    redis: RedisClient, key_id: str, now: datetime | None = None
+) -> dict[str, Any]:
     """The key's usage for the current UTC day and month."""
     now = now or utcnow()
     layout = KeyLayout(key_id)

@@ -2,14 +2,25 @@
 
 Edge (key records) and policy (limits and usage) use Redis; the router does not, so its
 image carries no Redis client (``gateway-shared[redis]`` is an extra).
+
+``REDIS_URL`` selects the client: ``redis://``, ``rediss://`` or ``unix://`` one server
+(or a Sentinel-managed or managed service's single endpoint);
+``redis+cluster://[user:password@]host:port[,host:port...]`` (``rediss+cluster://`` with
+TLS) a Redis Cluster, through redis-py's cluster client, which follows ``MOVED`` and
+``ASK`` redirections and ``TRYAGAIN`` itself and loads scripts on every primary when a
+node answers ``NOSCRIPT``. A node that cannot be reached, or ``CLUSTERDOWN``, is an
+outage like a single server's: the error is raised at once (the topology is re-read on
+the next call), and each tier's failure mode answers it.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 import hiredis
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.connection import (
     AbstractConnection,
     Connection,
@@ -67,7 +78,16 @@ _FASTER = {
 }
 
 
-def connect(url: str, *, timeout_seconds: float = 0.25, max_connections: int = 200) -> Redis:
+# What ``connect`` returns; everything the tiers call exists on both.
+RedisClient = Redis | RedisCluster
+
+_CLUSTER_SCHEMES = {"redis+cluster": False, "rediss+cluster": True}
+
+
+def connect(url: str, *, timeout_seconds: float = 0.25, max_connections: int = 200) -> RedisClient:
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in _CLUSTER_SCHEMES:
+        return _connect_cluster(rest, _CLUSTER_SCHEMES[scheme], timeout_seconds, max_connections)
     redis = Redis.from_url(
         url,
         socket_timeout=timeout_seconds,
@@ -86,7 +106,47 @@ def connect(url: str, *, timeout_seconds: float = 0.25, max_connections: int = 2
     return redis
 
 
-async def redis_ready(redis: Redis) -> bool:
+def cluster_nodes(rest: str) -> tuple[str | None, str | None, list[tuple[str, int]]]:
+    """A cluster URL's user, password and seed nodes (what follows the scheme)."""
+    userinfo, _, hosts = rest.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    nodes = []
+    for node in hosts.split("/", 1)[0].split(","):
+        host, _, port = node.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(
+                f"a Redis Cluster URL lists nodes as host:port[,host:port...], not {node!r}"
+            )
+        nodes.append((host, int(port)))
+    return unquote(user) or None, unquote(password) or None, nodes
+
+
+def _connect_cluster(
+    rest: str, tls: bool, timeout_seconds: float, max_connections: int
+) -> RedisCluster:
+    user, password, nodes = cluster_nodes(rest)
+    cluster = RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in nodes],
+        username=user,
+        password=password,
+        ssl=tls,
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
+        # No retry of a failed call: the cluster client would retry a timed-out one too,
+        # and policy's scripts add to counters. A failover is answered as an outage
+        # until the topology, re-read on the next call, names the promoted replica.
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
+        max_connections=max_connections,  # per node
+        decode_responses=False,
+    )
+    # Every node's connections are made from these kwargs, lazily.
+    kwargs = cluster.connection_kwargs
+    kwargs["connection_class"] = _FASTER.get(kwargs["connection_class"], kwargs["connection_class"])
+    return cluster
+
+
+async def redis_ready(redis: RedisClient) -> bool:
     """For ``/readyz``: Redis answers."""
     try:
         return bool(await redis.ping())

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from redis.asyncio import Redis
-
 from gateway_shared.observability.redis_calls import RedisCalls
 from gateway_shared.plans import Plan
+from gateway_shared.redis_client import RedisClient
 from policy.limits.scripts import ADMIT, SETTLE
 from policy.usage import DAY_TTL_SECONDS, MONTH_TTL_SECONDS, KeyLayout, utcnow
 
@@ -84,7 +83,7 @@ def _accounting_keys(layout: KeyLayout, now: datetime) -> list[str]:
 class Limiter:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         window_seconds: float,
         lease_seconds: float,
         redis_calls: RedisCalls | None = None,
