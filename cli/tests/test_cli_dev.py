@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 
 def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> str:
@@ -27,7 +28,10 @@ def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> str
     raise AssertionError("gateway dev did not get ready:\n" + "".join(out))
 
 
-def test_dev_stack_runs_the_printed_example_and_stops_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("redis", [(), ("--redis-cluster",)], ids=["redis", "redis-cluster"])
+def test_dev_stack_runs_the_printed_example_and_stops_cleanly(
+    tmp_path: Path, redis: tuple[str, ...]
+) -> None:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     proc = subprocess.Popen(
         [
@@ -39,6 +43,7 @@ def test_dev_stack_runs_the_printed_example_and_stops_cleanly(tmp_path: Path) ->
             str(tmp_path),
             "--port",
             "0",
+            *redis,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

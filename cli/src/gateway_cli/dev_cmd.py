@@ -25,6 +25,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "the next ports (+1, +2, +10); 0 picks free ports for all",
     )
     dev.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
+    dev.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        help="start a Redis Cluster (3 primaries, 1 replica each) instead of one server",
+    )
 
 
 def _dev_secrets(workdir: Path) -> StackSecrets:
@@ -58,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         redis_url=args.redis_url,
         ports=ports,
         stack_secrets=_dev_secrets(workdir),
+        redis_cluster=args.redis_cluster,
     )
     key = _dev_key(stack)
     stopping = threading.Event()

@@ -10,10 +10,12 @@ its data.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import redis
-from redis.cluster import key_slot
+from redis.crc import key_slot
 
 from gateway_cli.ports import free_port
 from gateway_cli.redis_server import RedisServer
@@ -62,14 +64,12 @@ class LocalCluster:
         step = SLOTS // self.primaries
         for i, client in enumerate(primaries):
             last = SLOTS - 1 if i == self.primaries - 1 else (i + 1) * step - 1
-            client.execute_command("CLUSTER ADDSLOTSRANGE", i * step, last)
+            _command(client, "CLUSTER ADDSLOTSRANGE", i * step, last)
         for client in clients[1:]:  # the others learn of each other from the first
-            client.execute_command(
-                "CLUSTER MEET", "127.0.0.1", self.nodes[0].port, self._bus_ports[0]
-            )
+            _command(client, "CLUSTER MEET", "127.0.0.1", self.nodes[0].port, self._bus_ports[0])
         self._wait(lambda: all(len(self._known(c)) == len(self.nodes) for c in clients), timeout)
         for primary, replica in zip(primaries, replicas, strict=True):
-            replica.execute_command("CLUSTER REPLICATE", primary.execute_command("CLUSTER MYID"))
+            _command(replica, "CLUSTER REPLICATE", _command(primary, "CLUSTER MYID"))
         self.wait_healthy(timeout)
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
@@ -80,7 +80,7 @@ class LocalCluster:
         """The node serving ``key``'s slot now."""
         slot = key_slot(key.encode())
         for node in self.live():
-            for start, end, owner, *_ in self._client(node).execute_command("CLUSTER SLOTS"):
+            for start, end, owner, *_ in _command(self._client(node), "CLUSTER SLOTS"):
                 if start <= slot <= end:
                     port = int(owner[1])
                     return next(n for n in self.nodes if n.port == port)
@@ -99,7 +99,7 @@ class LocalCluster:
             return False
         for node in live:
             client = self._client(node)
-            if client.execute_command("CLUSTER INFO")["cluster_state"] != "ok":
+            if _command(client, "CLUSTER INFO")["cluster_state"] != "ok":
                 return False
             roles = list(self._known(client).values())
             masters = sum("master" in f and "fail" not in f for f in roles)
@@ -110,7 +110,7 @@ class LocalCluster:
     @staticmethod
     def _known(client: redis.Redis) -> dict[str, str]:
         """Node id -> flags, as this node sees the cluster."""
-        nodes = client.execute_command("CLUSTER NODES").values()
+        nodes = _command(client, "CLUSTER NODES").values()
         return {node["node_id"]: node["flags"] for node in nodes}
 
     @staticmethod
@@ -118,14 +118,18 @@ class LocalCluster:
         return redis.Redis(port=node.port, socket_timeout=1.0)
 
     @staticmethod
-    def _wait(ready: object, timeout: float) -> None:
+    def _wait(ready: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if ready():  # type: ignore[operator]
+                if ready():
                     return
             except redis.RedisError:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("the Redis Cluster did not form in time")
             time.sleep(0.1)
+
+
+def _command(client: redis.Redis, *args: object) -> Any:
+    return client.execute_command(*args)  # type: ignore[no-untyped-call]  # redis-py's
