@@ -7,6 +7,7 @@ pass in a short test; every limit is per window exactly as it is per minute in p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -14,10 +15,11 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from redis.asyncio import Redis
 
+from gateway_cli.redis_cluster import LocalCluster
 from gateway_cli.stack import Ports, Service, Stack
 from gateway_shared.plans import Plan
+from gateway_shared.redis_client import RedisClient, connect
 from policy.usage import KeyLayout, read_usage
 from tests.conftest import create_key, gateway_cli
 from tests.support.limits import (
@@ -47,37 +49,44 @@ def _catalog(path: Path, simulator_port: int) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["redis", "redis-cluster"])
 def limits_stack(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Stack, TcpProxy]]:
-    """The stack, and the TCP proxy its policy replicas reach Redis through (edge does
-    not: a cut leaves key lookups working)."""
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Stack, TcpProxy | None]]:
+    """The stack on one Redis server or on the session's Redis Cluster; on one server,
+    with the TCP proxy its policy replicas reach Redis through (edge does not: a cut
+    leaves key lookups working)."""
     workdir = tmp_path_factory.mktemp("limits")
     ports = Ports()
+    cluster: LocalCluster | None = (
+        request.getfixturevalue("redis_cluster") if request.param == "redis-cluster" else None
+    )
     stack = Stack(
         workdir,
         ports=ports,
         catalog_path=_catalog(workdir / "catalog.yaml", ports.simulator),
         extra_env={"POLICY_RATE_WINDOW_SECONDS": str(WINDOW_SECONDS)},
+        redis_url=cluster.url if cluster else None,
     )
-    assert stack.redis is not None
-    with tcp_proxy(stack.redis.port) as proxy:
-        stack.services["policy"].env["REDIS_URL"] = f"redis://127.0.0.1:{proxy.port}/0"
-        try:
-            stack.start()
-            yield stack, proxy
-        finally:
-            stack.stop()
+    with contextlib.ExitStack() as cleanup:
+        proxy = None
+        if stack.redis is not None:
+            proxy = cleanup.enter_context(tcp_proxy(stack.redis.port))
+            stack.services["policy"].env["REDIS_URL"] = f"redis://127.0.0.1:{proxy.port}/0"
+        cleanup.callback(stack.stop)
+        stack.start()
+        yield stack, proxy
 
 
 @pytest.fixture(scope="module")
-def lstack(limits_stack: tuple[Stack, TcpProxy]) -> Stack:
+def lstack(limits_stack: tuple[Stack, TcpProxy | None]) -> Stack:
     return limits_stack[0]
 
 
 @pytest.fixture(scope="module")
-def policy_redis_link(limits_stack: tuple[Stack, TcpProxy]) -> TcpProxy:
+def policy_redis_link(limits_stack: tuple[Stack, TcpProxy | None]) -> TcpProxy:
+    if limits_stack[1] is None:
+        pytest.skip("on the cluster, the failover test makes Redis unreachable")
     return limits_stack[1]
 
 
@@ -89,8 +98,8 @@ def replica(lstack: Stack) -> Iterator[Service]:
 
 
 @pytest.fixture
-async def redis(lstack: Stack) -> AsyncIterator[Redis]:
-    client = Redis.from_url(lstack.redis_url)
+async def redis(lstack: Stack) -> AsyncIterator[RedisClient]:
+    client = connect(lstack.redis_url, timeout_seconds=2.0)
     yield client
     await client.aclose()
 
@@ -106,7 +115,7 @@ def _policy_urls(lstack: Stack, replica: Service) -> list[str]:
     return [lstack.services["policy"].url, replica.url]
 
 
-async def _wait_inflight_zero(redis: Redis, key_id: str, timeout: float = 10) -> None:
+async def _wait_inflight_zero(redis: RedisClient, key_id: str, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while await redis.zcard(KeyLayout(key_id).inflight):
         assert time.monotonic() < deadline, "a concurrency slot leaked"
@@ -114,7 +123,7 @@ async def _wait_inflight_zero(redis: Redis, key_id: str, timeout: float = 10) ->
 
 
 async def test_rpm_is_exact_across_two_replicas(
-    lstack: Stack, replica: Service, redis: Redis
+    lstack: Stack, replica: Service, redis: RedisClient
 ) -> None:
     rpm = 10
     caller = Caller(lstack, Plan(rpm=rpm))
@@ -151,7 +160,7 @@ async def test_rpm_is_exact_across_two_replicas(
 
 
 async def test_tpm_and_accounting_hold_with_concurrent_streams(
-    lstack: Stack, replica: Service, redis: Redis, sim: httpx.Client
+    lstack: Stack, replica: Service, redis: RedisClient, sim: httpx.Client
 ) -> None:
     sim.put("/admin/config", json={"itl_ms": 5, "output_tokens": 20}).raise_for_status()
     tpm = 600
@@ -199,7 +208,7 @@ async def test_tpm_and_accounting_hold_with_concurrent_streams(
 
 
 async def test_concurrency_limit_holds_and_no_ending_leaks_a_slot(
-    lstack: Stack, replica: Service, redis: Redis, sim: httpx.Client
+    lstack: Stack, replica: Service, redis: RedisClient, sim: httpx.Client
 ) -> None:
     sim.put("/admin/config", json={"itl_ms": 40, "output_tokens": 40}).raise_for_status()
     caller = Caller(lstack, Plan(max_concurrent=3))
@@ -315,9 +324,10 @@ def test_a_key_reads_its_own_usage_only(lstack: Stack) -> None:
 
 
 async def test_redis_down_mid_load_then_back_empty(
-    lstack: Stack, replica: Service, redis: Redis
+    lstack: Stack, replica: Service, redis: RedisClient
 ) -> None:
-    assert lstack.redis is not None
+    if lstack.redis is None:
+        pytest.skip("the cluster's outage is the failover test's")
     key = create_key(lstack, "through-outage", "--rpm", "1000")
     headers = {"authorization": f"Bearer {key}"}
     open_replica = add_policy_replica(lstack, POLICY_REDIS_FAILURE_MODE="open")
@@ -437,4 +447,26 @@ async def test_usage_equals_what_was_served_across_a_redis_cut(
         if line.startswith("gateway_policy_settlements_replayed_total ")
     )
     assert replayed > 0  # the cut did break settlements: this test exercised the replay
+    await client.close()
+
+
+async def test_keys_work_again_after_redis_loses_every_key(
+    lstack: Stack, redis: RedisClient
+) -> None:
+    # A key no edge has cached yet, so it must come from Redis after the loss.
+    key = create_key(lstack, "after-a-flush")
+    # Every primary emptied: what a restart without persistence, or a failover to an
+    # empty replica, leaves.
+    await redis.flushall()
+    client = openai.AsyncOpenAI(base_url=lstack.base_url, api_key=key, max_retries=0)
+
+    async def works() -> bool:
+        try:
+            await client.chat.completions.create(**chat())  # type: ignore[call-overload]
+        except openai.APIError:
+            return False
+        return True
+
+    # Edge re-loads the registry on the first lookup that misses.
+    await eventually(works, timeout=10, interval=0.2, what="the key to work after the loss")
     await client.close()

@@ -192,3 +192,14 @@ async def test_a_settlement_applied_twice_counts_once(redis: Redis) -> None:
     usage = (await read_usage(redis, key))["day"]
     assert (usage["requests"], usage["completion_tokens"]) == (1, 60)
     assert int(await redis.get(KeyLayout(key).tpm_sum)) == 100
+
+
+async def test_an_admission_run_twice_consumes_once(redis: Redis) -> None:
+    limiter = Limiter(redis, window_seconds=60, lease_seconds=60)
+    key, plan, rid = _key(), Plan(rpm=5, tpm=1000, daily_tokens=1000), _rid()
+    assert (await limiter.admit(key, plan, rid, 100)).admitted
+    assert (await limiter.admit(key, plan, rid, 100)).admitted  # its answer was lost
+    layout = KeyLayout(key)
+    assert await redis.zcard(layout.rpm) == 1
+    assert int(await redis.get(layout.tpm_sum)) == 100
+    assert int(await redis.hget(layout.day(utcnow()), "tokens")) == 100

@@ -8,13 +8,15 @@ image carries no Redis client (``gateway-shared[redis]`` is an extra).
 ``redis+cluster://[user:password@]host:port[,host:port...]`` (``rediss+cluster://`` with
 TLS) a Redis Cluster, through redis-py's cluster client, which follows ``MOVED`` and
 ``ASK`` redirections and ``TRYAGAIN`` itself and loads scripts on every primary when a
-node answers ``NOSCRIPT``. A node that cannot be reached, or ``CLUSTERDOWN``, is an
-outage like a single server's: the error is raised at once (the topology is re-read on
-the next call), and each tier's failure mode answers it.
+node answers ``NOSCRIPT``. A node that cannot be reached, or ``CLUSTERDOWN``, is retried
+once after the topology is re-read (safe: every write the tiers make is idempotent,
+policy's scripts by request id); then it is an outage like a single server's, which each
+tier's failure mode answers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote
 
@@ -35,7 +37,8 @@ from redis.typing import EncodableT
 
 
 class _HiredisPacking(AbstractConnection):
-    """Commands packed by hiredis in C.
+    """Commands packed by hiredis in C; a send on a connection closed under it raised as
+    the connection error it is.
 
     redis-py's asyncio connections pack every command in Python, one argument at a time:
     for policy's admission call that was a large share of the client's CPU per call
@@ -43,6 +46,17 @@ class _HiredisPacking(AbstractConnection):
     Anything hiredis does not take (bytearray, a wrong type) goes to redis-py's own
     packing, which keeps its errors.
     """
+
+    async def send_packed_command(
+        self, command: bytes | str | Iterable[bytes], check_health: bool = True
+    ) -> None:
+        try:
+            await super().send_packed_command(command, check_health)
+        except TypeError as exc:
+            # Its transport closed under it: the cluster client re-initializing after a
+            # node failed disconnects connections other calls are using.
+            await self.disconnect(nowait=True)
+            raise RedisConnectionError("connection closed while sending") from exc
 
     def pack_command(self, *args: EncodableT) -> list[bytes]:
         command = args[0]
@@ -132,10 +146,9 @@ def _connect_cluster(
         ssl=tls,
         socket_timeout=timeout_seconds,
         socket_connect_timeout=timeout_seconds,
-        # No retry of a failed call: the cluster client would retry a timed-out one too,
-        # and policy's scripts add to counters. A failover is answered as an outage
-        # until the topology, re-read on the next call, names the promoted replica.
-        retry=Retry(NoBackoff(), 0),
+        # The cluster client re-runs a call that failed or timed out after re-reading
+        # the topology: once, so a dead primary costs one more timeout at most.
+        retry=Retry(NoBackoff(), 1),
         health_check_interval=0,
         max_connections=max_connections,  # per node
         decode_responses=False,

@@ -1,7 +1,8 @@
 """The two Lua scripts that are policy's whole conversation with Redis.
 
 ``ADMIT`` decides a request against every limit of its key in one atomic round trip and
-consumes nothing unless all pass. ``SETTLE`` charges what a finished request really used,
+consumes nothing unless all pass. Both are idempotent by request id, so a call re-run
+after its answer was lost counts once. ``SETTLE`` charges what a finished request really used,
 returns the rest of its reservation and frees its concurrency slot.
 
 Every admitted request holds a lease in the in-flight set until it is settled. A lease
@@ -30,6 +31,10 @@ local daily, monthly = tonumber(ARGV[6]), tonumber(ARGV[7])
 local est = tonumber(ARGV[8])
 local lease = tonumber(ARGV[9])
 local since = now - window
+
+-- Admitted already: a call re-run after its answer was lost (a timeout, a failover)
+-- consumes nothing twice.
+if redis.call('ZSCORE', KEYS[5], rid) then return {1, '', 0, -1, 0, -1, 0} end
 
 local dead = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 100)
 for i = 1, #dead do
