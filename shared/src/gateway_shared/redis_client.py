@@ -52,9 +52,10 @@ class _HiredisPacking(AbstractConnection):
     ) -> None:
         try:
             await super().send_packed_command(command, check_health)
-        except TypeError as exc:
-            # Its transport closed under it: the cluster client re-initializing after a
-            # node failed disconnects connections other calls are using.
+        except (TypeError, RuntimeError) as exc:
+            # Its transport closed under it (asyncio raises TypeError, uvloop
+            # RuntimeError): the cluster client re-initializing after a node failed
+            # disconnects connections other calls are using.
             await self.disconnect(nowait=True)
             raise RedisConnectionError("connection closed while sending") from exc
 
