@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from gateway_shared.hop import HopClient
 from gateway_shared.observability import Observability
 from gateway_shared.observability.redis_calls import RedisCalls, server_address
-from gateway_shared.redis_client import connect, redis_ready
+from gateway_shared.redis_client import connect, discover, redis_ready
 from gateway_shared.tier.app import tier_app
 from gateway_shared.tier.health import add_health_routes
 from gateway_shared.tier.settings import load
@@ -38,6 +38,7 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
         redis = connect(
             settings.redis_url.get_secret_value(), timeout_seconds=settings.redis_timeout_seconds
         )
+        await discover(redis)
         app.state.redis = redis
         redis_calls = RedisCalls(
             obs.registry, obs.tracing, ("admit", "settle"), server_address(redis)

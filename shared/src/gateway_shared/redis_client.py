@@ -16,6 +16,7 @@ tier's failure mode answers.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote
@@ -158,6 +159,18 @@ def _connect_cluster(
     kwargs = cluster.connection_kwargs
     kwargs["connection_class"] = _FASTER.get(kwargs["connection_class"], kwargs["connection_class"])
     return cluster
+
+
+async def discover(redis: RedisClient) -> None:
+    """Before serving: read a cluster's topology (a no-op for one server).
+
+    redis-py's cluster client reads it on its first call otherwise, and when many calls
+    start at once that re-reading marks connections in use for reconnection and breaks
+    them. A cluster that does not answer now is read on the first call instead.
+    """
+    if isinstance(redis, RedisCluster):
+        with contextlib.suppress(RedisError):
+            await redis.initialize()
 
 
 async def redis_ready(redis: RedisClient) -> bool:
