@@ -211,10 +211,11 @@ def test_a_typo_in_the_catalog_is_one_line_naming_the_field(tmp_path: Path) -> N
     code, output = start("router", env)
     assert code != 0
     lines = log_lines(output)
-    assert lines, output
-    # The sentence that says what to change comes first, and alone: no traceback, and not
-    # the deployments list's "at least 1 item" that pydantic adds for the same typo.
-    assert lines[0]["message"] == (
+    assert [line["message"] for line in lines[:-1]] == ["Application startup failed. Exiting."]
+    # The sentence that says what to change, alone and last (what `gateway dev` shows of
+    # a tier that stopped): no traceback, and not the deployments list's "at least 1
+    # item" that pydantic adds for the same typo.
+    assert lines[-1]["message"] == (
         f"invalid model catalog {tmp_path / 'catalog.yaml'}: "
         "models.0.deployments.0.wieght: unknown field (docs/router.md lists the fields)"
     )
