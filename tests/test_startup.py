@@ -189,6 +189,27 @@ def test_edge_refuses_to_start_without_a_key_registry(tmp_path: Path) -> None:
     code, output = start("edge", env)
     assert code != 0
     assert "GATEWAY_KEY_REGISTRY" in output, output
+    assert "Traceback" not in output, output
+    assert_no_secret_shown(output)
+
+
+@pytest.mark.parametrize(
+    ("registry", "why"),
+    [
+        ("value-of-not-json", "not valid JSON (unexpected character"),
+        ('{"keys": [{"name": "value-of-a-name"}]}', "keys.0.id: Field required"),
+    ],
+)
+def test_an_invalid_key_registry_is_one_line_without_its_content(
+    tmp_path: Path, registry: str, why: str
+) -> None:
+    env = start_env("edge", tmp_path)
+    env["GATEWAY_KEY_REGISTRY"] = registry
+    code, output = start("edge", env)
+    assert code != 0
+    last = log_lines(output)[-1]["message"]
+    assert last.startswith(f"the key registry (GATEWAY_KEY_REGISTRY) cannot be used: {why}")
+    assert "Traceback" not in output, output
     assert_no_secret_shown(output)
 
 
