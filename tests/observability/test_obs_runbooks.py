@@ -94,14 +94,15 @@ def ask(
     return response.status_code, response.json()["error"]["code"]
 
 
-def router_metric(routing: RoutingStack, name: str, **labels: str) -> float:
-    text = httpx.get(routing.stack.services["router"].url + "/metrics", timeout=5).text
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and labels.items() <= sample.labels.items():
-                total += sample.value
-    return total
+def metric(url: str, name: str, **labels: str) -> float:
+    """A service's samples of ``name`` with these labels, added up."""
+    text = httpx.get(url + "/metrics", timeout=5).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -205,12 +206,8 @@ def test_gateway_availability_slow_burn(routing: RoutingStack, sim_c: httpx.Clie
 
 
 def _in_flight_at_edge(routing: RoutingStack) -> float:
-    text = httpx.get(routing.stack.services["edge"].url + "/metrics", timeout=5).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "gateway_http_requests_in_flight":
-                return sample.value - 1  # not this scrape
-    raise AssertionError("edge exports no gateway_http_requests_in_flight")
+    edge = routing.stack.services["edge"].url
+    return metric(edge, "gateway_http_requests_in_flight") - 1  # not this scrape
 
 
 def _slow_gateway(routing: RoutingStack) -> tuple[Answer, float]:
@@ -325,24 +322,13 @@ def test_gateway_circuit_breaker_flapping(routing: RoutingStack, sim_c: httpx.Cl
 
 
 def test_gateway_deployment_errors(routing: RoutingStack, sim_c: httpx.Client) -> None:
-    failed = router_metric(
-        routing,
-        "gateway_provider_request_duration_seconds_count",
-        deployment="rb-c",
-        outcome="unavailable",
-    )
+    router = routing.stack.services["router"].url
+    calls = {"name": "gateway_provider_request_duration_seconds_count", "deployment": "rb-c"}
+    failed = metric(router, **calls, outcome="unavailable")
     seen = _failing_c(
         routing,
         sim_c,
-        lambda: (
-            router_metric(
-                routing,
-                "gateway_provider_request_duration_seconds_count",
-                deployment="rb-c",
-                outcome="unavailable",
-            )
-            >= failed + CONSECUTIVE_FAILURES
-        ),
+        lambda: metric(router, **calls, outcome="unavailable") >= failed + CONSECUTIVE_FAILURES,
     )
     assert_runbook("GatewayDeploymentErrors", seen)
 
@@ -393,6 +379,34 @@ def test_gateway_policy_fail_open(routing: RoutingStack) -> None:
     assert_runbook("GatewayPolicyFailOpen", {(response.status_code, None)})
 
 
+def test_gateway_usage_lost(routing: RoutingStack, sim_c: httpx.Client) -> None:
+    # A replica that keeps no settlement for replay: one that fails is lost at once.
+    replica = add_policy_replica(routing.stack, POLICY_SETTLE_QUEUE_SIZE="0")
+    for admin in (routing.a, sim_c):  # rb-chat's two deployments: a one-second stream
+        admin.put("/admin/config", json={"itl_ms": 50, "output_tokens": 20}).raise_for_status()
+    body = {"model": "rb-chat", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    _, headers = Caller(routing.stack, Plan(rpm=1000, daily_tokens=100_000)).headers(body)
+    lost = {"name": "gateway_policy_settlements_lost_total", "reason": "queue_full"}
+    try:
+        with httpx.stream(
+            "POST", replica.url + "/v1/chat/completions", json=body, headers=headers, timeout=30
+        ) as response:
+            lines = response.iter_lines()
+            next(lines)  # admitted: Redis goes away before the stream's settlement
+            with redis_paused(routing):
+                rest = list(lines)
+                wait_until(
+                    lambda: metric(replica.url, **lost) >= 1,
+                    timeout=10,
+                    what="the settlement lost",
+                )
+    finally:
+        replica.stop()
+    assert response.status_code == 200
+    assert "data: [DONE]" in rest  # the client got its whole answer
+    assert_runbook("GatewayUsageLost", {(response.status_code, None)})
+
+
 # -- quotas --------------------------------------------------------------------------------
 
 
@@ -406,13 +420,8 @@ def quota(routing: RoutingStack, sim_c: httpx.Client) -> tuple[list[Answer], flo
         admin.put("/admin/config", json={"output_tokens": 900}).raise_for_status()
     try:
         answers = [ask(routing, "rb-chat", key=key, max_tokens=900)]
-        text = httpx.get(routing.stack.services["policy"].url + "/metrics", timeout=5).text
-        (used,) = [
-            sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name == "gateway_quota_used_ratio" and sample.labels["key_name"] == "rb-quota"
-        ]
+        policy = routing.stack.services["policy"].url
+        used = metric(policy, "gateway_quota_used_ratio", key_name="rb-quota")
         answers += [ask(routing, "rb-chat", key=key, max_tokens=n) for n in (1, 200)]
     finally:
         for admin in admins:

@@ -17,6 +17,7 @@ from gateway_shared.observability.logs import ThrottledLog
 from gateway_shared.wire.admission import Admitted
 from gateway_shared.wire.identity import Api, Identity, RequestSummary
 from policy.accounting import Ticket
+from policy.ledger import Ledger
 from policy.limits.limiter import UNLIMITED, Decision, Limiter
 from policy.metrics import LIMITER_UNAVAILABLE, PolicyMetrics
 from policy.rejections import rejection
@@ -28,11 +29,21 @@ log = logging.getLogger("policy.admission")
 
 class Admission:
     def __init__(
-        self, limiter: Limiter, settings: PolicySettings, metrics: PolicyMetrics | None = None
+        self,
+        limiter: Limiter,
+        settings: PolicySettings,
+        metrics: PolicyMetrics | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self._limiter = limiter
         self._settings = settings
         self._metrics = metrics
+        self.ledger = ledger or Ledger(
+            limiter,
+            capacity=settings.settle_queue_size,
+            keep_seconds=settings.settle_keep_seconds,
+            metrics=metrics,
+        )
         self._fail_open_log = ThrottledLog(log)
         self.unmetered = 0  # requests admitted without Redis (fail-open mode)
 
@@ -75,7 +86,7 @@ class Admission:
                 self._metrics.rejected(decision.reason, identity.key_name)
             raise rejection(plan, decision, estimate, anthropic=summary.api is Api.MESSAGES)
         ticket = Ticket(
-            self._limiter,
+            self.ledger,
             identity,
             summary.model,
             decision.reserved,

@@ -1,7 +1,8 @@
 """The two Lua scripts that are policy's whole conversation with Redis.
 
 ``ADMIT`` decides a request against every limit of its key in one atomic round trip and
-consumes nothing unless all pass. ``SETTLE`` charges what a finished request really used,
+consumes nothing unless all pass. Both are idempotent by request id, so a call re-run
+after its answer was lost counts once. ``SETTLE`` charges what a finished request really used,
 returns the rest of its reservation and frees its concurrency slot.
 
 Every admitted request holds a lease in the in-flight set until it is settled. A lease
@@ -30,6 +31,10 @@ local daily, monthly = tonumber(ARGV[6]), tonumber(ARGV[7])
 local est = tonumber(ARGV[8])
 local lease = tonumber(ARGV[9])
 local since = now - window
+
+-- Admitted already: a call re-run after its answer was lost (a timeout, a failover)
+-- consumes nothing twice.
+if redis.call('ZSCORE', KEYS[5], rid) then return {1, '', 0, -1, 0, -1, 0} end
 
 local dead = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 100)
 for i = 1, #dead do
@@ -128,12 +133,19 @@ return {1, '', 0, req_left, req_reset, tok_left, tok_reset}
 """
 
 # KEYS: 1 tpm log, 2 tpm amounts, 3 tpm sum, 4 inflight, 5 day usage, 6 month usage,
-#       7 inflight reservations
+#       7 inflight reservations, 8 the request's settled marker
 # Returns {day tokens, month tokens}: the periods' charged-plus-reserved totals after it.
 # ARGV: 1 request id, 2 tokens reserved at admission, 3 prompt tokens,
 #       4 completion tokens, 5 model, 6 day ttl s, 7 month ttl s, 8 cached prompt tokens,
-#       9 reasoning tokens (both already counted in 3 and 4)
+#       9 reasoning tokens (both already counted in 3 and 4), 10 marker ttl s
+# The marker makes a settlement applied twice (a replay of one whose answer was lost)
+# count once. It is written by the same script as the charge, so it replicates with it:
+# a replica promoted without the marker is also without the charge.
 SETTLE = """
+if not redis.call('SET', KEYS[8], '1', 'NX', 'EX', tonumber(ARGV[10])) then
+  return {tonumber(redis.call('HGET', KEYS[5], 'tokens') or '0'),
+          tonumber(redis.call('HGET', KEYS[6], 'tokens') or '0')}
+end
 local rid = ARGV[1]
 local reserved = tonumber(ARGV[2])
 local prompt, completion = tonumber(ARGV[3]), tonumber(ARGV[4])
