@@ -158,6 +158,10 @@ def test_what_openai_accepts_passes(body: dict[str, Any]) -> None:
     check(Api.CHAT, body)
 
 
+def test_the_empty_arrays_the_agents_sdk_sends_pass() -> None:
+    check(Api.RESPONSES, {"model": "m", "input": "hi", "include": [], "tools": []})
+
+
 def test_token_arrays_are_prompts_and_inputs() -> None:
     check(Api.COMPLETIONS, {"model": "m", "prompt": [1, 2, 3]})
     check(Api.COMPLETIONS, {"model": "m", "prompt": [[1, 2], [3]]})

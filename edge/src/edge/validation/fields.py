@@ -171,13 +171,16 @@ def obj(fields: Mapping[str, Check] | None = None, *, required: tuple[str, ...] 
     return check
 
 
-def array(item: Check | None = None, *, max_items: int | None = None) -> Check:
+def array(
+    item: Check | None = None, *, max_items: int | None = None, empty_ok: bool = False
+) -> Check:
     def check(param: str, value: Any) -> None:
         if value is None:
             return
         if not isinstance(value, list):
             raise wrong_type(param, "an array", value)
-        array_length(param, value, max_items)
+        if value or not empty_ok:
+            array_length(param, value, max_items)
         if item is not None:
             for i, element in enumerate(value):
                 item(f"{param}[{i}]", element)

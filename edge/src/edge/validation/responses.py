@@ -72,7 +72,8 @@ def response_fields(limits: Limits) -> dict[str, Check]:
         "stream": boolean(),
         "store": boolean(),
         "parallel_tool_calls": boolean(),
-        "tools": array(_tool),
+        # The Agents SDK sends `include: []` (and `tools: []` for an agent with none).
+        "tools": array(_tool, empty_ok=True),
         "tool_choice": _tool_choice,
         "text": obj(
             {
@@ -83,7 +84,7 @@ def response_fields(limits: Limits) -> dict[str, Check]:
             }
         ),
         "reasoning": obj({"effort": string(), "summary": string()}),
-        "include": array(string(nullable=False)),
+        "include": array(string(nullable=False), empty_ok=True),
         "metadata": obj(),
         "user": string(),
         "safety_identifier": string(max_length=64),
