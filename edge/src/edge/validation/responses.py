@@ -72,8 +72,7 @@ def response_fields(limits: Limits) -> dict[str, Check]:
         "stream": boolean(),
         "store": boolean(),
         "parallel_tool_calls": boolean(),
-        # The Agents SDK sends `include: []` (and `tools: []` for an agent with none).
-        "tools": array(_tool, empty_ok=True),
+        "tools": array(_tool, may_be_empty=True),
         "tool_choice": _tool_choice,
         "text": obj(
             {
@@ -84,7 +83,7 @@ def response_fields(limits: Limits) -> dict[str, Check]:
             }
         ),
         "reasoning": obj({"effort": string(), "summary": string()}),
-        "include": array(string(nullable=False), empty_ok=True),
+        "include": array(string(nullable=False), may_be_empty=True),
         "metadata": obj(),
         "user": string(),
         "safety_identifier": string(max_length=64),
