@@ -140,6 +140,20 @@ def test_no_call_when_none_or_after_the_tool_result(oai: openai.OpenAI) -> None:
     assert answer.choices[0].message.content == generation.completion_text(16)
 
 
+def test_only_what_the_user_typed_last_asks_for_a_tool(oai: openai.OpenAI) -> None:
+    reminder = {"type": "text", "text": "<system-reminder>get_weather exists</system-reminder>"}
+    typed = {"type": "text", "text": "say hi"}
+
+    def called(parts: list[Any]) -> bool:
+        answer = oai.chat.completions.create(
+            model="sim-model", messages=[{"role": "user", "content": parts}], tools=[CHAT_TOOL]
+        )
+        return bool(answer.choices[0].message.tool_calls)
+
+    assert not called([reminder, typed])
+    assert called([typed, reminder])
+
+
 def test_a_streamed_tool_call_is_in_vllms_delta_format(http: TestClient, openapi: Any) -> None:
     body = {"model": "sim-model", "messages": ASK, "tools": [CHAT_TOOL], "stream": True}
     chunks = _data(http.post("/v1/chat/completions", json=body).text)

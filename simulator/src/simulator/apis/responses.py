@@ -47,7 +47,7 @@ def _last_user_text(items: Any) -> str | None:
         return None
     if last.get("type", "message") != "message":
         return None
-    return generation.content_text(last.get("content"))
+    return generation.last_text(last.get("content"))
 
 
 def _tools(values: dict[str, Any]) -> list[Tool]:
