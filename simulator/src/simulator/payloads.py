@@ -169,14 +169,13 @@ class StreamChunks:
     ``"choices": []``.
     """
 
-    __slots__ = ("_answer", "_call", "_chat", "_heads", "_middle", "_reasoning", "_tail",
+    __slots__ = ("_call", "_chat", "_heads", "_middle", "_reasoning", "_tail",
                  "_usage_head", "done")  # fmt: skip
 
     def __init__(
         self, job: GenerationJob, rid: str, created: int, model_json: bytes, answer: Answer
     ) -> None:
         self.done = DONE
-        self._answer = answer
         self._reasoning = answer.reasoning_tokens
         self._call = answer.call
         self._chat = job.kind is Kind.CHAT
@@ -217,7 +216,7 @@ class StreamChunks:
         return self._heads[choice] + middle + reason.encode() + _FINISH_TAIL
 
     def usage(self, prompt_tokens: int, completion_tokens: int) -> bytes:
-        reasoning = self._answer.reasoning_tokens * len(self._heads)
+        reasoning = self._reasoning * len(self._heads)
         counts = usage(prompt_tokens, completion_tokens, reasoning)
         return self._usage_head + orjson.dumps(counts) + b"}\n\n"
 
