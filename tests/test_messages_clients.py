@@ -96,3 +96,12 @@ def test_thinking_asked_for_comes_first(claude: anthropic.Anthropic, alias: str)
     )  # fmt: skip
     assert [block.type for block in message.content] == ["thinking", "text"]
     assert message.content[0].thinking.strip()  # type: ignore[union-attr]
+
+
+def test_count_tokens_is_the_providers_count(claude: anthropic.Anthropic) -> None:
+    # sim-chat's deployment is vLLM: count_tokens asks its /tokenize for the request as the
+    # chat it is translated to, which is what the same request is then billed.
+    fields: Any = {"model": "sim-chat", "messages": ASK, "tools": [WEATHER], "system": "Be brief."}
+    counted = claude.messages.count_tokens(**fields)
+    billed = claude.messages.create(max_tokens=5, tool_choice={"type": "none"}, **fields)
+    assert counted.input_tokens == billed.usage.input_tokens
