@@ -45,7 +45,9 @@ class StackSecrets:
 
 
 def write_simulator_catalog(path: Path, simulator_port: int) -> None:
-    """A catalog serving the simulator's chat and embedding models."""
+    """A catalog serving the simulator's chat and embedding models. ``sim-native`` is the
+    chat model on a deployment that serves the Responses and Messages APIs itself (as
+    recent vLLM does); on ``sim-chat`` the router translates them to chat completions."""
     base = f"http://127.0.0.1:{simulator_port}/v1"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
@@ -53,6 +55,10 @@ def write_simulator_catalog(path: Path, simulator_port: int) -> None:
         "  - alias: sim-chat\n"
         "    deployments:\n"
         f"      - {{name: sim-chat-1, provider: vllm, base_url: '{base}', model: sim-model}}\n"
+        "  - alias: sim-native\n"
+        "    deployments:\n"
+        f"      - {{name: sim-native-1, provider: vllm, base_url: '{base}', model: sim-model,\n"
+        "          native_apis: [responses, messages]}\n"
         "  - alias: sim-embed\n"
         "    deployments:\n"
         f"      - {{name: sim-embed-1, provider: vllm, base_url: '{base}', model: sim-embed}}\n"
