@@ -25,6 +25,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "the next ports (+1, +2, +10); 0 picks free ports for all",
     )
     dev.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
+    dev.add_argument(
+        "--cache-redis-url",
+        default=os.environ.get("CACHE_REDIS_URL"),
+        help="the response cache's Redis (default: one of its own, allkeys-lru)",
+    )
 
 
 def _dev_secrets(workdir: Path) -> StackSecrets:
@@ -56,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     stack = Stack(
         workdir,
         redis_url=args.redis_url,
+        cache_redis_url=args.cache_redis_url,
         ports=ports,
         stack_secrets=_dev_secrets(workdir),
     )

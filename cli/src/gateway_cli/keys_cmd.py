@@ -2,6 +2,8 @@
 
 The registry file is the source of truth; when ``REDIS_URL`` is set the change is also
 written to Redis at once, otherwise edge picks the file change up on its next check.
+Revoking also purges the key's response cache entries when ``CACHE_REDIS_URL`` is set
+(edge does it too, on its next check).
 In a deployment the file's content is the Doppler secret GATEWAY_KEY_REGISTRY:
 ``doppler secrets set GATEWAY_KEY_REGISTRY < keys.json``.
 """
@@ -19,8 +21,9 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from edge import keystore
+from gateway_shared.cache_layout import purge_keys
 from gateway_shared.keys import KeyRecord, Registry
-from gateway_shared.plans import Plan
+from gateway_shared.plans import CachePlan, Plan
 from gateway_shared.redis_client import connect
 from policy.usage import read_usage
 
@@ -39,11 +42,41 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     for limit in ("rpm", "tpm", "max-concurrent", "daily-tokens", "monthly-tokens", "max-tokens"):
         create.add_argument(f"--{limit}", type=int)
     create.add_argument("--models", nargs="+", default=["*"], help="allowed model patterns")
+    create.add_argument(
+        "--cache-ttl-s", type=int, help="cache answers for this long (off without it)"
+    )
+    create.add_argument("--cache-namespace", help="share cached answers with keys naming it")
+    create.add_argument(
+        "--cache-tool-calls", action="store_true", help="also cache answers that call tools"
+    )
     actions.add_parser("list", help="list keys (never their secret)")
     revoke = actions.add_parser("revoke", help="revoke a key by id or name")
     revoke.add_argument("key")
     usage = actions.add_parser("usage", help="a key's usage today and this month (needs REDIS_URL)")
     usage.add_argument("key")
+
+
+def _cache_plan(args: argparse.Namespace) -> CachePlan | None:
+    if args.cache_ttl_s is None:
+        return None
+    return CachePlan(
+        ttl_s=args.cache_ttl_s, namespace=args.cache_namespace, tool_calls=args.cache_tool_calls
+    )
+
+
+async def _purge_cache(record: KeyRecord) -> None:
+    url = os.environ.get("CACHE_REDIS_URL")
+    if not url:
+        return
+    redis = connect(url, timeout_seconds=2.0)
+    try:
+        await purge_keys(redis, [record.id])
+    except RedisError:
+        print(
+            "note: the cache Redis is unreachable; edge purges on its next check", file=sys.stderr
+        )
+    finally:
+        await redis.aclose()
 
 
 async def _usage(key_id: str) -> dict[str, Any]:
@@ -97,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             monthly_tokens=args.monthly_tokens,
             max_tokens=args.max_tokens,
             models=tuple(args.models),
+            cache=_cache_plan(args),
         )
         try:
             key, record = registry.add(args.name, plan, pepper.encode())
@@ -127,5 +161,6 @@ def run(args: argparse.Namespace) -> int:
         return 1
     registry.save(path)
     asyncio.run(_sync_redis(record, registry))
+    asyncio.run(_purge_cache(record))
     print(f"revoked {record.id} ({record.name})")
     return 0

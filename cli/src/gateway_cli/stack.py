@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from gateway_cli import redis_server
 from gateway_cli.ports import free_port
 from gateway_cli.redis_server import RedisServer
 
@@ -127,6 +128,7 @@ class Stack:
         *,
         catalog_path: Path | None = None,
         redis_url: str | None = None,
+        cache_redis_url: str | None = None,
         ports: Ports | None = None,
         stack_secrets: StackSecrets | None = None,
         extra_env: dict[str, str] | None = None,
@@ -149,6 +151,14 @@ class Stack:
             None if redis_url else RedisServer(workdir / "redis", password=redis_password)
         )
         self.redis_url = redis_url or self.redis.url  # type: ignore[union-attr]
+        self.cache_redis: RedisServer | None = (
+            None
+            if cache_redis_url
+            else RedisServer(
+                workdir / "cache-redis", password=redis_password, role=redis_server.CACHE
+            )
+        )
+        self.cache_redis_url = cache_redis_url or self.cache_redis.url  # type: ignore[union-attr]
         base = {
             **{
                 k: v
@@ -157,6 +167,7 @@ class Stack:
             },
             "GATEWAY_INTERNAL_SECRET": self.secrets.internal_secret,
             "REDIS_URL": self.redis_url,
+            "CACHE_REDIS_URL": self.cache_redis_url,
             **(extra_env or {}),
         }
         p = self.ports
@@ -219,6 +230,8 @@ class Stack:
     def start(self, timeout: float = 60.0) -> None:
         if self.redis:
             self.redis.start()
+        if self.cache_redis:
+            self.cache_redis.start()
         for service in self.services.values():
             service.start()
         for service in self.services.values():
@@ -229,3 +242,5 @@ class Stack:
             service.stop()
         if self.redis:
             self.redis.stop()
+        if self.cache_redis:
+            self.cache_redis.stop()
