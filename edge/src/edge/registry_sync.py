@@ -4,8 +4,8 @@ The registry is the source of truth (Doppler secret or, in development, a file);
 ephemeral. Edge loads it at start, re-loads it when a lookup misses and the revision
 marker is gone (Redis restarted empty), and checks periodically in the background so a
 flushed Redis or an edited registry file is repaired without a request having to fail.
-Each revision it loads also purges the revoked keys' response cache entries, when edge
-is given the cache Redis (``CACHE_REDIS_URL``).
+Each new revision it reads also purges the revoked keys' response cache entries, when
+edge is given the cache Redis (``CACHE_REDIS_URL``).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class RegistrySync:
             raise ValueError("set GATEWAY_KEY_REGISTRY or GATEWAY_KEY_REGISTRY_FILE")
         self._redis = redis
         self._cache_redis = cache_redis
+        self._purged_revision: str | None = None
         self._inline = inline
         self._path = path
         self._mtime: float | None = None
@@ -66,6 +67,8 @@ class RegistrySync:
                 except (OSError, ValueError) as exc:
                     log.error("key registry file is invalid, keeping the previous one: %s", exc)
             revision = self._registry.revision()
+            if self._purged_revision != revision:
+                await self._purge_revoked(revision)
             if await keystore.loaded_revision(self._redis) == revision:
                 return False
             await keystore.load_registry(self._redis, self._registry)
@@ -74,11 +77,11 @@ class RegistrySync:
                 revision,
                 len(self._registry.keys),
             )
-            await self._purge_revoked()
             return True
 
-    async def _purge_revoked(self) -> None:
-        """Revoked keys' response cache entries go with them (they hold prompts)."""
+    async def _purge_revoked(self, revision: str) -> None:
+        """Revoked keys' response cache entries go with them (they hold prompts): once per
+        revision at each replica, whoever loaded it into Redis."""
         if self._cache_redis is None:
             return
         revoked = [r.id for r in self._registry.keys if r.revoked]
@@ -87,6 +90,7 @@ class RegistrySync:
         except RedisError as exc:
             log.warning("cache purge skipped: cache Redis unavailable (%s)", type(exc).__name__)
             return
+        self._purged_revision = revision
         if purged:
             log.warning("purged %d cached answers of revoked keys", purged)
 

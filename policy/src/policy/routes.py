@@ -109,10 +109,9 @@ async def inference(request: Request, vouch: Vouch) -> Response:
         await ticket.release()
         raise _unavailable() from None
     await ticket.settle_answer(upstream.status, report)
-    response = body_response(upstream, content, headers)
     if lookup is not None:
-        response.background = lookup.whole(upstream.status, content, content_type, report.model)
-    return response
+        await lookup.whole(upstream.status, content, content_type, report.model)
+    return body_response(upstream, content, headers)
 
 
 def _abandoned(upstream: HopResponse, ticket: Ticket) -> BackgroundTask:

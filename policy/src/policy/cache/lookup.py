@@ -4,7 +4,8 @@
 (one GET on the cache Redis). The route then answers a hit with :meth:`CacheLookup.hit`
 (after admitting it, ``Admission.admit_hit``), or asks the router and passes the answer
 through :meth:`CacheLookup.whole` or :meth:`CacheLookup.recorded`, which store it if it
-may be stored - a whole answer after it was sent, a stream once its last event is.
+may be stored - before the caller has all of it, so one that sends the request again
+as soon as it has its answer finds it.
 Every answer to a plan with a cache says which it was in ``x-gateway-cache``.
 """
 
@@ -13,9 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
-import anyio
 import orjson
-from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from gateway_shared import cache_layout
@@ -63,16 +62,12 @@ class CacheLookup:
         out |= {"cache-control": "no-cache", "x-accel-buffering": "no"}
         return Response(body, headers=out, media_type=_SSE)
 
-    def whole(
-        self, status: int, content: bytes, content_type: str, model: str | None
-    ) -> BackgroundTask:
-        """What runs once a whole answer from the router was sent: storing it."""
-        self.cache.metrics.outcome(self.outcome, model)
-        return BackgroundTask(self._store_whole, status, content, content_type, model)
-
-    async def _store_whole(
+    async def whole(
         self, status: int, content: bytes, content_type: str, model: str | None
     ) -> None:
+        """A whole answer from the router, stored before it is sent: a caller that has
+        its answer finds it in the cache."""
+        self.cache.metrics.outcome(self.outcome, model)
         if self.mode is Mode.BYPASS:
             return
         if storable_answer(self.summary.api, status, content, tool_calls=self.tool_calls):
@@ -81,23 +76,22 @@ class CacheLookup:
     async def recorded(
         self, chunks: AsyncIterator[bytes], content_type: str, model: str | None
     ) -> AsyncIterator[bytes]:
-        """The router's stream passed on, and stored once it ended complete."""
+        """The router's stream passed on; stored, once complete, before its last event
+        goes out."""
         self.cache.metrics.outcome(self.outcome, model)
-        if self.mode is Mode.BYPASS:
-            async for chunk in chunks:
-                yield chunk
-            return
-        recorder = StreamRecorder(
-            self.summary.api, tool_calls=self.tool_calls, max_bytes=self.cache.max_entry_bytes
-        )
+        recorder = None
+        if self.mode is not Mode.BYPASS:
+            recorder = StreamRecorder(
+                self.summary.api, tool_calls=self.tool_calls, max_bytes=self.cache.max_entry_bytes
+            )
         async for chunk in chunks:
-            recorder.feed(chunk)
+            if recorder is not None:
+                recorder.feed(chunk)
+                entry = recorder.entry(content_type, model)
+                if entry is not None:
+                    await self._put(entry)
+                    recorder = None
             yield chunk
-        entry = recorder.entry(content_type, model)
-        if entry is not None:
-            # Shielded: the client has its answer and may already be gone.
-            with anyio.CancelScope(shield=True):
-                await self._put(entry)
 
     async def _put(self, entry: Entry) -> None:
         await self.cache.put(self.scope, self.digest, entry, self.ttl_seconds)
