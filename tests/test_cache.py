@@ -6,6 +6,7 @@ replay against its schema."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anthropic
@@ -52,15 +53,19 @@ class Caller:
         return str(self.http.get("/usage").json()["key"]["id"])
 
 
+@contextmanager
 def cached_caller(stack: Stack, name: str, *plan: str) -> Iterator[Caller]:
     caller = Caller(stack, create_key(stack, name, "--cache-ttl-s", "300", *plan))
-    yield caller
-    caller.http.close()
+    try:
+        yield caller
+    finally:
+        caller.http.close()
 
 
 @pytest.fixture(scope="module")
 def cached(stack: Stack) -> Iterator[Caller]:
-    yield from cached_caller(stack, "cache-tests")
+    with cached_caller(stack, "cache-tests") as caller:
+        yield caller
 
 
 def _cache(response: httpx.Response) -> str:
@@ -192,10 +197,12 @@ def test_another_key_misses_and_a_shared_namespace_hits(stack: Stack, cached: Ca
     body = CHAT | {"messages": [{"role": "user", "content": "scopes"}]}
     cached.post("/chat/completions", body)
     assert _cache(cached.post("/chat/completions", body)) == "hit"
-    for other in cached_caller(stack, "cache-other"):
+    with cached_caller(stack, "cache-other") as other:
         assert _cache(other.post("/chat/completions", body)) == "miss"
-    team = [cached_caller(stack, f"cache-team-{i}", "--cache-namespace", "team") for i in (1, 2)]
-    for one, two in zip(*team, strict=True):
+    with (
+        cached_caller(stack, "cache-team-1", "--cache-namespace", "team") as one,
+        cached_caller(stack, "cache-team-2", "--cache-namespace", "team") as two,
+    ):
         first = one.post("/chat/completions", body)
         assert _cache(first) == "miss"
         shared = two.post("/chat/completions", body)
@@ -242,12 +249,13 @@ def _assert_valid_stream(path: str, answer: httpx.Response) -> None:
         if path == "/chat/completions":
             assert schema_errors("CreateChatCompletionStreamResponse", event) == [], event
         elif path == "/completions":
-            # The chunks before the last have finish_reason null, as OpenAI's do; the only
-            # schema for them is the whole answer's, which has no room for it.
+            # The chunks before the last have finish_reason null, as OpenAI's do (and usage
+            # null, as vLLM's do); the only schema for them is the whole answer's, which has
+            # no room for either.
             choices = [
                 c | {"finish_reason": c["finish_reason"] or "stop"} for c in event["choices"]
             ]
-            chunk = event | {"choices": choices}
+            chunk = {k: v for k, v in event.items() if v is not None} | {"choices": choices}
             assert schema_errors("CreateCompletionResponse", chunk) == [], event
         elif path == "/responses":
             errors = schema_errors(stream_event_component(event["type"]), event)
@@ -332,7 +340,7 @@ def test_no_store_bypasses_and_no_cache_refreshes(cached: Caller) -> None:
 
 
 def test_a_hit_counts_against_rpm(stack: Stack) -> None:
-    for caller in cached_caller(stack, "cache-rpm", "--rpm", "2"):
+    with cached_caller(stack, "cache-rpm", "--rpm", "2") as caller:
         assert _cache(caller.post("/chat/completions", CHAT)) == "miss"
         hit = caller.post("/chat/completions", CHAT)
         assert _cache(hit) == "hit"
@@ -344,7 +352,7 @@ def test_a_hit_counts_against_rpm(stack: Stack) -> None:
 
 def test_a_revoked_keys_entries_are_purged(stack: Stack) -> None:
     cache = redis.Redis.from_url(stack.cache_redis_url)
-    for caller in cached_caller(stack, "cache-revoked"):
+    with cached_caller(stack, "cache-revoked") as caller:
         caller.post("/chat/completions", CHAT)
         index = index_key(f"key:{caller.key_id()}")
         entries = cache.zrange(index, 0, -1)
