@@ -193,7 +193,11 @@ def benchmark(
             assert best is not None
             return best[1]
 
-        order = [t for t in ("simulator", "floor", "gateway", "baseline") if t in systems.targets]
+        order = [
+            t
+            for t in ("simulator", "floor", "gateway", "cached", "baseline")
+            if t in systems.targets
+        ]
         for mode in settings.modes:
             for clients in settings.clients:
                 # Rounds interleave the systems, so a drift in the machine's speed (tens
