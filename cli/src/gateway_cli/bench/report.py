@@ -257,8 +257,8 @@ def render(results: Results) -> str:
         f"is complete) for {s['duration']:g} s. Each configuration is run in "
         f"{s.get('rounds', 1)} round(s) that interleave the systems (simulator, floor, gateway, "
         "cached, then again), and the round with the median throughput is reported: the "
-        "speed of these virtual machines drifts by tens of percent from one minute to the next, and "
-        "interleaving makes the drift reach every system alike.",
+        "speed of these virtual machines drifts by tens of percent from one minute to the "
+        "next, and interleaving makes the drift reach every system alike.",
         "- Latency is k6's `http_req_duration` (request sent → last byte); TTFB is "
         "`http_req_waiting` (request sent → first byte; the tiers send a stream's headers with "
         "its first chunk). *Added* = gateway (or floor) minus simulator direct, same percentile "
