@@ -37,6 +37,7 @@ from tests.deploy.tools import (
 COMPOSE_DIR = REPO / "compose"
 EXPECTED = {
     "redis",
+    "cache-redis",
     "simulator",
     "vllm",
     "edge",

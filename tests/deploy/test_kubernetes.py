@@ -297,6 +297,7 @@ def test_network_policies_chain_the_tiers(objects: list[Obj], overlay: str) -> N
         "policy": {"edge", "ns:monitoring"},
         "router": {"policy", "ns:monitoring"},
         "redis": {"edge", "policy"},
+        "cache-redis": {"edge", "policy"},
         provider: {"router"} | ({"ns:monitoring"} if provider == "vllm" else set()),
     }
     deployments = {d["metadata"]["name"]: d for d in find(objects, "Deployment")}
