@@ -363,3 +363,26 @@ def test_a_revoked_keys_entries_are_purged(stack: Stack) -> None:
         wait_until(lambda: cache.exists(*entries) == 0, timeout=20, what="the purge")
         assert not cache.exists(index)
     cache.close()
+
+
+def _calls(server: redis.Redis, command: str) -> int:
+    stats: dict[str, Any] = server.info("commandstats")
+    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+
+def test_a_hit_costs_one_round_trip_to_each_redis_and_never_reaches_a_provider(
+    stack: Stack, cached: Caller, simulator: httpx.Client
+) -> None:
+    body = CHAT | {"messages": [{"role": "user", "content": "round trips"}]}
+    assert _cache(cached.post("/chat/completions", body)) == "miss"
+    state = redis.Redis.from_url(stack.redis_url)
+    cache = redis.Redis.from_url(stack.cache_redis_url)
+    served = simulator.get("/admin/stats").json()["requests"]
+    before = [_calls(state, "evalsha"), _calls(cache, "get"), _calls(cache, "set")]
+    assert _cache(cached.post("/chat/completions", body)) == "hit"
+    after = [_calls(state, "evalsha"), _calls(cache, "get"), _calls(cache, "set")]
+    # The hit's admission (one script, no settlement), the entry's read, no store.
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 0]
+    assert simulator.get("/admin/stats").json()["requests"] == served
+    state.close()
+    cache.close()
