@@ -9,7 +9,9 @@ from gateway_cli.bench import command as bench_cmd
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="gateway", description="The gateway command: the local stack, keys, benchmarks."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     keys_cmd.add_parser(sub)
     dev_cmd.add_parser(sub)
