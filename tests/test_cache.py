@@ -386,3 +386,18 @@ def test_a_hit_costs_one_round_trip_to_each_redis_and_never_reaches_a_provider(
     assert simulator.get("/admin/stats").json()["requests"] == served
     state.close()
     cache.close()
+
+
+def test_a_cache_redis_down_costs_only_the_cache(stack: Stack, cached: Caller) -> None:
+    assert stack.cache_redis is not None
+    body = CHAT | {"messages": [{"role": "user", "content": "cache down"}]}
+    stack.cache_redis.stop()
+    try:
+        for _ in range(2):  # neither read nor stored, and answered all the same
+            answer = cached.post("/chat/completions", body)
+            assert answer.status_code == 200, answer.text
+            assert _cache(answer) == "miss"
+    finally:
+        stack.cache_redis.start()
+    # Back: the next store and the hit after it (policy reconnects by itself).
+    wait_until(lambda: _cache(cached.post("/chat/completions", body)) == "hit", what="a hit again")
