@@ -73,27 +73,35 @@ class Entry:
         return self.form is Form.JSON or stream
 
 
+def _tooled(message: Any) -> bool:
+    """A chat message (or a stream's delta) that calls a tool."""
+    return isinstance(message, dict) and bool(
+        message.get("tool_calls") or message.get("function_call")
+    )
+
+
+def _tool_item(item: Any) -> bool:
+    """A Responses API output item that is not the answer itself (a call of some tool)."""
+    return isinstance(item, dict) and item.get("type") not in _ANSWER_ITEMS
+
+
+def _tool_block(block: Any) -> bool:
+    """A Messages API content block that calls a tool (``tool_use``, ``server_tool_use``)."""
+    return isinstance(block, dict) and str(block.get("type", "")).endswith("tool_use")
+
+
+def _choices(payload: dict[str, Any], part: str) -> list[Any]:
+    return [c.get(part) for c in payload.get("choices") or () if isinstance(c, dict)]
+
+
 def _calls_tools(api: Api, answer: dict[str, Any]) -> bool:
     if api is Api.CHAT:
-        return any(
-            isinstance(c, dict) and isinstance(c.get("message"), dict) and _tooled(c["message"])
-            for c in answer.get("choices") or ()
-        )
+        return any(map(_tooled, _choices(answer, "message")))
     if api is Api.RESPONSES:
-        return any(
-            isinstance(i, dict) and i.get("type") not in _ANSWER_ITEMS
-            for i in answer.get("output") or ()
-        )
+        return any(map(_tool_item, answer.get("output") or ()))
     if api is Api.MESSAGES:
-        return any(
-            isinstance(b, dict) and str(b.get("type", "")).endswith("tool_use")
-            for b in answer.get("content") or ()
-        )
+        return any(map(_tool_block, answer.get("content") or ()))
     return False
-
-
-def _tooled(message: dict[str, Any]) -> bool:
-    return bool(message.get("tool_calls") or message.get("function_call"))
 
 
 def storable_answer(api: Api, status: int, content: bytes, *, tool_calls: bool) -> bool:
@@ -121,16 +129,11 @@ def _is_usage_chunk(api: Api, payload: dict[str, Any]) -> bool:
 
 def _event_calls_tools(api: Api, payload: dict[str, Any]) -> bool:
     if api is Api.CHAT:
-        return any(
-            isinstance(c, dict) and isinstance(c.get("delta"), dict) and _tooled(c["delta"])
-            for c in payload.get("choices") or ()
-        )
+        return any(map(_tooled, _choices(payload, "delta")))
     if api is Api.RESPONSES and payload.get("type") == "response.output_item.added":
-        item = payload.get("item")
-        return isinstance(item, dict) and item.get("type") not in _ANSWER_ITEMS
+        return _tool_item(payload.get("item"))
     if api is Api.MESSAGES and payload.get("type") == "content_block_start":
-        block = payload.get("content_block")
-        return isinstance(block, dict) and str(block.get("type", "")).endswith("tool_use")
+        return _tool_block(payload.get("content_block"))
     return False
 
 
