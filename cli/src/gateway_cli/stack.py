@@ -274,9 +274,9 @@ class Stack:
     def exit_report(self) -> str | None:
         """One line on the first process that has exited on its own, if any."""
         if self.redis and (code := self.redis.exit_code()) is not None:
-            return f"Redis exited (code {code})"
+            return f"Redis exited ({code})"
         if self.cache_redis and (code := self.cache_redis.exit_code()) is not None:
-            return f"the cache Redis exited (code {code})"
+            return f"the cache Redis exited ({code})"
         reports = (service.exit_report() for service in self.services.values())
         return next((report for report in reports if report is not None), None)
 

@@ -58,6 +58,7 @@ def create_app(
             handle_sighup=http_client is None,
         )
         app.state.services = state
+        app.state.summary = state.table.summary()  # for the ready line
         try:
             yield
         finally:

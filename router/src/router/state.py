@@ -97,13 +97,7 @@ class RouterState:
         if self.health_checks:
             self.monitor.sync(table.states, table.catalog.routing.health)
         self._retire(retired)
-        log.info(
-            "catalog reloaded from %s (sha256 %s): %d models, %d deployments",
-            path,
-            table.source.sha256[:12],
-            len(table.routes),
-            len(table.states),
-        )
+        log.info("reloaded %s", table.summary())
         return True
 
     def _retire(self, providers: Iterable[Provider]) -> None:
