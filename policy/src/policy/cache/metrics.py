@@ -8,11 +8,14 @@ from prometheus_client import CollectorRegistry, Counter
 
 from gateway_shared.observability.labels import OTHER
 
+REQUESTS = "gateway_cache_requests"
+STORED_BYTES = "gateway_cache_stored_bytes"
+
 
 class CacheMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
-            "gateway_cache_requests",
+            REQUESTS,
             "Requests of keys whose plan has a response cache, by outcome (hit: answered "
             "from the cache; miss: asked the provider; bypass: the caller sent no-store) "
             "and model.",
@@ -20,7 +23,7 @@ class CacheMetrics:
             registry=registry,
         )
         self.stored_bytes = Counter(
-            "gateway_cache_stored_bytes",
+            STORED_BYTES,
             "Bytes of answers written to the response cache, by model.",
             ("model",),
             registry=registry,
