@@ -401,3 +401,40 @@ def test_a_cache_redis_down_costs_only_the_cache(stack: Stack, cached: Caller) -
         stack.cache_redis.start()
     # Back: the next store and the hit after it (policy reconnects by itself).
     wait_until(lambda: _cache(cached.post("/chat/completions", body)) == "hit", what="a hit again")
+
+
+SCHEMA = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}
+# A request per API that the simulator answers with a call of its one tool.
+TOOL_CALLS: dict[str, dict[str, Any]] = {
+    "/chat/completions": CHAT
+    | {
+        "tools": [{"type": "function", "function": {"name": "lookup", "parameters": SCHEMA}}],
+        "tool_choice": "required",
+    },
+    "/responses": BODIES["/responses"]
+    | {
+        "tools": [{"type": "function", "name": "lookup", "parameters": SCHEMA}],
+        "tool_choice": "required",
+    },
+    "/messages": BODIES["/messages"]
+    | {
+        "tools": [{"name": "lookup", "input_schema": SCHEMA}],
+        "tool_choice": {"type": "any"},
+    },
+}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("path", list(TOOL_CALLS))
+def test_a_tool_call_is_stored_only_when_the_plan_allows_it(
+    stack: Stack, cached: Caller, path: str, stream: bool
+) -> None:
+    body = TOOL_CALLS[path] | {"stream": stream}
+    first = cached.post(path, body)
+    assert first.status_code == 200, first.text
+    call = {"/chat/completions": b"tool_calls", "/responses": b"function_call"}
+    assert call.get(path, b"tool_use") in first.content  # the simulator called the tool
+    assert _cache(cached.post(path, body)) == "miss"
+    with cached_caller(stack, f"cache-tools-{path[1:4]}-{stream}", "--cache-tool-calls") as tools:
+        assert _cache(tools.post(path, body)) == "miss"
+        assert _cache(tools.post(path, body)) == "hit"
