@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
@@ -38,11 +39,15 @@ class RedisServer:
         port: int | None = None,
         password: str | None = None,
         role: tuple[str, ...] = STATE,
+        extra_args: Sequence[str] = (),
     ) -> None:
+        """``role``: the eviction settings (``STATE`` or ``CACHE``); ``extra_args``: more
+        ``redis-server`` options (a cluster node's)."""
         self.port = port or free_port()
         self.workdir = workdir
         self.password = password
         self.role = role
+        self.extra_args = tuple(extra_args)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -67,6 +72,7 @@ class RedisServer:
                 "--dir",
                 str(self.workdir),
                 *self.role,
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -82,6 +88,12 @@ class RedisServer:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"Redis did not start on port {self.port}") from None
                 time.sleep(0.05)
+
+    def kill(self) -> None:
+        """End the server at once (SIGKILL), as a crashed node ends."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
     def exit_code(self) -> int | None:
         """None while running (or never started)."""

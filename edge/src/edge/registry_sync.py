@@ -17,13 +17,13 @@ from pathlib import Path
 
 import orjson
 from pydantic import ValidationError
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from edge import keystore
 from gateway_shared.cache_layout import purge_keys
 from gateway_shared.keys import Registry
 from gateway_shared.observability.redis_calls import RedisCalls
+from gateway_shared.redis_client import RedisClient
 from gateway_shared.tier.startup import ConfigurationError
 
 log = logging.getLogger("edge.registry")
@@ -32,10 +32,10 @@ log = logging.getLogger("edge.registry")
 class RegistrySync:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         inline: str | None,
         path: Path | None,
-        cache_redis: Redis | None = None,
+        cache_redis: RedisClient | None = None,
     ) -> None:
         if inline is None and path is None:
             raise ValueError("set GATEWAY_KEY_REGISTRY or GATEWAY_KEY_REGISTRY_FILE")

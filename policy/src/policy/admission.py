@@ -18,6 +18,7 @@ from gateway_shared.observability.logs import ThrottledLog
 from gateway_shared.wire.admission import Admitted
 from gateway_shared.wire.identity import Api, Identity, RequestSummary
 from policy.accounting import Ticket
+from policy.ledger import Ledger
 from policy.limits.limiter import UNLIMITED, Decision, Limiter
 from policy.metrics import LIMITER_UNAVAILABLE, PolicyMetrics
 from policy.rejections import rejection
@@ -29,11 +30,21 @@ log = logging.getLogger("policy.admission")
 
 class Admission:
     def __init__(
-        self, limiter: Limiter, settings: PolicySettings, metrics: PolicyMetrics | None = None
+        self,
+        limiter: Limiter,
+        settings: PolicySettings,
+        metrics: PolicyMetrics | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self._limiter = limiter
         self._settings = settings
         self._metrics = metrics
+        self.ledger = ledger or Ledger(
+            limiter,
+            capacity=settings.settle_queue_size,
+            keep_seconds=settings.settle_keep_seconds,
+            metrics=metrics,
+        )
         self._fail_open_log = ThrottledLog(log)
         self.unmetered = 0  # requests admitted without Redis (fail-open mode)
 
@@ -79,7 +90,7 @@ class Admission:
         if not decision.admitted:
             self._rejected(identity, decision, summary, estimate)
         ticket = Ticket(
-            self._limiter,
+            self.ledger,
             identity,
             summary.model,
             decision.reserved,

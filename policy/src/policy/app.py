@@ -1,10 +1,12 @@
 """Policy: admits or rejects each edge-vouched request for its key, then hands it to router.
 
-Every admitted request is settled exactly once (see ``accounting``), streams included.
+Every admitted request is settled exactly once (see ``accounting``), streams included;
+a settlement Redis could not take is replayed when it answers again (``ledger``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,7 +15,7 @@ from fastapi import FastAPI
 from gateway_shared.hop import HopClient
 from gateway_shared.observability import Observability
 from gateway_shared.observability.redis_calls import RedisCalls, server_address
-from gateway_shared.redis_client import connect, redis_ready
+from gateway_shared.redis_client import connect, discover, redis_ready
 from gateway_shared.tier.app import tier_app
 from gateway_shared.tier.health import add_health_routes
 from gateway_shared.tier.settings import load
@@ -21,6 +23,7 @@ from policy.admission import Admission
 from policy.cache.metrics import CacheMetrics
 from policy.cache.store import ResponseCache
 from policy.deps import PolicyServices
+from policy.ledger import marker_seconds
 from policy.limits.limiter import Limiter
 from policy.metrics import PolicyMetrics
 from policy.routes import routes
@@ -53,20 +56,29 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
         redis = connect(
             settings.redis_url.get_secret_value(), timeout_seconds=settings.redis_timeout_seconds
         )
+        await discover(redis)
         app.state.redis = redis
         redis_calls = RedisCalls(
             obs.registry, obs.tracing, ("admit", "settle"), server_address(redis)
         )
-        limiter = Limiter(redis, settings.rate_window_seconds, settings.lease_seconds, redis_calls)
+        limiter = Limiter(
+            redis,
+            settings.rate_window_seconds,
+            settings.lease_seconds,
+            redis_calls,
+            marker_seconds=marker_seconds(settings.settle_keep_seconds),
+        )
+        admission = Admission(limiter, settings, metrics)
         app.state.signer = settings.identity_signer()
         router = HopClient(settings.router_url)
         cache = _response_cache(settings, cache_metrics)
-        app.state.services = PolicyServices(
-            Admission(limiter, settings, metrics), router, redis, cache
-        )
+        app.state.services = PolicyServices(admission, router, redis, cache)
+        replay = asyncio.create_task(admission.ledger.replay())
         try:
             yield
         finally:
+            replay.cancel()
+            await admission.ledger.close()
             await router.aclose()
             await redis.aclose()
             if cache is not None:

@@ -17,9 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from redis.asyncio import Redis
-
 from gateway_shared.plans import Plan
+from gateway_shared.redis_client import RedisClient
 
 # Entries purged per DEL: bounded arguments, however many a key stored.
 _PURGE_BATCH = 500
@@ -38,7 +37,7 @@ def index_key(scope_: str) -> str:
     return f"gwc:{{{scope_}}}:index"
 
 
-async def purge_keys(redis: Redis, key_ids: Iterable[str]) -> int:
+async def purge_keys(redis: RedisClient, key_ids: Iterable[str]) -> int:
     """Delete every entry the keys' own scopes hold; returns how many were deleted."""
     deleted = 0
     for key_id in key_ids:

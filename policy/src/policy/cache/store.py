@@ -1,4 +1,4 @@
-"""The cache's entries in their own Redis: one GET to look up, one transaction to store.
+"""The cache's entries in their own Redis: one GET to look up, one pipeline to store.
 
 The cache Redis runs ``allkeys-lru`` under a memory cap (the state Redis ``noeviction``),
 so an entry may vanish early, never outlive its TTL: the plan's ``ttl_s``, capped by
@@ -13,11 +13,11 @@ from __future__ import annotations
 import logging
 import time
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway_shared.cache_layout import entry_key, index_key
 from gateway_shared.observability.logs import ThrottledLog
+from gateway_shared.redis_client import RedisClient
 from policy.cache.entry import Entry
 from policy.cache.metrics import CacheMetrics
 
@@ -28,7 +28,7 @@ _failures = ThrottledLog(log)
 class ResponseCache:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         metrics: CacheMetrics,
         *,
         max_ttl_seconds: int,
@@ -56,7 +56,10 @@ class ResponseCache:
         key, index = entry_key(scope, digest), index_key(scope)
         now_ms = int(time.time() * 1000)
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
+            # One slot (the scope's hash tag), one round trip; not a transaction, which
+            # Redis Cluster's pipelines do not offer: an entry stored without its index
+            # line is missed by a purge, and still expires.
+            async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.set(key, value, ex=ttl)
                 pipe.zadd(index, {key: now_ms + ttl * 1000})
                 pipe.zremrangebyscore(index, "-inf", now_ms)

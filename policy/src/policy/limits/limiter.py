@@ -4,6 +4,8 @@ One request costs two round trips: ``admit`` before the call (skipped when the p
 no limit at all) and ``settle`` after it, whatever the outcome; a response cache hit
 one, ``admit_hit``. Scripts are registered
 once; redis-py calls them by SHA and re-loads them after a Redis restart (NOSCRIPT).
+Settling is idempotent by request id (a marker kept ``marker_seconds``), so a settlement
+whose answer was lost can be applied again (``policy.ledger``).
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from redis.asyncio import Redis
-
 from gateway_shared.observability.redis_calls import RedisCalls
 from gateway_shared.plans import Plan
+from gateway_shared.redis_client import RedisClient
 from policy.limits.scripts import ADMIT, ADMIT_HIT, SETTLE
 from policy.usage import DAY_TTL_SECONDS, MONTH_TTL_SECONDS, KeyLayout, utcnow
 
@@ -52,6 +53,22 @@ def has_limits(plan: Plan) -> bool:
     return any((plan.rpm, plan.tpm, plan.max_concurrent, plan.daily_tokens, plan.monthly_tokens))
 
 
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What one finished request is charged: its real usage, against the day and month
+    its reservation was made in."""
+
+    key_id: str
+    request_id: str
+    model: str  # '' for a failed request: its reservation released, no usage
+    reserved: int
+    prompt_tokens: int
+    completion_tokens: int
+    admitted_at: datetime
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
 def _accounting_keys(layout: KeyLayout, now: datetime) -> list[str]:
     """SETTLE's KEYS, in order; ADMIT's are the rpm log and then these (see scripts)."""
     return [
@@ -82,13 +99,15 @@ def _decision(result: list[Any], estimate: int) -> Decision:
 class Limiter:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         window_seconds: float,
         lease_seconds: float,
         redis_calls: RedisCalls | None = None,
+        marker_seconds: float = 3600,
     ) -> None:
         self._window_ms = int(window_seconds * 1000)
         self._lease_ms = int(lease_seconds * 1000)
+        self._marker_seconds = max(1, int(marker_seconds))
         self._admit = redis.register_script(ADMIT)
         self._settle = redis.register_script(SETTLE)
         self._admit_hit = redis.register_script(ADMIT_HIT)
@@ -140,36 +159,25 @@ class Limiter:
             )
         return _decision(result, 0)
 
-    async def settle(
-        self,
-        *,
-        key_id: str,
-        request_id: str,
-        model: str,
-        reserved: int,
-        prompt_tokens: int,
-        completion_tokens: int,
-        admitted_at: datetime,
-        cached_tokens: int = 0,
-        reasoning_tokens: int = 0,
-    ) -> tuple[int, int]:
-        """Charge real usage to the day and month the reservation was made in; returns
-        the day's and the month's charged-plus-reserved totals."""
-        layout = KeyLayout(key_id)
-        now = admitted_at
+    async def settle(self, settlement: Settlement) -> tuple[int, int]:
+        """Charge a settlement once, however often it is applied; returns the day's and
+        the month's charged-plus-reserved totals."""
+        s = settlement
+        layout = KeyLayout(s.key_id)
         with self._observe("settle"):
             totals = await self._settle(
-                keys=_accounting_keys(layout, now),
+                keys=[*_accounting_keys(layout, s.admitted_at), layout.settled(s.request_id)],
                 args=[
-                    request_id,
-                    reserved,
-                    prompt_tokens,
-                    completion_tokens,
-                    model,
+                    s.request_id,
+                    s.reserved,
+                    s.prompt_tokens,
+                    s.completion_tokens,
+                    s.model,
                     DAY_TTL_SECONDS,
                     MONTH_TTL_SECONDS,
-                    cached_tokens,
-                    reasoning_tokens,
+                    s.cached_tokens,
+                    s.reasoning_tokens,
+                    self._marker_seconds,
                 ],
             )
         return int(totals[0]), int(totals[1])
