@@ -106,8 +106,11 @@ def _base_port() -> int:
     raise AssertionError("no free run of ports")
 
 
-def test_dev_stack_runs_the_printed_example_and_stops_cleanly(tmp_path: Path) -> None:
-    dev = DevProcess("--workdir", str(tmp_path), "--port", "0", cwd=tmp_path)
+@pytest.mark.parametrize("redis", [(), ("--redis-cluster",)], ids=["redis", "redis-cluster"])
+def test_dev_stack_runs_the_printed_example_and_stops_cleanly(
+    tmp_path: Path, redis: tuple[str, ...]
+) -> None:
+    dev = DevProcess("--workdir", str(tmp_path), "--port", "0", *redis, cwd=tmp_path)
     try:
         banner = dev.read_until("Press Ctrl-C", timeout=START_SECONDS)
         base_url = re.search(r"Gateway running: (\S+)", banner)

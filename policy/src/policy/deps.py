@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
-from redis.asyncio import Redis
 
 from gateway_shared.hop import HopClient
+from gateway_shared.redis_client import RedisClient
 from gateway_shared.vouched import Vouched, vouched
 from policy.admission import Admission
+from policy.cache.store import ResponseCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +20,8 @@ class PolicyServices:
 
     admission: Admission
     router: HopClient
-    redis: Redis
+    redis: RedisClient
+    cache: ResponseCache | None = None  # None without a cache Redis
 
 
 Vouch = Annotated[Vouched[PolicyServices], Depends(vouched)]

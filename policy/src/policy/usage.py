@@ -11,7 +11,11 @@ touch a single slot and run unchanged on Redis Cluster:
 - ``gw:{k}:usage:d:YYYYMMDD`` and ``gw:{k}:usage:m:YYYYMM``  HASH of ``tokens``
   (charged plus reserved, what quotas check), ``requests``, and per model
   ``<model>|requests``, ``<model>|prompt_tokens``, ``<model>|completion_tokens`` and,
-  when there were any, ``<model>|cached_tokens`` and ``<model>|reasoning_tokens``.
+  when there were any, ``<model>|cached_tokens`` and ``<model>|reasoning_tokens``;
+  requests the response cache answered count apart, in ``cache_hits`` and
+  ``<model>|cache_hits`` (they used no tokens and are not in ``requests``).
+- ``gw:{k}:settled:<request id>``  marker of a settled request (expires): a settlement
+  replayed after a Redis outage counts once.
 
 Days and months are UTC.
 """
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from redis.asyncio import Redis
+from gateway_shared.redis_client import RedisClient
 
 DAY_TTL_SECONDS = 2 * 86400
 MONTH_TTL_SECONDS = 32 * 86400
@@ -59,6 +63,9 @@ class KeyLayout:
     def inflight_reserved(self) -> str:
         return self._k("inflight:n")
 
+    def settled(self, request_id: str) -> str:
+        return self._k(f"settled:{request_id}")
+
     # Not strftime: it showed in policy's profile under load (gateway bench --profile).
     def day(self, now: datetime) -> str:
         return self._k(f"usage:d:{now.year:04d}{now.month:02d}{now.day:02d}")
@@ -80,6 +87,7 @@ def _period(raw: dict[bytes, bytes]) -> dict[str, Any]:
             by_model.setdefault(model, {})[what] = value
     return {
         "requests": fields.get("requests", 0),
+        "cache_hits": fields.get("cache_hits", 0),
         "prompt_tokens": sum(m.get("prompt_tokens", 0) for m in by_model.values()),
         "completion_tokens": sum(m.get("completion_tokens", 0) for m in by_model.values()),
         # Of the prompt tokens, read from the providers' prompt caches; of the completion
@@ -91,7 +99,9 @@ def _period(raw: dict[bytes, bytes]) -> dict[str, Any]:
     }
 
 
-async def read_usage(redis: Redis, key_id: str, now: datetime | None = None) -> dict[str, Any]:
+async def read_usage(
+    redis: RedisClient, key_id: str, now: datetime | None = None
+) -> dict[str, Any]:
     """The key's usage for the current UTC day and month."""
     now = now or utcnow()
     layout = KeyLayout(key_id)

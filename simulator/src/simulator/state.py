@@ -151,6 +151,8 @@ class RequestRecord:
             metrics.generation_tokens.inc(generated_tokens)
         if self._first and generated_tokens > 1:
             metrics.tpot.observe((now - self._t_first) / (generated_tokens - 1))
-        reason = finish_reason if outcome is Outcome.COMPLETED else "abort"
+        # The engine ends a tool call with "stop": "tool_calls" is the API's reading of it.
+        engine_reason = "stop" if finish_reason == "tool_calls" else finish_reason
+        reason = engine_reason if outcome is Outcome.COMPLETED else "abort"
         metrics.success[reason].inc()
         metrics.e2e.observe(now - self._t0)

@@ -1,8 +1,11 @@
 """Admission and settlement of requests against their key's plan, in Redis.
 
 One request costs two round trips: ``admit`` before the call (skipped when the plan has
-no limit at all) and ``settle`` after it, whatever the outcome. Scripts are registered
+no limit at all) and ``settle`` after it, whatever the outcome; a response cache hit
+one, ``admit_hit``. Scripts are registered
 once; redis-py calls them by SHA and re-loads them after a Redis restart (NOSCRIPT).
+Settling is idempotent by request id (a marker kept ``marker_seconds``), so a settlement
+whose answer was lost can be applied again (``policy.ledger``).
 """
 
 from __future__ import annotations
@@ -11,12 +14,12 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-
-from redis.asyncio import Redis
+from typing import Any
 
 from gateway_shared.observability.redis_calls import RedisCalls
 from gateway_shared.plans import Plan
-from policy.limits.scripts import ADMIT, SETTLE
+from gateway_shared.redis_client import RedisClient
+from policy.limits.scripts import ADMIT, ADMIT_HIT, SETTLE
 from policy.usage import DAY_TTL_SECONDS, MONTH_TTL_SECONDS, KeyLayout, utcnow
 
 
@@ -50,6 +53,22 @@ def has_limits(plan: Plan) -> bool:
     return any((plan.rpm, plan.tpm, plan.max_concurrent, plan.daily_tokens, plan.monthly_tokens))
 
 
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What one finished request is charged: its real usage, against the day and month
+    its reservation was made in."""
+
+    key_id: str
+    request_id: str
+    model: str  # '' for a failed request: its reservation released, no usage
+    reserved: int
+    prompt_tokens: int
+    completion_tokens: int
+    admitted_at: datetime
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
 def _accounting_keys(layout: KeyLayout, now: datetime) -> list[str]:
     """SETTLE's KEYS, in order; ADMIT's are the rpm log and then these (see scripts)."""
     return [
@@ -63,18 +82,35 @@ def _accounting_keys(layout: KeyLayout, now: datetime) -> list[str]:
     ]
 
 
+def _decision(result: list[Any], estimate: int) -> Decision:
+    admitted, reason, retry, req_left, req_reset, tok_left, tok_reset = result
+    return Decision(
+        admitted=bool(admitted),
+        reason=Reason(reason.decode()) if reason else None,
+        retry_after_ms=int(retry),
+        requests_remaining=int(req_left),
+        requests_reset_ms=int(req_reset),
+        tokens_remaining=int(tok_left),
+        tokens_reset_ms=int(tok_reset),
+        reserved=estimate if admitted else 0,
+    )
+
+
 class Limiter:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         window_seconds: float,
         lease_seconds: float,
         redis_calls: RedisCalls | None = None,
+        marker_seconds: float = 3600,
     ) -> None:
         self._window_ms = int(window_seconds * 1000)
         self._lease_ms = int(lease_seconds * 1000)
+        self._marker_seconds = max(1, int(marker_seconds))
         self._admit = redis.register_script(ADMIT)
         self._settle = redis.register_script(SETTLE)
+        self._admit_hit = redis.register_script(ADMIT_HIT)
         self._calls = redis_calls
 
     def _observe(self, operation: str) -> AbstractContextManager[None]:
@@ -102,48 +138,46 @@ class Limiter:
                     MONTH_TTL_SECONDS,
                 ],
             )
-        admitted, reason, retry, req_left, req_reset, tok_left, tok_reset = result
-        return Decision(
-            admitted=bool(admitted),
-            reason=Reason(reason.decode()) if reason else None,
-            retry_after_ms=int(retry),
-            requests_remaining=int(req_left),
-            requests_reset_ms=int(req_reset),
-            tokens_remaining=int(tok_left),
-            tokens_reset_ms=int(tok_reset),
-            reserved=estimate if admitted else 0,
-        )
+        return _decision(result, estimate)
 
-    async def settle(
-        self,
-        *,
-        key_id: str,
-        request_id: str,
-        model: str,
-        reserved: int,
-        prompt_tokens: int,
-        completion_tokens: int,
-        admitted_at: datetime,
-        cached_tokens: int = 0,
-        reasoning_tokens: int = 0,
-    ) -> tuple[int, int]:
-        """Charge real usage to the day and month the reservation was made in; returns
-        the day's and the month's charged-plus-reserved totals."""
+    async def admit_hit(self, key_id: str, plan: Plan, request_id: str, model: str) -> Decision:
+        """A response cache hit: counted against ``rpm`` and as a hit of ``model``; no
+        tokens reserved, nothing to settle."""
         layout = KeyLayout(key_id)
-        now = admitted_at
-        with self._observe("settle"):
-            totals = await self._settle(
-                keys=_accounting_keys(layout, now),
+        now = utcnow()
+        with self._observe("admit"):
+            result = await self._admit_hit(
+                keys=[layout.rpm, layout.day(now), layout.month(now)],
                 args=[
                     request_id,
-                    reserved,
-                    prompt_tokens,
-                    completion_tokens,
+                    self._window_ms,
+                    plan.rpm or 0,
                     model,
                     DAY_TTL_SECONDS,
                     MONTH_TTL_SECONDS,
-                    cached_tokens,
-                    reasoning_tokens,
+                ],
+            )
+        return _decision(result, 0)
+
+    async def settle(self, settlement: Settlement) -> tuple[int, int]:
+        """Charge a settlement once, however often it is applied; returns the day's and
+        the month's charged-plus-reserved totals."""
+        s = settlement
+        layout = KeyLayout(s.key_id)
+        with self._observe("settle"):
+            totals = await self._settle(
+                keys=[*_accounting_keys(layout, s.admitted_at), layout.settled(s.request_id)],
+                args=[
+                    s.request_id,
+                    s.reserved,
+                    s.prompt_tokens,
+                    s.completion_tokens,
+                    s.model,
+                    DAY_TTL_SECONDS,
+                    MONTH_TTL_SECONDS,
+                    s.cached_tokens,
+                    s.reasoning_tokens,
+                    self._marker_seconds,
                 ],
             )
         return int(totals[0]), int(totals[1])

@@ -10,12 +10,13 @@ system prompts apart, short enough that every turn of a conversation shares it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 PREFIX_CHARS = 1024
 
 
-def _texts(value: Any) -> Any:
+def _texts(value: Any) -> Iterator[str]:
     """The strings of a field, in order: a string, or content parts / items holding them."""
     if isinstance(value, str):
         yield value
