@@ -52,7 +52,31 @@ def _table(cell: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _control(cell: dict[str, Any]) -> list[str]:
+    """The control's comparison: load-aware against least-in-flight, with the spread."""
+    la, lif = _runs(cell, "load_aware", 0.8), _runs(cell, "least_in_flight", 0.8)
+    if not la or not lif:
+        return []
+    out = ["", "At 80% load, load-aware against least-in-flight (median, min-max of rounds):", ""]
+    for key, name in (
+        ("ttft_p50", "TTFT p50"),
+        ("ttft_p99", "TTFT p99"),
+        ("tokens_per_s", "tok/s"),
+    ):
+        for policy, runs in (("load_aware", la), ("least_in_flight", lif)):
+            values = [r[key] for r in runs if r[key] is not None]
+            if values:
+                out.append(
+                    f"- {name}, {policy}: {median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+                )
+    if len(la) < 2:
+        out.append("- one round: no spread to compare against (run with --rounds 5)")
+    return out
+
+
 def _ratios(cell: dict[str, Any]) -> list[str]:
+    if not cell["shape"]["shared"]:
+        return _control(cell)
     la, rr = _runs(cell, "load_aware", 0.8), _runs(cell, "round_robin", 0.8)
     if not la or not rr:
         return []
