@@ -66,9 +66,8 @@ def _control(cell: dict[str, Any]) -> list[str]:
         for policy, runs in (("load_aware", la), ("least_in_flight", lif)):
             values = [r[key] for r in runs if r[key] is not None]
             if values:
-                out.append(
-                    f"- {name}, {policy}: {median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
-                )
+                low, high = min(values), max(values)
+                out.append(f"- {name}, {policy}: {median(values):.2f} ({low:.2f}-{high:.2f})")
     if len(la) < 2:
         out.append("- one round: no spread to compare against (run with --rounds 5)")
     return out
