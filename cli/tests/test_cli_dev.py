@@ -115,7 +115,12 @@ def test_dev_stack_runs_the_printed_example_and_stops_cleanly(
         banner = dev.read_until("Press Ctrl-C", timeout=START_SECONDS)
         base_url = re.search(r"Gateway running: (\S+)", banner)
         assert base_url
-        assert re.search(r"^Redis: redis://127\.0\.0\.1:\d+/0$", banner, re.MULTILINE)
+        redis_url = (
+            r"redis\+cluster://127\.0\.0\.1:\d+(,127\.0\.0\.1:\d+)*"
+            if redis
+            else r"redis://127\.0\.0\.1:\d+/0"
+        )
+        assert re.search(rf"^Redis: {redis_url}$", banner, re.MULTILINE), banner
         assert f"Key registry: {tmp_path / 'keys.json'}" in banner
         assert str(tmp_path / "dev-secrets.json") in banner
         # The printed Python example, run as printed.
