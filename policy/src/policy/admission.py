@@ -9,6 +9,7 @@ provider with, the plan's cap (the router applies it: ``wire.admission``), or re
 from __future__ import annotations
 
 import logging
+from typing import NoReturn
 
 from redis.exceptions import RedisError
 
@@ -66,13 +67,18 @@ class Admission:
             return cap, Admitted(output_cap=cap)
         return self._settings.default_completion_tokens, Admitted()
 
+    def check(self, identity: Identity, summary: RequestSummary) -> tuple[int, Admitted]:
+        """What the plan allows of the request, before any limit: the model and the output
+        cap. Returns the output bound and what the router must apply."""
+        if not identity.plan.allows_model(summary.model):
+            raise model_not_found(summary.model)
+        return self._output_bound(identity, summary)
+
     async def admit(
         self, identity: Identity, summary: RequestSummary
     ) -> tuple[Ticket, Decision, Admitted]:
         plan = identity.plan
-        if not plan.allows_model(summary.model):
-            raise model_not_found(summary.model)
-        bound, admitted = self._output_bound(identity, summary)
+        bound, admitted = self.check(identity, summary)
         estimate = summary.prompt_tokens + bound
         admitted_at = utcnow()
         try:
@@ -82,9 +88,7 @@ class Admission:
         except RedisError as exc:
             decision = self._redis_down(identity, exc)
         if not decision.admitted:
-            if self._metrics is not None and decision.reason is not None:
-                self._metrics.rejected(decision.reason, identity.key_name)
-            raise rejection(plan, decision, estimate, anthropic=summary.api is Api.MESSAGES)
+            self._rejected(identity, decision, summary, estimate)
         ticket = Ticket(
             self.ledger,
             identity,
@@ -96,6 +100,27 @@ class Admission:
             metrics=self._metrics,
         )
         return ticket, decision, admitted
+
+    async def admit_hit(self, identity: Identity, summary: RequestSummary) -> Decision:
+        """A request the response cache answers: checked like any other, counted against
+        ``rpm`` only (``Limiter.admit_hit``)."""
+        self.check(identity, summary)
+        try:
+            decision = await self._limiter.admit_hit(
+                identity.key_id, identity.plan, identity.request_id, summary.model
+            )
+        except RedisError as exc:
+            decision = self._redis_down(identity, exc)
+        if not decision.admitted:
+            self._rejected(identity, decision, summary, 0)
+        return decision
+
+    def _rejected(
+        self, identity: Identity, decision: Decision, summary: RequestSummary, estimate: int
+    ) -> NoReturn:
+        if self._metrics is not None and decision.reason is not None:
+            self._metrics.rejected(decision.reason, identity.key_name)
+        raise rejection(identity.plan, decision, estimate, anthropic=summary.api is Api.MESSAGES)
 
     def _redis_down(self, identity: Identity, exc: RedisError) -> Decision:
         if self._settings.redis_failure_mode is FailureMode.CLOSED:

@@ -20,6 +20,8 @@ from gateway_shared.tier.app import tier_app
 from gateway_shared.tier.health import add_health_routes
 from gateway_shared.tier.settings import load
 from policy.admission import Admission
+from policy.cache.metrics import CacheMetrics
+from policy.cache.store import ResponseCache
 from policy.deps import PolicyServices
 from policy.ledger import marker_seconds
 from policy.limits.limiter import Limiter
@@ -28,10 +30,26 @@ from policy.routes import routes
 from policy.settings import PolicySettings
 
 
+def _response_cache(settings: PolicySettings, metrics: CacheMetrics) -> ResponseCache | None:
+    if settings.cache_redis_url is None:
+        return None
+    redis = connect(
+        settings.cache_redis_url.get_secret_value(),
+        timeout_seconds=settings.redis_timeout_seconds,
+    )
+    return ResponseCache(
+        redis,
+        metrics,
+        max_ttl_seconds=settings.cache_max_ttl_seconds,
+        max_entry_bytes=settings.cache_max_entry_bytes,
+    )
+
+
 def create_app(settings: PolicySettings | None = None) -> FastAPI:
     settings = settings or load(PolicySettings)
     obs = Observability("policy")
     metrics = PolicyMetrics(obs.registry)
+    cache_metrics = CacheMetrics(obs.registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,7 +71,8 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
         admission = Admission(limiter, settings, metrics)
         app.state.signer = settings.identity_signer()
         router = HopClient(settings.router_url)
-        app.state.services = PolicyServices(admission, router, redis)
+        cache = _response_cache(settings, cache_metrics)
+        app.state.services = PolicyServices(admission, router, redis, cache)
         replay = asyncio.create_task(admission.ledger.replay())
         try:
             yield
@@ -62,6 +81,8 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
             await admission.ledger.close()
             await router.aclose()
             await redis.aclose()
+            if cache is not None:
+                await cache.redis.aclose()
             obs.shutdown()
 
     app = tier_app("gateway policy", lifespan, obs)

@@ -11,7 +11,9 @@ touch a single slot and run unchanged on Redis Cluster:
 - ``gw:{k}:usage:d:YYYYMMDD`` and ``gw:{k}:usage:m:YYYYMM``  HASH of ``tokens``
   (charged plus reserved, what quotas check), ``requests``, and per model
   ``<model>|requests``, ``<model>|prompt_tokens``, ``<model>|completion_tokens`` and,
-  when there were any, ``<model>|cached_tokens`` and ``<model>|reasoning_tokens``.
+  when there were any, ``<model>|cached_tokens`` and ``<model>|reasoning_tokens``;
+  requests the response cache answered count apart, in ``cache_hits`` and
+  ``<model>|cache_hits`` (they used no tokens and are not in ``requests``).
 - ``gw:{k}:settled:<request id>``  marker of a settled request (expires): a settlement
   replayed after a Redis outage counts once.
 
@@ -85,6 +87,7 @@ def _period(raw: dict[bytes, bytes]) -> dict[str, Any]:
             by_model.setdefault(model, {})[what] = value
     return {
         "requests": fields.get("requests", 0),
+        "cache_hits": fields.get("cache_hits", 0),
         "prompt_tokens": sum(m.get("prompt_tokens", 0) for m in by_model.values()),
         "completion_tokens": sum(m.get("completion_tokens", 0) for m in by_model.values()),
         # Of the prompt tokens, read from the providers' prompt caches; of the completion
