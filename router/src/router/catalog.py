@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gateway_shared.prices import Prices
+
 
 class CatalogError(Exception):
     """The catalog file cannot be used; the message says where and why."""
@@ -89,6 +91,8 @@ class Deployment(_Strict):
     # neither).
     native_apis: tuple[NativeApi, ...] | None = None
     timeouts: Timeouts = Timeouts()
+    # USD per million tokens; None: the cost of its answers is unknown (never $0).
+    prices: Prices | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -117,6 +121,10 @@ class ModelEntry(_Strict):
     strategy: Strategy = Strategy.WEIGHTED
     owned_by: str = "gateway"
     deployments: tuple[Deployment, ...] = Field(min_length=1)
+
+    def highest_prices(self) -> Prices:
+        """The most a request to this alias can be charged per token, on any deployment."""
+        return Prices.highest(d.prices for d in self.deployments)
 
 
 class RetryPolicy(_Strict):

@@ -1,7 +1,7 @@
 """The one way tiers connect to Redis: short timeouts, so a dead Redis fails fast.
 
-Edge (key records) and policy (limits and usage) use Redis; the router does not, so its
-image carries no Redis client (``gateway-shared[redis]`` is an extra).
+Edge (key records) and policy (limits and usage) use Redis, and the router to publish
+prices (``router.prices``); the Redis client is the ``gateway-shared[redis]`` extra.
 """
 
 from __future__ import annotations

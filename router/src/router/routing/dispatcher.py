@@ -31,6 +31,7 @@ then on nothing is retried, and the stream owns its deployment's lease until it 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
@@ -41,6 +42,7 @@ from typing import Any
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_random_exponential
 
 from gateway_shared.errors import GatewayError
+from gateway_shared.prices import Prices
 from gateway_shared.wire.report import Usage
 from router.catalog import RetryPolicy
 from router.providers.base import Completion, CompletionStream, Headers, Provider
@@ -237,6 +239,11 @@ class RoutedStream:
     def usage(self) -> Usage:
         return self._stream.usage
 
+    @property
+    def prices(self) -> Prices | None:
+        """The prices of the deployment the stream came from."""
+        return self._lease.provider.deployment.prices
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for data in self._stream:
@@ -283,7 +290,7 @@ class Dispatcher:
             lambda p, failover: bridge.complete(p, body, failover=failover, headers=headers),
         )
         lease.release()
-        return completion
+        return dataclasses.replace(completion, prices=lease.provider.deployment.prices)
 
     async def stream(
         self,
