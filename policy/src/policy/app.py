@@ -5,13 +5,20 @@ Every admitted request is settled exactly once (see ``accounting``), streams inc
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from gateway_shared.hop import HopClient
 from gateway_shared.observability import Observability
+from gateway_shared.observability.logs import ThrottledLog
 from gateway_shared.observability.redis_calls import RedisCalls, server_address
 from gateway_shared.redis_client import connect, redis_ready
 from gateway_shared.tier.app import tier_app
@@ -21,8 +28,25 @@ from policy.admission import Admission
 from policy.deps import PolicyServices
 from policy.limits.limiter import Limiter
 from policy.metrics import PolicyMetrics
+from policy.prices import PriceBook
 from policy.routes import routes
 from policy.settings import PolicySettings
+from policy.usage import counters_since
+
+_watch_failures = ThrottledLog(logging.getLogger("policy.prices"))
+
+
+async def _watch_redis(
+    redis: Redis, prices: PriceBook, metrics: PolicyMetrics, every: float
+) -> None:
+    """Keep the prices fresh and the counters' start time exported (``policy.usage``)."""
+    while True:
+        try:
+            await prices.refresh()
+            metrics.counters_started.set(await counters_since(redis, time.time()))
+        except RedisError as exc:
+            _watch_failures.warning("could not read prices: Redis unavailable (%s)", exc)
+        await asyncio.sleep(every)
 
 
 def create_app(settings: PolicySettings | None = None) -> FastAPI:
@@ -42,10 +66,18 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
         limiter = Limiter(redis, settings.rate_window_seconds, settings.lease_seconds, redis_calls)
         app.state.signer = settings.identity_signer()
         router = HopClient(settings.router_url)
-        app.state.services = PolicyServices(Admission(limiter, settings, metrics), router, redis)
+        prices = PriceBook(redis, settings.prices_refresh_seconds)
+        admission = Admission(limiter, settings, metrics, prices)
+        app.state.services = PolicyServices(admission, router, redis)
+        watcher = asyncio.create_task(
+            _watch_redis(redis, prices, metrics, settings.prices_refresh_seconds)
+        )
         try:
             yield
         finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             await router.aclose()
             await redis.aclose()
             obs.shutdown()

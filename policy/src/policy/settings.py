@@ -32,3 +32,5 @@ class PolicySettings(TierSettings):
     lease_seconds: float = Field(default=900.0, gt=0)
     # Completion tokens reserved when a request sets no max_tokens and its plan no cap.
     default_completion_tokens: int = Field(default=1024, ge=0)
+    # Seconds between reads of the prices the router publishes (policy.prices).
+    prices_refresh_seconds: float = Field(default=1.0, gt=0)

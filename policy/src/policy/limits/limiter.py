@@ -1,7 +1,8 @@
 """Admission and settlement of requests against their key's plan, in Redis.
 
 One request costs two round trips: ``admit`` before the call (skipped when the plan has
-no limit at all) and ``settle`` after it, whatever the outcome. Scripts are registered
+no limit at all) and ``settle`` after it, whatever the outcome. USD budgets ride in the
+same two scripts as the token limits: they add no round trip. Scripts are registered
 once; redis-py calls them by SHA and re-loads them after a Redis restart (NOSCRIPT).
 """
 
@@ -16,6 +17,7 @@ from redis.asyncio import Redis
 
 from gateway_shared.observability.redis_calls import RedisCalls
 from gateway_shared.plans import Plan
+from gateway_shared.prices import NANO_PER_USD
 from policy.limits.scripts import ADMIT, SETTLE
 from policy.usage import DAY_TTL_SECONDS, MONTH_TTL_SECONDS, KeyLayout, utcnow
 
@@ -27,6 +29,10 @@ class Reason(StrEnum):
     CONCURRENCY = "concurrency"
     DAILY_QUOTA = "daily_quota"
     MONTHLY_QUOTA = "monthly_quota"
+    DAILY_BUDGET = "daily_budget"
+    MONTHLY_BUDGET = "monthly_budget"
+    GROUP_DAILY_BUDGET = "group_daily_budget"
+    GROUP_MONTHLY_BUDGET = "group_monthly_budget"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,9 @@ class Decision:
     tokens_reset_ms: int
     # Tokens this admission recorded in Redis, which settling must take back.
     reserved: int = 0
+    # Nano-USD: the least left of the plan's budgets (-1: none); the cost reserved.
+    budget_remaining: int = -1
+    reserved_cost: int = 0
 
 
 # Admitted without Redis: no limit to check (or Redis down in fail-open), nothing reserved.
@@ -47,7 +56,14 @@ UNLIMITED = Decision(True, None, 0, -1, 0, -1, 0)
 
 
 def has_limits(plan: Plan) -> bool:
-    return any((plan.rpm, plan.tpm, plan.max_concurrent, plan.daily_tokens, plan.monthly_tokens))
+    return plan.has_budget or any(
+        (plan.rpm, plan.tpm, plan.max_concurrent, plan.daily_tokens, plan.monthly_tokens)
+    )
+
+
+def nusd(usd: float | None) -> int:
+    """A budget in nano-USD; 0 (no limit) when unset."""
+    return round(usd * NANO_PER_USD) if usd else 0
 
 
 def _accounting_keys(layout: KeyLayout, now: datetime) -> list[str]:
@@ -60,6 +76,9 @@ def _accounting_keys(layout: KeyLayout, now: datetime) -> list[str]:
         layout.day(now),
         layout.month(now),
         layout.inflight_reserved,
+        layout.inflight_cost,
+        layout.group_day(now),
+        layout.group_month(now),
     ]
 
 
@@ -80,10 +99,13 @@ class Limiter:
     def _observe(self, operation: str) -> AbstractContextManager[None]:
         return self._calls.observe(operation, "EVALSHA") if self._calls else nullcontext()
 
-    async def admit(self, key_id: str, plan: Plan, request_id: str, estimate: int) -> Decision:
+    async def admit(
+        self, key_id: str, plan: Plan, request_id: str, estimate: int, cost: int = 0
+    ) -> Decision:
+        """``cost``: the most the request can cost, in nano-USD (0 with no budget)."""
         if not has_limits(plan):
             return UNLIMITED
-        layout = KeyLayout(key_id)
+        layout = KeyLayout(key_id, plan.budget_group)
         now = utcnow()
         with self._observe("admit"):
             result = await self._admit(
@@ -100,9 +122,15 @@ class Limiter:
                     self._lease_ms,
                     DAY_TTL_SECONDS,
                     MONTH_TTL_SECONDS,
+                    nusd(plan.daily_usd),
+                    nusd(plan.monthly_usd),
+                    nusd(plan.group_daily_usd),
+                    nusd(plan.group_monthly_usd),
+                    cost,
+                    1 if plan.budget_group else 0,
                 ],
             )
-        admitted, reason, retry, req_left, req_reset, tok_left, tok_reset = result
+        admitted, reason, retry, req_left, req_reset, tok_left, tok_reset, budget_left = result
         return Decision(
             admitted=bool(admitted),
             reason=Reason(reason.decode()) if reason else None,
@@ -112,6 +140,8 @@ class Limiter:
             tokens_remaining=int(tok_left),
             tokens_reset_ms=int(tok_reset),
             reserved=estimate if admitted else 0,
+            budget_remaining=int(budget_left),
+            reserved_cost=cost if admitted else 0,
         )
 
     async def settle(
@@ -126,10 +156,14 @@ class Limiter:
         admitted_at: datetime,
         cached_tokens: int = 0,
         reasoning_tokens: int = 0,
+        group: str | None = None,
+        reserved_cost: int = 0,
+        cost: int | None = None,
     ) -> tuple[int, int]:
-        """Charge real usage to the day and month the reservation was made in; returns
-        the day's and the month's charged-plus-reserved totals."""
-        layout = KeyLayout(key_id)
+        """Charge real usage and its ``cost`` (nano-USD; None: unknown) to the day and
+        month the reservation was made in; returns the day's and the month's
+        charged-plus-reserved token totals."""
+        layout = KeyLayout(key_id, group)
         now = admitted_at
         with self._observe("settle"):
             totals = await self._settle(
@@ -144,6 +178,9 @@ class Limiter:
                     MONTH_TTL_SECONDS,
                     cached_tokens,
                     reasoning_tokens,
+                    reserved_cost,
+                    -1 if cost is None else cost,
+                    1 if group else 0,
                 ],
             )
         return int(totals[0]), int(totals[1])
