@@ -38,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     create.add_argument("name")
     for limit in ("rpm", "tpm", "max-concurrent", "daily-tokens", "monthly-tokens", "max-tokens"):
         create.add_argument(f"--{limit}", type=int)
+    for budget in ("daily-usd", "monthly-usd", "group-daily-usd", "group-monthly-usd"):
+        create.add_argument(f"--{budget}", type=float)
+    create.add_argument("--budget-group", help="a team of keys sharing the group budgets")
     create.add_argument("--models", nargs="+", default=["*"], help="allowed model patterns")
     actions.add_parser("list", help="list keys (never their secret)")
     revoke = actions.add_parser("revoke", help="revoke a key by id or name")
@@ -46,10 +49,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     usage.add_argument("key")
 
 
-async def _usage(key_id: str) -> dict[str, Any]:
+async def _usage(record: KeyRecord) -> dict[str, Any]:
     redis = connect(os.environ["REDIS_URL"], timeout_seconds=2.0)
     try:
-        return await read_usage(redis, key_id)
+        return await read_usage(redis, record.id, record.plan.budget_group)
     finally:
         await redis.aclose()
 
@@ -89,16 +92,21 @@ def run(args: argparse.Namespace) -> int:
         if not pepper:
             print("error: GATEWAY_KEY_PEPPER is not set (it comes from Doppler)", file=sys.stderr)
             return 2
-        plan = Plan(
-            rpm=args.rpm,
-            tpm=args.tpm,
-            max_concurrent=args.max_concurrent,
-            daily_tokens=args.daily_tokens,
-            monthly_tokens=args.monthly_tokens,
-            max_tokens=args.max_tokens,
-            models=tuple(args.models),
-        )
         try:
+            plan = Plan(
+                rpm=args.rpm,
+                tpm=args.tpm,
+                max_concurrent=args.max_concurrent,
+                daily_tokens=args.daily_tokens,
+                monthly_tokens=args.monthly_tokens,
+                max_tokens=args.max_tokens,
+                models=tuple(args.models),
+                daily_usd=args.daily_usd,
+                monthly_usd=args.monthly_usd,
+                budget_group=args.budget_group,
+                group_daily_usd=args.group_daily_usd,
+                group_monthly_usd=args.group_monthly_usd,
+            )
             key, record = registry.add(args.name, plan, pepper.encode())
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -117,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         except KeyError:
             print(f"error: no key {args.key!r}", file=sys.stderr)
             return 1
-        report = {"key": {"id": record.id, "name": record.name}, **asyncio.run(_usage(record.id))}
+        report = {"key": {"id": record.id, "name": record.name}, **asyncio.run(_usage(record))}
         print(json.dumps(report, indent=2))
         return 0
     try:

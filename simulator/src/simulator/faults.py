@@ -18,6 +18,10 @@ Fields:
   cut after half of its body.
 - ``malformed_stream``: put a non-JSON ``data:`` line in the middle of each stream; a
   non-streaming answer gets a body that is not JSON.
+- ``prompt_token_factor`` (1..8): report this many times the prompt tokens the
+  simulator counts (characters / 4), rounded up: a provider whose tokenizer splits the
+  text finer, as BPE tokenizers do code and non-Latin scripts. It makes the gateway's
+  prompt estimate an undercount, as it is for such prompts.
 
 A :class:`FaultConfig` is immutable: a change replaces the whole object, so a request
 reads one consistent configuration for its whole life.
@@ -54,6 +58,7 @@ class FaultConfig(BaseModel):
     hang: bool = False
     disconnect_after_tokens: DisconnectAfter = None
     malformed_stream: bool = False
+    prompt_token_factor: float = Field(default=1.0, ge=1.0, le=8.0)
 
     @property
     def ttft_s(self) -> float:
