@@ -296,7 +296,7 @@ def test_network_policies_chain_the_tiers(objects: list[Obj], overlay: str) -> N
         "edge": {"ns:ingress-nginx", "ns:monitoring"},
         "policy": {"edge", "ns:monitoring"},
         "router": {"policy", "ns:monitoring"},
-        "redis": {"edge", "policy"},
+        "redis": {"edge", "policy", "router"},  # router: the prices it publishes
         provider: {"router"} | ({"ns:monitoring"} if provider == "vllm" else set()),
     }
     deployments = {d["metadata"]["name"]: d for d in find(objects, "Deployment")}
