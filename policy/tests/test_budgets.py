@@ -6,10 +6,18 @@ import re
 import uuid
 
 import pytest
+from pydantic import SecretStr
 from redis.asyncio import Redis
 
+from gateway_shared.errors import GatewayError
 from gateway_shared.plans import Plan
+from gateway_shared.prices import PRICES_KEY, Prices
+from gateway_shared.wire.identity import Api, Identity, RequestSummary
+from gateway_shared.wire.report import Usage
+from policy.admission import Admission
 from policy.limits.limiter import Limiter, Reason, _accounting_keys
+from policy.prices import PriceBook
+from policy.settings import PolicySettings
 from policy.usage import KeyLayout, read_usage, utcnow
 from tests.support.waiting import eventually
 
@@ -117,3 +125,75 @@ async def test_unknown_cost_is_counted_as_unpriced_not_as_zero(redis: Redis) -> 
     only_unpriced = _key()
     await _settle(limiter, only_unpriced, _rid(), 0, None)
     assert (await read_usage(redis, only_unpriced))["day"]["cost_usd"] == "unknown"
+
+
+# -- admission with prices -------------------------------------------------------------
+
+
+def _settings() -> PolicySettings:
+    return PolicySettings(
+        redis_url=SecretStr("redis://unused"),
+        internal_secret=SecretStr("x" * 32),
+        default_completion_tokens=64,
+    )
+
+
+def _identity(plan: Plan) -> Identity:
+    return Identity(_key(), "team", plan, _rid())
+
+
+async def _book(redis: Redis, **aliases: Prices) -> PriceBook:
+    await redis.hset(PRICES_KEY, mapping={a: p.encode() for a, p in aliases.items()})  # type: ignore[misc]
+    book = PriceBook(redis, refresh_seconds=60)
+    await book.refresh()
+    return book
+
+
+async def test_a_budgeted_request_reserves_its_worst_case_and_a_price_rise_cannot_overshoot_it(
+    redis: Redis,
+) -> None:
+    admitted_at = Prices(input=2.0, output=8.0)
+    admission = Admission(
+        Limiter(redis, 60, 60), _settings(), prices=await _book(redis, m=admitted_at)
+    )
+    caller = _identity(Plan(daily_usd=1.0))
+    ticket, decision, output = await admission.admit(
+        caller, RequestSummary(Api.CHAT, "m", False, 100, None)
+    )
+    # No max_tokens: the default is sent to the provider, so the worst case is finite.
+    assert output.output_cap == 64
+    assert decision.reserved_cost == 100 * 2000 + 64 * 8000
+    # The catalog was reloaded with dearer prices while the request ran.
+    ticket.prices = Prices(input=20.0, output=80.0)
+    await ticket.settle(Usage(100, 64))
+    assert ticket.cost == decision.reserved_cost  # charged at the admission's prices
+    day = (await read_usage(redis, caller.key_id))["day"]
+    assert day["charged_and_reserved_nusd"] == decision.reserved_cost
+
+
+async def test_a_cheaper_deployment_is_charged_its_own_price(redis: Redis) -> None:
+    admission = Admission(
+        Limiter(redis, 60, 60),
+        _settings(),
+        prices=await _book(redis, m=Prices(input=2.0, output=8.0)),
+    )
+    ticket, _, _ = await admission.admit(
+        _identity(Plan()), RequestSummary(Api.CHAT, "m", False, 100, 10)
+    )
+    ticket.prices = Prices(input=1.0, cached_input=0.5, output=8.0)  # the fallback was cheaper
+    await ticket.settle(Usage(100, 10, cached_tokens=40))
+    assert ticket.cost == 60 * 1000 + 40 * 500 + 10 * 8000
+
+
+async def test_a_budgeted_key_is_refused_a_model_without_prices(redis: Redis) -> None:
+    admission = Admission(
+        Limiter(redis, 60, 60), _settings(), prices=await _book(redis, half=Prices(input=1.0))
+    )
+    for model in ("half", "nowhere"):
+        with pytest.raises(GatewayError) as caught:
+            await admission.admit(
+                _identity(Plan(monthly_usd=5.0)), RequestSummary(Api.CHAT, model, False, 10, 10)
+            )
+        assert caught.value.status == 400
+        assert caught.value.code == "model_not_priced"
+        assert model in str(caught.value)
