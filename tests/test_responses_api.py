@@ -10,6 +10,7 @@ import httpx
 import openai
 import orjson
 import pytest
+from agents import Agent, OpenAIResponsesModel, Runner, set_tracing_disabled
 
 from gateway_cli.stack import Stack
 from tests.conftest import create_key
@@ -113,6 +114,20 @@ def test_what_codex_and_the_agents_sdk_send_is_never_refused(client: openai.Open
     }  # fmt: skip
     response = client.responses.create(**codex_like, extra_body={"client_metadata": {"x": "1"}})
     assert response.status == "completed"
+
+
+def test_an_agent_without_tools_runs_to_its_final_output(stack: Stack, api_key: str) -> None:
+    # The Agents SDK sends `tools: []` and `include: []` for such an agent; OpenAI takes them.
+    set_tracing_disabled(True)
+    client = openai.AsyncOpenAI(base_url=stack.base_url, api_key=api_key, max_retries=0)
+    agent = Agent(
+        name="assistant",
+        instructions="Answer briefly.",
+        model=OpenAIResponsesModel(model="sim-chat", openai_client=client),
+    )
+    result = Runner.run_sync(agent, "Hello")
+    assert isinstance(result.final_output, str)
+    assert result.final_output.strip()
 
 
 def test_limits_and_billing_are_the_same_as_chat(stack: Stack) -> None:

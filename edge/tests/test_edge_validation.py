@@ -158,6 +158,33 @@ def test_what_openai_accepts_passes(body: dict[str, Any]) -> None:
     check(Api.CHAT, body)
 
 
+@pytest.mark.parametrize(
+    ("api", "body"),
+    [
+        # The Agents SDK sends `tools: []` and `include: []` for an agent without tools.
+        (Api.RESPONSES, {"model": "m", "input": "hi", "tools": [], "include": []}),
+        (
+            Api.MESSAGES,
+            {
+                "model": "m",
+                "max_tokens": 16,
+                "messages": MESSAGES,
+                "tools": [],
+                "stop_sequences": [],
+            },
+        ),
+    ],
+)
+def test_empty_arrays_pass_where_the_imitated_api_takes_them(
+    api: Api, body: dict[str, Any]
+) -> None:
+    check(api, body)
+
+
+def test_chat_refuses_empty_tools_as_openai_does() -> None:
+    assert refused(Api.CHAT, chat(tools=[])).code == "empty_array"
+
+
 def test_token_arrays_are_prompts_and_inputs() -> None:
     check(Api.COMPLETIONS, {"model": "m", "prompt": [1, 2, 3]})
     check(Api.COMPLETIONS, {"model": "m", "prompt": [[1, 2], [3]]})

@@ -17,6 +17,19 @@ export function chat({ model = CHAT_MODEL, stream = false, maxTokens = MAX_TOKEN
   return JSON.stringify(body);
 }
 
+// The same question through the Responses and Messages APIs, for the bridges' cost.
+export function responses({ model = CHAT_MODEL, maxTokens = MAX_TOKENS } = {}) {
+  return JSON.stringify({ model, input: 'Say something about load testing.', max_output_tokens: maxTokens });
+}
+
+export function messages({ model = CHAT_MODEL, maxTokens = MAX_TOKENS } = {}) {
+  return JSON.stringify({
+    model,
+    messages: [{ role: 'user', content: 'Say something about load testing.' }],
+    max_tokens: maxTokens,
+  });
+}
+
 export function embedding({ model = EMBED_MODEL, input = 'load test input' } = {}) {
   return JSON.stringify({ model, input });
 }

@@ -88,6 +88,7 @@ async def test_labels_are_route_templates_and_bounded_values() -> None:
             (
                 ("code", "model_not_found"),
                 ("error_type", "invalid_request_error"),
+                ("model", "other"),
                 ("route", "/v1/models/{model_id}"),
                 ("status_class", "4xx"),
             )
@@ -99,6 +100,7 @@ async def test_labels_are_route_templates_and_bounded_values() -> None:
             (
                 ("code", "unknown_url"),
                 ("error_type", "invalid_request_error"),
+                ("model", "other"),
                 ("route", "unmatched"),
                 ("status_class", "4xx"),
             )
@@ -121,7 +123,7 @@ async def test_the_middleware_carries_nothing_between_tiers_and_edge_reports_ove
     assert h.PROVIDER_MS not in response.headers
     assert float(response.headers[h.OVERHEAD_MS]) >= 0
     overhead = _samples(edge, "gateway_overhead_seconds_count")
-    assert overhead == {(("route", "/v1/models/{model_id}"),): 1}
+    assert overhead == {(("model", "sim-chat"), ("route", "/v1/models/{model_id}")): 1}
 
 
 async def test_unexpected_errors_and_streams_leave_nothing_in_flight() -> None:
@@ -134,12 +136,26 @@ async def test_unexpected_errors_and_streams_leave_nothing_in_flight() -> None:
     assert _samples(obs, "gateway_http_requests_in_flight") == {(): 0}
     counts = _samples(obs, "gateway_http_request_duration_seconds_count")
     assert (
-        counts[(("method", "GET"), ("model", "other"), ("route", "/boom"), ("status_class", "5xx"))]
+        counts[
+            (
+                ("method", "GET"),
+                ("model", "other"),
+                ("route", "/boom"),
+                ("status_class", "5xx"),
+                ("stream", "false"),
+            )
+        ]
         == 1
     )
     assert (
         counts[
-            (("method", "GET"), ("model", "other"), ("route", "/stream"), ("status_class", "2xx"))
+            (
+                ("method", "GET"),
+                ("model", "other"),
+                ("route", "/stream"),
+                ("status_class", "2xx"),
+                ("stream", "false"),
+            )
         ]
         == 1
     )
@@ -182,7 +198,15 @@ async def test_a_client_gone_before_the_answer_is_a_499() -> None:
         await task
     counts = _samples(obs, "gateway_http_request_duration_seconds_count")
     assert (
-        counts[(("method", "GET"), ("model", "other"), ("route", "/slow"), ("status_class", "4xx"))]
+        counts[
+            (
+                ("method", "GET"),
+                ("model", "other"),
+                ("route", "/slow"),
+                ("status_class", "4xx"),
+                ("stream", "false"),
+            )
+        ]
         == 1
     )
     assert _samples(obs, "gateway_http_requests_in_flight") == {(): 0}
@@ -214,3 +238,39 @@ async def test_traced_requests_continue_the_callers_trace_and_leave_exemplars() 
     assert openmetrics.headers["content-type"].startswith("application/openmetrics-text")
     assert f'# {{trace_id="{trace_id}"}}' in openmetrics.text
     assert openmetrics.text.endswith("# EOF\n")
+
+
+async def test_edge_times_a_streams_first_chunk_and_labels_streams() -> None:
+    edge = Observability("edge", public=True, tracing=Tracing())
+    app = _app(edge)
+    pause = 0.05
+
+    @app.get("/v1/streamed")
+    async def streamed() -> StreamingResponse:
+        ctx = current_request()
+        assert ctx is not None
+        ctx.stream, ctx.model = True, "sim-chat"
+
+        async def chunks() -> AsyncIterator[bytes]:
+            await asyncio.sleep(pause)
+            yield b"data: first\n\n"
+            await asyncio.sleep(pause)
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    async with await _client(app) as client:
+        assert (await client.get("/v1/streamed")).status_code == 200
+        assert (await client.get("/stream")).status_code == 200  # not asked as a stream
+    labels = (("model", "sim-chat"), ("route", "/v1/streamed"))
+    assert _samples(edge, "gateway_time_to_first_token_seconds_count") == {labels: 1}
+    first = _samples(edge, "gateway_time_to_first_token_seconds_sum")[labels]
+    whole = _samples(edge, "gateway_http_request_duration_seconds_sum")
+    streamed_labels = (
+        ("method", "GET"),
+        ("model", "sim-chat"),
+        ("route", "/v1/streamed"),
+        ("status_class", "2xx"),
+        ("stream", "true"),
+    )
+    assert pause <= first < whole[streamed_labels]

@@ -43,6 +43,20 @@ def test_duplicate_active_names_and_revocation() -> None:
     assert registry.find(record.id).revoked
 
 
+def test_revoking_twice_changes_nothing_and_a_plan_changes_only_on_an_active_key() -> None:
+    registry = Registry()
+    registry.add("app", Plan(rpm=10), PEPPER)
+    assert registry.set_plan("app", Plan(rpm=20)).plan.rpm == 20
+    revoked = registry.revoke("app")
+    revision = registry.revision()
+    assert registry.revoke("app") == revoked  # found by name though revoked
+    assert registry.revision() == revision
+    with pytest.raises(ValueError, match="is revoked"):
+        registry.set_plan("app", Plan(rpm=30))
+    with pytest.raises(KeyError):
+        registry.find("nobody")
+
+
 def test_framer_yields_whole_events_across_chunk_boundaries() -> None:
     framer = EventFramer()
     stream = b'data: {"a":1}\n\ndata: {"b":2}\r\n\r\ndata: [DONE]\n\n'

@@ -1,10 +1,12 @@
 """compose/compose.yaml: valid against the Compose Specification, and wired the way the
 issue asks - health-gated start order, secrets only from Doppler's environment, every
-tier scraped, Grafana provisioned, traces collected.
+tier scraped, Grafana provisioned, traces collected; a profile that needs no provider
+key; image names that are a variable, so the images built are your registry's.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -18,7 +20,9 @@ from router.providers.registry import ADAPTERS
 from tests.deploy.dockerfile import parse
 from tests.deploy.tiers import (
     COMPOSE_CATALOG,
+    COMPOSE_SIMULATOR_CATALOG,
     build_args,
+    catalog_key_envs,
     default_port,
     required_env,
     secret_env,
@@ -28,8 +32,11 @@ from tests.deploy.tools import (
     REPO,
     SERVICES,
     TIERS,
+    MissingVariable,
     compose_errors,
+    interpolate,
     load_yaml,
+    profile_services,
     promtool,
     run,
 )
@@ -42,12 +49,16 @@ EXPECTED = {
     "edge",
     "policy",
     "router",
+    "router-simulator",
     "prometheus",
     "grafana",
     "otel-collector",
     "jaeger",
 }
 REQUIRED_VALUE = re.compile(r"^\$\{(?P<name>[A-Z_][A-Z0-9_]*):\?[^}]+\}$")
+# The router profiles, each with the catalog it mounts.
+ROUTERS = {"router": COMPOSE_CATALOG, "router-simulator": COMPOSE_SIMULATOR_CATALOG}
+PROVIDER_KEYS = catalog_key_envs(COMPOSE_CATALOG)
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +68,24 @@ def compose() -> dict[str, Any]:
     return document
 
 
+def doppler_env(document: Any) -> dict[str, str]:
+    """What `doppler run` provides: every variable the file requires (`${NAME:?...}`)."""
+    names = re.findall(r"\$\{([A-Z_][A-Z0-9_]*):\?", json.dumps(document))
+    return dict.fromkeys(names, "from-doppler")
+
+
 @pytest.fixture(scope="module")
 def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = compose["services"]
     return found
+
+
+@pytest.fixture(scope="module")
+def rendered(compose: dict[str, Any]) -> dict[str, Any]:
+    """The file as Compose reads it in `doppler run`, no image variable set."""
+    env = doppler_env(compose)
+    document: dict[str, Any] = interpolate(compose, env)
+    return document
 
 
 def test_valid_against_the_compose_specification(compose: dict[str, Any]) -> None:
@@ -77,17 +102,36 @@ def test_every_part_of_the_stack_is_there(services: dict[str, Any]) -> None:
     assert set(services) == EXPECTED
 
 
-def test_images_are_pinned(services: dict[str, Any]) -> None:
-    for name, service in services.items():
+def test_images_are_pinned(rendered: dict[str, Any]) -> None:
+    for name, service in rendered["services"].items():
         image = service.get("image", "")
         assert re.search(r":[\w][\w.-]*$", image), name
         assert not image.endswith(":latest"), name
-        if name in SERVICES:
+        if "build" in service:
+            built = service["build"]["args"]["SERVICE"]
+            assert built in SERVICES, name
             assert service["build"] == {
                 "context": "..",
                 "dockerfile": "docker/Dockerfile",
-                "args": build_args(name),  # the settings class's prefix and port
+                "args": build_args(built),  # the settings class's prefix and port
             }
+
+
+def test_the_image_names_are_a_variable(compose: dict[str, Any]) -> None:
+    # `GATEWAY_IMAGE_PREFIX=... docker compose build && docker compose push` (docs/deploy.md)
+    env = doppler_env(compose)
+    default = interpolate(compose, env)["services"]
+    chosen = interpolate(
+        compose,
+        env
+        | {"GATEWAY_IMAGE_PREFIX": "registry.example.com/acme/llm-gateway"}
+        | {"GATEWAY_IMAGE_TAG": "1.2.3"},
+    )["services"]
+    built = {name: s["build"]["args"]["SERVICE"] for name, s in chosen.items() if "build" in s}
+    assert set(built.values()) == set(SERVICES)
+    for name, service in built.items():
+        assert chosen[name]["image"] == f"registry.example.com/acme/llm-gateway-{service}:1.2.3"
+        assert default[name]["image"] == f"llm-gateway-{service}:dev"
 
 
 def test_vllm_is_an_openai_compatible_gpu_service(services: dict[str, Any]) -> None:
@@ -110,6 +154,8 @@ def test_start_order_waits_for_health(services: dict[str, Any]) -> None:
 
     assert waits_for("edge")["policy"] == waits_for("edge")["redis"] == "service_healthy"
     assert waits_for("policy")["router"] == waits_for("policy")["redis"] == "service_healthy"
+    assert waits_for("policy")["router-simulator"] == "service_healthy"
+    assert waits_for("router-simulator")["simulator"] == "service_healthy"
     assert waits_for("router")["simulator"] == "service_healthy"
     assert services["router"]["depends_on"]["vllm"]["required"] is False  # GPU profile only
     for name in services:
@@ -129,20 +175,65 @@ def test_tier_healthcheck_is_the_images(services: dict[str, Any], service: str) 
     assert services[service]["healthcheck"]["test"] == ["CMD", *healthcheck.exec_form()]
 
 
-@pytest.mark.parametrize("service", TIERS)
+@pytest.mark.parametrize("service", [*TIERS, "router-simulator"])
 def test_tier_gets_its_settings_and_secrets_only_from_the_environment(
     services: dict[str, Any], service: str
 ) -> None:
-    environment: dict[str, str] = services[service]["environment"]
-    secrets = secret_env(service, COMPOSE_CATALOG)
+    environment: dict[str, str | None] = services[service]["environment"]
+    tier = services[service]["build"]["args"]["SERVICE"]
+    secrets = secret_env(tier)
     assert secrets, "every tier has secrets"
-    for name in required_env(service) | secrets:
+    provider_keys = catalog_key_envs(ROUTERS[service]) if service in ROUTERS else set()
+    for name in required_env(tier) | secrets | provider_keys:
         assert name in environment, f"{service} does not get {name}"
     for name in secrets:
         match = REQUIRED_VALUE.match(str(environment[name]))
         # `${NAME:?...}`: filled by `doppler run`, no default, compose refuses when unset.
         assert match, f"{service}: {name}={environment[name]!r}"
         assert match["name"] == name
+    for name in provider_keys:
+        # Passed through as `doppler run` sets it: Compose interpolates every profile's
+        # services, so a `${NAME:?...}` here would stop the profile that needs no key.
+        assert environment[name] is None, f"{service}: {name}={environment[name]!r}"
+
+
+def test_a_missing_tier_secret_stops_compose(compose: dict[str, Any]) -> None:
+    env = doppler_env(compose)
+    for name in env:
+        with pytest.raises(MissingVariable, match=name):
+            interpolate(compose, {k: v for k, v in env.items() if k != name})
+
+
+def test_the_simulator_profile_needs_no_provider_key(compose: dict[str, Any]) -> None:
+    # What `doppler run` holds when no provider key was ever set.
+    env = doppler_env(compose)
+    assert not PROVIDER_KEYS & set(env)
+    document = interpolate(compose, env)  # Compose would stop here on a missing value
+    started = profile_services(document, "simulator")
+    assert compose_errors(document) == []
+    assert "router" not in started  # the one that names OpenAI's key
+    router = started["router-simulator"]
+    assert router["networks"]["default"]["aliases"] == ["router"]  # policy's upstream
+    assert "./router/catalog.simulator.yaml:/etc/gateway/catalog.yaml:ro" in router["volumes"]
+    assert catalog_key_envs(COMPOSE_SIMULATOR_CATALOG) == set()
+    for name, service in started.items():
+        named = set(service.get("environment") or {})
+        assert not named & PROVIDER_KEYS, name
+        assert "OPENAI" not in str(service), name
+    assert {"edge", "policy", "redis", "simulator"} <= set(started)
+
+
+def test_each_router_profile_starts_one_router(compose: dict[str, Any]) -> None:
+    for profile in ("simulator", "openai"):
+        started = profile_services(compose, profile)
+        routers = [name for name in started if name in ROUTERS]
+        assert len(routers) == 1, (profile, routers)
+    # Neither is required: policy waits for whichever one the profile starts.
+    for router in ROUTERS:
+        assert compose["services"]["policy"]["depends_on"][router] == {
+            "condition": "service_healthy",
+            "required": False,
+        }
 
 
 def test_no_env_files(compose: dict[str, Any], services: dict[str, Any]) -> None:
@@ -256,10 +347,12 @@ def test_mounted_files_exist(services: dict[str, Any]) -> None:
                 assert (COMPOSE_DIR / source).exists(), f"{name}: {source}"
 
 
-def test_compose_catalog_loads_in_the_router(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in secret_env("router", COMPOSE_CATALOG) - {"GATEWAY_INTERNAL_SECRET"}:
+@pytest.mark.parametrize("catalog", ROUTERS.values(), ids=ROUTERS.keys())
+def test_compose_catalogs_load_in_the_router(
+    monkeypatch: pytest.MonkeyPatch, catalog: Path
+) -> None:
+    for name in catalog_key_envs(catalog):
         monkeypatch.setenv(name, "placeholder")
-    catalog = load_catalog(COMPOSE_CATALOG, set(ADAPTERS))
-    for deployment in catalog.deployments():
+    for deployment in load_catalog(catalog, set(ADAPTERS)).deployments():
         host = urlparse(deployment.base_url).hostname
         assert host in EXPECTED or deployment.base_url.startswith("https://"), host

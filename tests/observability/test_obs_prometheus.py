@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import time
 
-from tests.observability.conftest import ObservedStack
+from tests.observability.conftest import HEALTHY_SLO, ObservedStack
 from tests.observability.exprs import panel_exprs, rule_exprs
 from tests.observability.prometheus import Prometheus
 from tests.observability.traffic import Traffic
@@ -22,6 +22,7 @@ def _scraped_after_traffic(prometheus: Prometheus) -> bool:
         'gateway_ratelimit_rejections_total{reason="daily_quota"}',
         'gateway_provider_request_duration_seconds_count{outcome="unavailable"}',
         'gateway_provider_request_duration_seconds_count{outcome="cancelled"}',
+        'gateway_provider_request_duration_seconds_count{outcome="interrupted"}',
         'gateway_http_errors_total{job="gateway-edge",code="invalid_api_key"}',
         "gateway:slo_errors:ratio_rate5m",
         "gateway:slo_overhead_slow:ratio_rate5m",
@@ -34,6 +35,8 @@ def test_every_panel_and_rule_evaluates(
 ) -> None:
     assert traffic.count(429) >= 3
     assert traffic.count(502) == 1
+    # Before its first 5xx the gateway's SLO and burn rate were 0, not empty.
+    assert traffic.healthy_slo == dict.fromkeys(HEALTHY_SLO, 0.0)
     wait_until(lambda: _scraped_after_traffic(prometheus), timeout=30, what="traffic in Prometheus")
 
     problems = []

@@ -2,13 +2,14 @@
 
 It covers what the dashboards and alerts look at: successes on every inference route,
 streams (time to first token), 401s, 404s, 400s, 429s for requests per minute and for
-a daily quota, provider failures that the router retries until it gives up (502), and a
-client that leaves in the middle of a stream.
+a daily quota, provider failures that the router retries until it gives up (502), a
+client that leaves in the middle of a stream and a stream the provider breaks.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -22,6 +23,8 @@ CHAT = {"model": "sim-chat", "messages": [{"role": "user", "content": "Hello the
 class Traffic:
     statuses: list[int] = field(default_factory=list)
     request_ids: list[str] = field(default_factory=list)
+    # What the availability SLO said before the first provider failure: expr -> value.
+    healthy_slo: dict[str, float] = field(default_factory=dict)
 
     def count(self, status: int) -> int:
         return self.statuses.count(status)
@@ -31,7 +34,10 @@ def _bearer(key: str) -> dict[str, str]:
     return {"authorization": f"Bearer {key}"}
 
 
-def drive(stack: Stack, keys: dict[str, str]) -> Traffic:
+def drive(
+    stack: Stack, keys: dict[str, str], before_failures: Callable[[Traffic], None] | None = None
+) -> Traffic:
+    """``before_failures`` runs once every client error was sent and no 5xx yet."""
     traffic = Traffic()
     admin = httpx.Client(base_url=stack.services["simulator"].url, timeout=10)
     client = httpx.Client(base_url=stack.base_url, timeout=30)
@@ -90,6 +96,9 @@ def drive(stack: Stack, keys: dict[str, str]) -> Traffic:
             r.json()["error"]["code"] == "insufficient_quota" for r in quota if r.status_code == 429
         )
 
+        if before_failures is not None:
+            before_failures(traffic)
+
         # Provider failures: every attempt fails, the router retries, then answers 502.
         admin.put("/admin/config", json={"error_rate": 1.0, "error_status": 503}).raise_for_status()
         assert send("POST", "/chat/completions", plain, json=CHAT).status_code == 502
@@ -102,6 +111,11 @@ def drive(stack: Stack, keys: dict[str, str]) -> Traffic:
             lines = r.iter_lines()
             for _ in range(4):
                 next(lines)
+        admin.post("/admin/reset").raise_for_status()
+
+        # A provider that breaks a stream after its first tokens (an interrupted stream).
+        admin.put("/admin/config", json={"disconnect_after_tokens": 2}).raise_for_status()
+        assert stream(plain, {**CHAT, "stream": True}) == 200
         admin.post("/admin/reset").raise_for_status()
 
         # Fresh successes last, so that every rate window has them.

@@ -19,7 +19,7 @@ import httpx
 import orjson
 
 from edge.validation import Bodies, Limits
-from gateway_shared.wire.identity import Api, Identity, IdentitySigner
+from gateway_shared.wire.identity import API_BY_PATH, Identity, IdentitySigner
 from router.catalog import Catalog, Deployment, ModelEntry, Routing, Strategy, Timeouts
 from router.providers.anthropic import Anthropic
 from router.providers.base import Completion, CompletionStream, Headers, Operation, Provider, Usage
@@ -579,13 +579,6 @@ def provider_of(table: RoutingTable, name: str) -> FakeProvider:
     provider = table.states[name].provider
     assert isinstance(provider, FakeProvider)
     return provider
-
-
-API_BY_PATH = {
-    "/v1/chat/completions": Api.CHAT,
-    "/v1/completions": Api.COMPLETIONS,
-    "/v1/embeddings": Api.EMBEDDINGS,
-}
 
 
 class VouchedAs(httpx.Auth):

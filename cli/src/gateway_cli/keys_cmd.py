@@ -1,9 +1,9 @@
-"""``gateway keys``: create (the key is printed once), list (never a secret), revoke, usage.
+"""``gateway keys``: init, create (the key is printed once), list (never a secret),
+update (a key's plan), revoke, usage.
 
-The registry file is the source of truth; when ``REDIS_URL`` is set the change is also
-written to Redis at once, otherwise edge picks the file change up on its next check.
-In a deployment the file's content is the Doppler secret GATEWAY_KEY_REGISTRY:
-``doppler secrets set GATEWAY_KEY_REGISTRY < keys.json``.
+The registry is read from where it lives and written back there (``key_source``); when
+a Redis is known the change is also written to Redis at once, otherwise edge picks it up
+on its next check. Every mistake is one ``error:`` line and a non-zero exit.
 """
 
 from __future__ import annotations
@@ -16,52 +16,160 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from edge import keystore
+from gateway_cli.doppler import DopplerError
+from gateway_cli.key_source import KeysError, KeySource, resolve
 from gateway_shared.keys import KeyRecord, Registry
 from gateway_shared.plans import Plan
 from gateway_shared.redis_client import connect
 from policy.usage import read_usage
 
+LIMITS = ("rpm", "tpm", "max-concurrent", "daily-tokens", "monthly-tokens", "max-tokens")
+BUDGETS = ("daily-usd", "monthly-usd", "group-daily-usd", "group-monthly-usd")
+
+
+def _limit(text: str) -> int | None:
+    """A limit's value: a whole number, or ``none`` for no limit."""
+    if text.lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number or 'none'") from None
+
+
+def _usd(text: str) -> float | None:
+    """A budget in USD, or ``none`` for no budget."""
+    if text.lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount in USD or 'none'") from None
+
+
+def _none_or_text(text: str) -> str | None:
+    return None if text.lower() == "none" else text
+
+
+def _patterns(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def _where_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """Accepted before the action and after it; after it, an absent option does not
+    override what was given before (``SUPPRESS``)."""
+
+    def defaults(value: object) -> dict[str, Any]:
+        return {"default": value if top else argparse.SUPPRESS}
+
+    registry_env = os.environ.get("GATEWAY_KEY_REGISTRY_FILE")
+    parser.add_argument(
+        "--registry",
+        type=Path,
+        help="key registry file (default: $GATEWAY_KEY_REGISTRY_FILE)",
+        **defaults(Path(registry_env) if registry_env else None),
+    )
+    parser.add_argument(
+        "--doppler",
+        action="store_true",
+        help="read and publish the registry in Doppler, through the Doppler CLI",
+        **defaults(False),
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="the gateway dev workdir used when no registry is named (default: .gateway)",
+        **defaults(Path(".gateway")),
+    )
+
+
+def _plan_options(parser: argparse.ArgumentParser, *, models_default: str | None) -> None:
+    for limit in LIMITS:
+        parser.add_argument(f"--{limit}", type=_limit, default=argparse.SUPPRESS, metavar="N")
+    for budget in BUDGETS:
+        parser.add_argument(f"--{budget}", type=_usd, default=argparse.SUPPRESS, metavar="USD")
+    parser.add_argument(
+        "--budget-group",
+        type=_none_or_text,
+        default=argparse.SUPPRESS,
+        metavar="GROUP",
+        help="a team of keys sharing the --group-*-usd budgets",
+    )
+    parser.add_argument(
+        "--models",
+        type=_patterns,
+        default=argparse.SUPPRESS,
+        metavar="PATTERNS",
+        help="allowed model patterns, comma-separated (e.g. 'sim-*,gpt-4o')"
+        + (f"; default {models_default!r}" if models_default else ""),
+    )
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     keys = sub.add_parser("keys", help="manage gateway API keys")
-    keys.add_argument(
-        "--registry",
-        type=Path,
-        default=os.environ.get("GATEWAY_KEY_REGISTRY_FILE"),
-        help="key registry file (default: $GATEWAY_KEY_REGISTRY_FILE)",
-    )
+    _where_options(keys, top=True)
     actions = keys.add_subparsers(dest="action", required=True)
-    create = actions.add_parser("create", help="create a key and print it once")
-    create.add_argument("name")
-    for limit in ("rpm", "tpm", "max-concurrent", "daily-tokens", "monthly-tokens", "max-tokens"):
-        create.add_argument(f"--{limit}", type=int)
-    for budget in ("daily-usd", "monthly-usd", "group-daily-usd", "group-monthly-usd"):
-        create.add_argument(f"--{budget}", type=float)
-    create.add_argument("--budget-group", help="a team of keys sharing the group budgets")
-    create.add_argument("--models", nargs="+", default=["*"], help="allowed model patterns")
-    actions.add_parser("list", help="list keys (never their secret)")
-    revoke = actions.add_parser("revoke", help="revoke a key by id or name")
-    revoke.add_argument("key")
-    usage = actions.add_parser("usage", help="a key's usage today and this month (needs REDIS_URL)")
-    usage.add_argument("key")
+    parsers = {
+        "init": actions.add_parser("init", help="start an empty key registry"),
+        "create": actions.add_parser("create", help="create a key and print it once"),
+        "list": actions.add_parser("list", help="list keys (never their secret)"),
+        "update": actions.add_parser("update", help="change a key's plan (only the limits given)"),
+        "revoke": actions.add_parser("revoke", help="revoke a key by id or name"),
+        "usage": actions.add_parser("usage", help="a key's usage today and this month"),
+    }
+    for parser in parsers.values():
+        _where_options(parser, top=False)
+    parsers["create"].add_argument("name")
+    _plan_options(parsers["create"], models_default="*")
+    for action in ("update", "revoke", "usage"):
+        parsers[action].add_argument("key", help="the key's id or name")
+    _plan_options(parsers["update"], models_default=None)
 
 
-async def _usage(record: KeyRecord) -> dict[str, Any]:
-    redis = connect(os.environ["REDIS_URL"], timeout_seconds=2.0)
+def _plan_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The plan's fields given on the command line."""
+    fields = {name.replace("-", "_") for name in (*LIMITS, *BUDGETS, "budget-group", "models")}
+    return {name: value for name, value in vars(args).items() if name in fields}
+
+
+def _one_line(exc: ValidationError) -> str:
+    """Pydantic's errors as one line, each naming the option (or the name) it is about."""
+    return "; ".join(
+        f"{_option(str(error['loc'][0]))} {error['input']!r}: {error['msg']}"
+        for error in exc.errors()
+    )
+
+
+def _option(field: str) -> str:
+    return field if field == "name" else "--" + field.replace("_", "-")
+
+
+def _plan(base: Plan, changes: dict[str, Any]) -> Plan:
+    """``base`` with ``changes``; a bad value is one line naming its option."""
     try:
-        return await read_usage(redis, record.id, record.plan.budget_group)
+        return Plan.model_validate(base.model_dump() | changes)
+    except ValidationError as exc:
+        raise KeysError(_one_line(exc)) from None
+
+
+def _limits(plan: Plan) -> str:
+    return plan.model_dump_json(exclude_defaults=True)
+
+
+async def _usage(redis_url: str, key_id: str, group: str | None) -> dict[str, Any]:
+    redis = connect(redis_url, timeout_seconds=2.0)
+    try:
+        return await read_usage(redis, key_id, group)
     finally:
         await redis.aclose()
 
 
-async def _sync_redis(record: KeyRecord, registry: Registry) -> None:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        return
-    redis = connect(url, timeout_seconds=2.0)
+async def _sync_redis(redis_url: str, record: KeyRecord, registry: Registry) -> None:
+    redis = connect(redis_url, timeout_seconds=2.0)
     try:
         await keystore.load_registry(redis, registry)
     except RedisError:
@@ -74,66 +182,83 @@ async def _sync_redis(record: KeyRecord, registry: Registry) -> None:
         await redis.aclose()
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.registry is None:
-        print("error: pass --registry or set GATEWAY_KEY_REGISTRY_FILE", file=sys.stderr)
-        return 2
-    path: Path = args.registry
-    registry = Registry.load(path)
+def _save(source: KeySource, registry: Registry, record: KeyRecord) -> None:
+    source.store.write(registry)
+    if source.redis_url:
+        asyncio.run(_sync_redis(source.redis_url, record, registry))
+
+
+def _find(registry: Registry, key: str) -> KeyRecord:
+    try:
+        return registry.find(key)
+    except KeyError:
+        raise KeysError(f"no key {key!r}") from None
+
+
+def _list(registry: Registry) -> None:
+    print(f"{'id':<18} {'name':<24} {'status':<8} plan")
+    for r in registry.keys:
+        status = "revoked" if r.revoked else "active"
+        print(f"{r.id:<18} {r.name:<24} {status:<8} {_limits(r.plan)}")
+
+
+def _act(args: argparse.Namespace, source: KeySource) -> None:
+    if args.action == "init":
+        source.store.init()
+        print(f"started an empty key registry in {source.store.where}")
+        return
+    registry = source.store.read()
     if args.action == "list":
-        print(f"{'id':<18} {'name':<24} {'status':<8} plan")
-        for r in registry.keys:
-            status = "revoked" if r.revoked else "active"
-            limits = r.plan.model_dump_json(exclude_defaults=True)
-            print(f"{r.id:<18} {r.name:<24} {status:<8} {limits}")
-        return 0
-    if args.action == "create":
-        pepper = os.environ.get("GATEWAY_KEY_PEPPER")
-        if not pepper:
-            print("error: GATEWAY_KEY_PEPPER is not set (it comes from Doppler)", file=sys.stderr)
-            return 2
+        _list(registry)
+    elif args.action == "create":
+        plan = _plan(Plan(), _plan_changes(args))
         try:
-            plan = Plan(
-                rpm=args.rpm,
-                tpm=args.tpm,
-                max_concurrent=args.max_concurrent,
-                daily_tokens=args.daily_tokens,
-                monthly_tokens=args.monthly_tokens,
-                max_tokens=args.max_tokens,
-                models=tuple(args.models),
-                daily_usd=args.daily_usd,
-                monthly_usd=args.monthly_usd,
-                budget_group=args.budget_group,
-                group_daily_usd=args.group_daily_usd,
-                group_monthly_usd=args.group_monthly_usd,
-            )
-            key, record = registry.add(args.name, plan, pepper.encode())
+            key, record = registry.add(args.name, plan, source.pepper().encode())
+        except ValidationError as exc:
+            raise KeysError(_one_line(exc)) from None
         except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        registry.save(path)
-        asyncio.run(_sync_redis(record, registry))
+            raise KeysError(str(exc)) from None
+        _save(source, registry, record)
         print(f"created {record.id} ({record.name}); this is the only time the key is shown:")
         print(key)
-        return 0
-    if args.action == "usage":
-        if not os.environ.get("REDIS_URL"):
-            print("error: REDIS_URL is not set", file=sys.stderr)
-            return 2
+    elif args.action == "update":
+        changes = _plan_changes(args)
+        if not changes:
+            raise KeysError("nothing to change: give the limits to set, e.g. --rpm 1200")
+        record = _find(registry, args.key)
         try:
-            record = registry.find(args.key)
-        except KeyError:
-            print(f"error: no key {args.key!r}", file=sys.stderr)
-            return 1
-        report = {"key": {"id": record.id, "name": record.name}, **asyncio.run(_usage(record))}
-        print(json.dumps(report, indent=2))
-        return 0
+            record = registry.set_plan(record.id, _plan(record.plan, changes))
+        except ValueError as exc:
+            raise KeysError(str(exc)) from None
+        _save(source, registry, record)
+        print(f"updated {record.id} ({record.name}): {_limits(record.plan)}")
+    elif args.action == "revoke":
+        record = _find(registry, args.key)
+        if record.revoked:
+            print(f"{record.id} ({record.name}) was already revoked")
+            return
+        record = registry.revoke(record.id)
+        _save(source, registry, record)
+        print(f"revoked {record.id} ({record.name})")
+    else:
+        if not source.redis_url:
+            raise KeysError("usage lives in Redis: set REDIS_URL, or run beside `gateway dev`")
+        record = _find(registry, args.key)
+        usage = asyncio.run(_usage(source.redis_url, record.id, record.plan.budget_group))
+        print(json.dumps({"key": {"id": record.id, "name": record.name}, **usage}, indent=2))
+
+
+def run(args: argparse.Namespace) -> int:
     try:
-        record = registry.revoke(args.key)
-    except KeyError:
-        print(f"error: no key {args.key!r}", file=sys.stderr)
+        source = resolve(
+            use_doppler=args.doppler,
+            registry_file=args.registry,
+            workdir=args.workdir.resolve(),
+        )
+        if source.note:
+            print(f"note: {source.note}", file=sys.stderr)
+        _act(args, source)
+    except (KeysError, DopplerError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
-    registry.save(path)
-    asyncio.run(_sync_redis(record, registry))
-    print(f"revoked {record.id} ({record.name})")
     return 0

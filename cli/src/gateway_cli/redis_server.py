@@ -54,6 +54,7 @@ class RedisServer:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            process_group=0,  # as the tiers (stack.py): Ctrl-C is for whoever started it
         )
         client = redis.Redis(port=self.port, password=self.password, socket_timeout=0.5)
         deadline = time.monotonic() + timeout
@@ -65,6 +66,10 @@ class RedisServer:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"Redis did not start on port {self.port}") from None
                 time.sleep(0.05)
+
+    def exit_code(self) -> int | None:
+        """None while running (or never started)."""
+        return None if self.process is None else self.process.poll()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

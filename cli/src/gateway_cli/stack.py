@@ -20,6 +20,13 @@ import httpx
 
 from gateway_cli.ports import free_port
 from gateway_cli.redis_server import RedisServer
+from gateway_shared.keys import Registry
+
+REGISTRY_FILE = "keys.json"
+
+
+class StackError(RuntimeError):
+    """A tier that would not start or stopped on its own; the message is one line."""
 
 
 @dataclass
@@ -89,20 +96,37 @@ class Service:
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own process group: a terminal's Ctrl-C reaches only the command that
+            # started it, which stops the stack in order.
+            process_group=0,
         )
+
+    def exit_report(self) -> str | None:
+        """None while running; once exited, one line saying how, with its log's last line."""
+        code = None if self.process is None else self.process.poll()
+        if code is None:
+            return None
+        if code < 0:
+            return f"{self.name} was killed by {signal.Signals(-code).name} (log: {self.log_path})"
+        # A tier that stops on its own says why last (a port in use, a bad setting).
+        lines = self.log_path.read_text(errors="replace").strip().splitlines()
+        last = f": {lines[-1][:300]}" if lines else ""
+        return f"{self.name} exited ({code}){last} (log: {self.log_path})"
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process is None or self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited; see {self.log_path}")
+            if self.process is None:
+                raise StackError(f"{self.name} was not started")
+            if (report := self.exit_report()) is not None:
+                raise StackError(report)
             try:
                 if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-        raise RuntimeError(f"{self.name} did not become healthy in {timeout}s; see {self.log_path}")
+        raise StackError(f"{self.name} did not become healthy in {timeout}s; see {self.log_path}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -141,7 +165,7 @@ class Stack:
         self.workdir = workdir
         self.ports = ports or Ports()
         self.secrets = stack_secrets or StackSecrets()
-        self.registry_path = workdir / "keys.json"
+        self.registry_path = workdir / REGISTRY_FILE
         if catalog_path is None:
             catalog_path = workdir / "catalog.yaml"
             write_simulator_catalog(catalog_path, self.ports.simulator)
@@ -217,12 +241,26 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.edge}/v1"
 
     def start(self, timeout: float = 60.0) -> None:
+        """Start every process and wait until each is healthy; a stack's first start
+        also starts its (empty) key registry, which ``gateway keys`` then expects."""
+        if not self.registry_path.exists():
+            Registry().save(self.registry_path)
         if self.redis:
-            self.redis.start()
+            try:
+                self.redis.start()
+            except RuntimeError as exc:
+                raise StackError(str(exc)) from None
         for service in self.services.values():
             service.start()
         for service in self.services.values():
             service.wait_ready(timeout)
+
+    def exit_report(self) -> str | None:
+        """One line on the first process that has exited on its own, if any."""
+        if self.redis and (code := self.redis.exit_code()) is not None:
+            return f"Redis exited (code {code})"
+        reports = (service.exit_report() for service in self.services.values())
+        return next((report for report in reports if report is not None), None)
 
     def stop(self) -> None:
         for service in reversed(self.services.values()):

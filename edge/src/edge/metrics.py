@@ -6,12 +6,13 @@ from prometheus_client import CollectorRegistry, Counter
 
 # How a key was found: in the replica's cache, in Redis, or not at all.
 LOOKUP_RESULTS = ("cache", "redis", "unknown", "error")
+KEY_LOOKUPS = "gateway_edge_key_lookups"
 
 
 class EdgeMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         lookups = Counter(
-            "gateway_edge_key_lookups",
+            KEY_LOOKUPS,
             "API key checks by result: cache (this replica's cache), redis (found in "
             "Redis), unknown (no such active key), error (Redis unavailable).",
             ("result",),

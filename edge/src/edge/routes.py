@@ -13,17 +13,8 @@ from gateway_shared.errors import GatewayError
 from gateway_shared.hop import HopError, inward_path, relay, returned_headers
 from gateway_shared.observability import current_request
 from gateway_shared.wire import headers as h
-from gateway_shared.wire.identity import Api, Identity, RequestSummary
+from gateway_shared.wire.identity import API_BY_PATH, Identity, RequestSummary
 from gateway_shared.wire.report import Report
-
-API_BY_PATH = {
-    "/v1/chat/completions": Api.CHAT,
-    "/v1/completions": Api.COMPLETIONS,
-    "/v1/embeddings": Api.EMBEDDINGS,
-    "/v1/responses": Api.RESPONSES,
-    "/v1/messages": Api.MESSAGES,
-    "/v1/messages/count_tokens": Api.COUNT_TOKENS,
-}
 
 routes = APIRouter()
 
@@ -64,12 +55,6 @@ async def _send_inward(
     return await relay(upstream, returned_headers(upstream.headers))
 
 
-@routes.post("/v1/chat/completions")
-@routes.post("/v1/completions")
-@routes.post("/v1/embeddings")
-@routes.post("/v1/responses")
-@routes.post("/v1/messages")
-@routes.post("/v1/messages/count_tokens")
 async def inference(request: Request, caller: Authenticated) -> Response:
     services = caller.services
     check_content_type(request.headers.get("content-type"))
@@ -80,6 +65,10 @@ async def inference(request: Request, caller: Authenticated) -> Response:
         ctx.requested_model = summary.model
         ctx.stream = summary.stream
     return await _send_inward(request, caller, raw, summary)
+
+
+for _path in API_BY_PATH:
+    routes.add_api_route(_path, inference, methods=["POST"])
 
 
 @routes.get("/v1/models")

@@ -18,11 +18,16 @@ from policy.limits.limiter import Reason
 # Refused without a decision: Redis down and the failure mode is "closed".
 LIMITER_UNAVAILABLE = "limiter_unavailable"
 
+REJECTIONS = "gateway_ratelimit_rejections"
+TOKENS = "gateway_tokens"
+QUOTA_USED = "gateway_quota_used_ratio"
+UNMETERED = "gateway_policy_unmetered_requests"
+
 
 class PolicyMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.rejections = Counter(
-            "gateway_ratelimit_rejections",
+            REJECTIONS,
             "Requests refused by a key's limits, by reason (requests, tokens, "
             "tokens_too_large, concurrency, daily_quota, monthly_quota, "
             "limiter_unavailable) and key name.",
@@ -30,7 +35,7 @@ class PolicyMetrics:
             registry=registry,
         )
         self.tokens = Counter(
-            "gateway_tokens",
+            TOKENS,
             "Tokens charged to keys (the provider's count; an estimate for a stream cut "
             "short), by token type (input, output; and, of those, cached_input read from "
             "the provider's prompt cache and reasoning), model and key name.",
@@ -38,14 +43,14 @@ class PolicyMetrics:
             registry=registry,
         )
         self.quota_used = Gauge(
-            "gateway_quota_used_ratio",
+            QUOTA_USED,
             "Share of a key's daily or monthly token quota used (charged plus reserved) as "
             "of its last settled request; 1 is exhausted.",
             ("key_name", "period"),
             registry=registry,
         )
         self.unmetered = Counter(
-            "gateway_policy_unmetered_requests",
+            UNMETERED,
             "Requests admitted without a limit check because Redis was unavailable "
             "(POLICY_REDIS_FAILURE_MODE=open).",
             registry=registry,

@@ -28,7 +28,7 @@ from gateway_shared.hop import (
 from gateway_shared.observability import current_request
 from gateway_shared.prices import NANO_PER_USD
 from gateway_shared.wire import headers as h
-from gateway_shared.wire.identity import Api
+from gateway_shared.wire.identity import GENERATING_PATHS, Api
 from gateway_shared.wire.report import Report
 from policy.accounting import Ticket, cost_text, metered_stream
 from policy.deps import Vouch
@@ -55,11 +55,6 @@ def _unavailable() -> GatewayError:
     )
 
 
-@routes.post("/v1/chat/completions")
-@routes.post("/v1/completions")
-@routes.post("/v1/embeddings")
-@routes.post("/v1/responses")
-@routes.post("/v1/messages")
 async def inference(request: Request, vouch: Vouch) -> Response:
     identity, services = vouch.identity, vouch.services
     ticket, decision, admitted = await services.admission.admit(identity, vouch.summary)
@@ -102,6 +97,10 @@ async def inference(request: Request, vouch: Vouch) -> Response:
     if upstream.status < 400:
         headers[h.COST_USD] = cost_text(ticket.cost)
     return body_response(upstream, content, headers)
+
+
+for _path in GENERATING_PATHS:
+    routes.add_api_route(_path, inference, methods=["POST"])
 
 
 def _abandoned(upstream: HopResponse, ticket: Ticket) -> BackgroundTask:

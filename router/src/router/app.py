@@ -69,6 +69,7 @@ def create_app(
             await publisher.publish()  # before the router reports ready
             publisher.start()
             state.on_reload = publisher.wake
+        app.state.summary = state.table.summary()  # for the ready line
         try:
             yield
         finally:

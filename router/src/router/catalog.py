@@ -16,11 +16,13 @@ from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from gateway_shared.prices import Prices
+from gateway_shared.tier.startup import ConfigurationError
 
 
-class CatalogError(Exception):
+class CatalogError(ConfigurationError):
     """The catalog file cannot be used; the message says where and why."""
 
 
@@ -199,6 +201,18 @@ def digest(text: bytes) -> str:
     return hashlib.sha256(text).hexdigest()
 
 
+def _holds_another(loc: tuple[int | str, ...], locs: list[tuple[int | str, ...]]) -> bool:
+    """Whether an error at ``loc`` is about a container with errors of its own inside: a
+    deployment with a typo also leaves its list one item short, which is no news."""
+    return any(len(other) > len(loc) and other[: len(loc)] == loc for other in locs)
+
+
+def _message(error: ErrorDetails) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown field (docs/router.md lists the fields)"
+    return error["msg"]
+
+
 def parse_catalog(text: bytes, source: Path, known_providers: set[str]) -> Catalog:
     """Validate a catalog's text; raises :class:`CatalogError` naming ``source``."""
     try:
@@ -208,10 +222,12 @@ def parse_catalog(text: bytes, source: Path, known_providers: set[str]) -> Catal
     try:
         catalog = Catalog.model_validate(raw)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_input=False, include_url=False):
-            where = ".".join(str(p) for p in error["loc"]) or "(top level)"
-            problems.append(f"{where}: {error['msg']}")
+        errors = exc.errors(include_input=False, include_url=False)
+        problems = [
+            f"{'.'.join(str(p) for p in error['loc']) or '(top level)'}: {_message(error)}"
+            for error in errors
+            if not _holds_another(error["loc"], [e["loc"] for e in errors])
+        ]
         raise CatalogError(f"invalid model catalog {source}: " + "; ".join(problems)) from None
     for deployment in catalog.deployments():
         if deployment.provider not in known_providers:

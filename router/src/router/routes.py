@@ -23,7 +23,7 @@ from gateway_shared.errors import GatewayError, envelope_of, model_not_found
 from gateway_shared.observability import current_request
 from gateway_shared.wire.admission import Admitted
 from gateway_shared.wire.headers import ANTHROPIC_BETA
-from gateway_shared.wire.identity import Identity
+from gateway_shared.wire.identity import GENERATING_PATHS, Identity
 from gateway_shared.wire.report import Report, usage_trailer
 from router.catalog import ModelEntry
 from router.deps import State, Vouch
@@ -64,11 +64,6 @@ async def _relayed(stream: RoutedStream) -> AsyncIterator[bytes]:
     yield usage_trailer(stream.usage)
 
 
-@routes.post("/v1/chat/completions")
-@routes.post("/v1/completions")
-@routes.post("/v1/embeddings")
-@routes.post("/v1/responses")
-@routes.post("/v1/messages")
 async def inference(request: Request, vouch: Vouch) -> Response:
     identity, state = vouch.identity, vouch.services
     summary = vouch.summary
@@ -108,6 +103,10 @@ async def inference(request: Request, vouch: Vouch) -> Response:
         media_type=result.content_type,
         headers=report(usage=result.usage, prices=result.prices).headers(),
     )
+
+
+for _path in GENERATING_PATHS:
+    routes.add_api_route(_path, inference, methods=["POST"])
 
 
 @routes.post("/v1/messages/count_tokens")

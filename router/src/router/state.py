@@ -101,13 +101,7 @@ class RouterState:
         self._retire(retired)
         if self.on_reload is not None:
             self.on_reload()
-        log.info(
-            "catalog reloaded from %s (sha256 %s): %d models, %d deployments",
-            path,
-            table.source.sha256[:12],
-            len(table.routes),
-            len(table.states),
-        )
+        log.info("reloaded %s", table.summary())
         return True
 
     def _retire(self, providers: Iterable[Provider]) -> None:

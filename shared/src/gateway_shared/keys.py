@@ -90,16 +90,27 @@ class Registry(BaseModel):
         return key, record
 
     def find(self, id_or_name: str) -> KeyRecord:
+        """The active key with this id or name, else the newest revoked one."""
         for record in self.keys:
             if id_or_name in (record.id, record.name) and not record.revoked:
                 return record
-        for record in self.keys:
-            if record.id == id_or_name:
+        for record in reversed(self.keys):
+            if id_or_name in (record.id, record.name):
                 return record
         raise KeyError(id_or_name)
 
+    def _replace(self, record: KeyRecord, **changes: object) -> KeyRecord:
+        changed = record.model_copy(update=changes)
+        self.keys[self.keys.index(record)] = changed
+        return changed
+
     def revoke(self, id_or_name: str) -> KeyRecord:
+        """Revoke a key; revoking a revoked key changes nothing (see ``find``)."""
         record = self.find(id_or_name)
-        revoked = record.model_copy(update={"revoked": True})
-        self.keys[self.keys.index(record)] = revoked
-        return revoked
+        return record if record.revoked else self._replace(record, revoked=True)
+
+    def set_plan(self, id_or_name: str, plan: Plan) -> KeyRecord:
+        record = self.find(id_or_name)
+        if record.revoked:
+            raise ValueError(f"key {record.id} ({record.name}) is revoked")
+        return self._replace(record, plan=plan)

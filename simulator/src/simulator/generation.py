@@ -2,7 +2,12 @@
 
 - Token ``i`` of every answer is ``" " + WORDS[i % len(WORDS)]``, so an answer of ``n``
   tokens is always the same text.
-- A prompt counts ``ceil(characters / 4)`` tokens (token-id arrays count their length).
+- An answer (:func:`plan`) is, in this order: reasoning (when the request asks for it,
+  :data:`REASONING` token by token), then either text or one tool call
+  (:mod:`simulator.tools`).
+- A prompt counts ``ceil(characters / 4)`` tokens (token-id arrays count their length);
+  its characters are those of its texts, plus the offered tools' JSON (a chat template
+  renders the tools into the prompt).
 - An embedding is a unit vector derived from a hash of the input: the same input always
   gives the same vector.
 """
@@ -14,9 +19,11 @@ import hashlib
 import math
 import struct
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
+
+from simulator.tools import ToolCall
 
 WORDS: tuple[str, ...] = (
     "lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit",
@@ -28,6 +35,49 @@ WORDS: tuple[str, ...] = (
 TOKENS: tuple[str, ...] = tuple(" " + word for word in WORDS)
 # Each token as a JSON string literal, ready to splice into a stream chunk.
 TOKENS_JSON: tuple[bytes, ...] = tuple(orjson.dumps(token) for token in TOKENS)
+
+
+REASONING: tuple[str, ...] = (" Thinking", " it", " over", " before", " answering", ".")
+REASONING_JSON: tuple[bytes, ...] = tuple(orjson.dumps(token) for token in REASONING)
+
+
+class Answer(NamedTuple):
+    """What one choice of an answer holds, decided before it is rendered."""
+
+    reasoning_tokens: int
+    text_tokens: int  # 0 for a tool call
+    call: ToolCall | None
+    finish_reason: str
+
+    @property
+    def tokens(self) -> int:
+        """Output tokens: reasoning, then text, or the call's name and argument fragments."""
+        body = 1 + len(self.call.fragments) if self.call else self.text_tokens
+        return self.reasoning_tokens + body
+
+    @property
+    def reasoning_text(self) -> str:
+        return "".join(REASONING[: self.reasoning_tokens])
+
+    @property
+    def text(self) -> str:
+        return completion_text(self.text_tokens)
+
+
+def plan(
+    output_tokens: int, max_tokens: int | None, *, reasoning: bool, call: ToolCall | None
+) -> Answer:
+    """The answer to a request: ``output_tokens`` of text (after the reasoning) unless
+    ``max_tokens`` cuts it (``length``). A tool call is never cut; it finishes with
+    ``tool_calls`` (``stop`` when the request named the tool, as vLLM answers)."""
+    thinking = len(REASONING) if reasoning else 0
+    if call is not None:
+        return Answer(thinking, 0, call, "stop" if call.named else "tool_calls")
+    wanted = thinking + output_tokens
+    if max_tokens is not None and max_tokens < wanted:
+        thinking = min(thinking, max_tokens)
+        return Answer(thinking, max_tokens - thinking, None, "length")
+    return Answer(thinking, output_tokens, None, "stop")
 
 
 def token(index: int) -> str:
@@ -48,27 +98,40 @@ def estimate_tokens(characters: int) -> int:
     return -(-characters // 4)
 
 
-def message_characters(content: Any) -> int:
-    """Characters of one chat message's ``content`` (a string or a list of parts)."""
+# The keys under which a message, content part, item or block holds text a model reads.
+_TEXT_KEYS = ("text", "content", "output", "arguments", "thinking")
+
+
+def text_characters(value: Any) -> int:
+    """Characters of the text in a chat ``content`` (a string or parts), a Responses
+    input or a Messages content: strings, and the text keys of objects, nested."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list):
+        return sum(text_characters(item) for item in value)
+    if isinstance(value, dict):
+        return sum(text_characters(value[key]) for key in _TEXT_KEYS if key in value)
+    return 0
+
+
+def content_text(content: Any) -> str:
+    """The text of one message's content: a string, or its text parts/blocks joined."""
     if isinstance(content, str):
-        return len(content)
-    total = 0
-    if isinstance(content, list):
-        for part in content:
-            if isinstance(part, dict):
-                text = part.get("text")
-                if isinstance(text, str):
-                    total += len(text)
-            elif isinstance(part, str):
-                total += len(part)
-    return total
+        return content
+    if not isinstance(content, list):
+        return ""
+    return "".join(
+        p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+    )
 
 
-def chat_prompt_tokens(messages: list[Any]) -> int:
-    chars = 0
-    for message in messages:
-        chars += message_characters(message.get("content"))
-    return estimate_tokens(chars)
+def tools_characters(tools: Any) -> int:
+    return len(orjson.dumps(tools)) if tools else 0
+
+
+def chat_prompt_tokens(messages: list[Any], tools: Any = None) -> int:
+    texts = sum(text_characters(m.get("content")) for m in messages)
+    return estimate_tokens(texts + tools_characters(tools))
 
 
 def prompt_tokens(prompt: str | list[int]) -> int:

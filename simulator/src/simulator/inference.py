@@ -15,14 +15,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from gateway_shared.errors import GatewayError, error_response
-from simulator import payloads
+from simulator import generation, payloads
+from simulator.apis import messages as messages_api
+from simulator.apis import responses as responses_api
 from simulator.faults import FaultConfig
-from simulator.parsing import EmbeddingJob, GenerationJob, parse_embedding
-from simulator.payloads import MALFORMED_BODY, StreamChunks
+from simulator.generation import Answer
+from simulator.parsing import EmbeddingJob, GenerationJob, Kind, parse_embedding
+from simulator.payloads import MALFORMED_BODY, StreamChunks, StreamEvents
 from simulator.responses import DelayedResponse, EventStream, HangResponse, plain_json
 from simulator.state import RequestRecord, SimState
 from simulator.stats import Outcome
@@ -30,6 +34,14 @@ from simulator.validation.body import load_body
 from simulator.validation.errors import VLLMError
 
 Parser = Callable[[Any, dict[str, bytes]], GenerationJob]
+BodyRenderer = Callable[[GenerationJob, str, int, Answer], bytes]
+EventsRenderer = Callable[[GenerationJob, str, int, bytes, Answer], StreamEvents]
+# How each API renders an answer, whole and streamed (chat and completions: the default).
+_CHAT_RENDERERS: tuple[BodyRenderer, EventsRenderer] = (payloads.generation_body, StreamChunks)
+RENDERERS: dict[Kind, tuple[BodyRenderer, EventsRenderer]] = {
+    Kind.RESPONSES: (responses_api.response_body, responses_api.ResponseEvents),
+    Kind.MESSAGES: (messages_api.message_body, messages_api.MessageEvents),
+}
 
 
 def check_api_key(request: Request, sim: SimState) -> None:
@@ -97,22 +109,22 @@ async def serve_generation(request: Request, sim: SimState, parse: Parser) -> Re
     record = sim.accept(job.model, job.prompt_tokens)
     if faults.hang:
         return HangResponse(record)
-    limit = faults.output_tokens
-    if job.max_tokens is not None and job.max_tokens < limit:
-        tokens, finish_reason = job.max_tokens, "length"
-    else:
-        tokens, finish_reason = limit, "stop"
+    answer = generation.plan(
+        faults.output_tokens, job.max_tokens, reasoning=job.reasoning, call=job.call
+    )
+    tokens = answer.tokens
     rid = payloads.request_id(job.kind)
+    render_body, render_events = RENDERERS.get(job.kind, _CHAT_RENDERERS)
 
     if job.stream:
-        chunks = StreamChunks(job, rid, int(time.time()), sim.models[job.model])
+        events = render_events(job, rid, int(time.time()), sim.models[job.model], answer)
         return EventStream(
             record,
-            chunks,
+            events,
             faults,
             choices=job.choices,
             tokens=tokens,
-            finish_reason=finish_reason,
+            finish_reason=answer.finish_reason,
             prompt_tokens=job.prompt_tokens,
             include_usage=job.include_usage,
         )
@@ -120,7 +132,7 @@ async def serve_generation(request: Request, sim: SimState, parse: Parser) -> Re
     if faults.malformed_stream:
         body = MALFORMED_BODY
     else:
-        body = payloads.generation_body(job, rid, int(time.time()), tokens, finish_reason)
+        body = render_body(job, rid, int(time.time()), answer)
     return _answer(
         record,
         body,
@@ -128,8 +140,22 @@ async def serve_generation(request: Request, sim: SimState, parse: Parser) -> Re
         ttft_s=faults.ttft_s,
         rest_s=faults.itl_s * (tokens - 1),
         tokens=tokens * job.choices,
-        finish_reason=finish_reason,
+        finish_reason=answer.finish_reason,
     )
+
+
+Counter = Callable[[Any, dict[str, bytes]], Any]
+
+
+async def serve_count(request: Request, sim: SimState, count: Counter) -> Response:
+    """A request that only counts tokens (``/tokenize``, ``count_tokens``): the key and the
+    body checked as for a generation; no fault injection, no generation counters."""
+    try:
+        check_api_key(request, sim)
+        data = load_body(await request.body(), content_type(request))
+        return plain_json(orjson.dumps(count(data, sim.models)))
+    except (GatewayError, VLLMError) as exc:
+        return exc.to_response()
 
 
 async def serve_embedding(request: Request, sim: SimState) -> Response:

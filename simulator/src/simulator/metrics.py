@@ -38,6 +38,14 @@ FINISH_REASONS = ("stop", "length", "abort")
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
+RUNNING = "vllm:num_requests_running"
+WAITING = "vllm:num_requests_waiting"
+REQUEST_SUCCESS = "vllm:request_success"
+PROMPT_TOKENS = "vllm:prompt_tokens"
+GENERATION_TOKENS = "vllm:generation_tokens"
+TTFT = "vllm:time_to_first_token_seconds"
+E2E_LATENCY = "vllm:e2e_request_latency_seconds"
+
 
 class ModelMetrics:
     """The label children of one served model."""
@@ -62,44 +70,44 @@ class SimMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         labels = ["model_name"]
         self.running = Gauge(
-            "vllm:num_requests_running",
+            RUNNING,
             "Number of requests in model execution batches.",
             labels,
             registry=self.registry,
         )
         self.waiting = Gauge(
-            "vllm:num_requests_waiting",
+            WAITING,
             "Number of requests waiting to be processed.",
             labels,
             registry=self.registry,
         )
         self.success = Counter(
-            "vllm:request_success",
+            REQUEST_SUCCESS,
             "Count of successfully processed requests.",
             [*labels, "finished_reason"],
             registry=self.registry,
         )
         self.prompt_tokens = Counter(
-            "vllm:prompt_tokens",
+            PROMPT_TOKENS,
             "Number of prefill tokens processed.",
             labels,
             registry=self.registry,
         )
         self.generation_tokens = Counter(
-            "vllm:generation_tokens",
+            GENERATION_TOKENS,
             "Number of generation tokens processed.",
             labels,
             registry=self.registry,
         )
         self.ttft = Histogram(
-            "vllm:time_to_first_token_seconds",
+            TTFT,
             "Histogram of time to first token in seconds.",
             labels,
             buckets=TTFT_BUCKETS,
             registry=self.registry,
         )
         self.e2e = Histogram(
-            "vllm:e2e_request_latency_seconds",
+            E2E_LATENCY,
             "Histogram of end to end request latency in seconds.",
             labels,
             buckets=E2E_BUCKETS,

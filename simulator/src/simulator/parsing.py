@@ -17,17 +17,22 @@ import enum
 from typing import Any, NamedTuple
 
 from simulator import generation
+from simulator.tools import Tool, ToolCall, planned_call
 from simulator.validation.errors import VLLMError, bad_request, model_not_found
 from simulator.validation.requests import CHAT, COMPLETION, validate_embedding
 from simulator.validation.sampling import check_chat, check_completion
 
 # Not a vLLM limit (vLLM has none): it keeps one request from tying up the simulator.
 MAX_CHOICES = 1024
+# The context length the simulator reports (it enforces none).
+MAX_MODEL_LEN = 131072
 
 
 class Kind(enum.Enum):
     CHAT = "chat"
     COMPLETION = "completion"
+    RESPONSES = "responses"
+    MESSAGES = "messages"
 
 
 # NamedTuples: immutable, and built several times faster than frozen dataclasses.
@@ -42,6 +47,10 @@ class GenerationJob(NamedTuple):
     max_tokens: int | None
     stream: bool
     include_usage: bool
+    call: ToolCall | None = None
+    reasoning: bool = False
+    # The body as read, for the APIs whose answer echoes parts of it (Responses).
+    request: dict[str, Any] | None = None
 
 
 class EmbeddingJob(NamedTuple):
@@ -77,6 +86,25 @@ def _stream_flags(values: dict[str, Any]) -> tuple[bool, bool]:
     return stream, include_usage
 
 
+def _chat_call(values: dict[str, Any]) -> ToolCall | None:
+    """The tool call a chat answer makes (``tool_choice`` as vLLM's validators left it)."""
+    if not values.get("tools"):
+        return None
+    tools = [Tool(t["function"]["name"], t["function"].get("parameters")) for t in values["tools"]]
+    choice = values.get("tool_choice") or "auto"
+    if isinstance(choice, dict):
+        choice = choice["function"]["name"]
+    last = values["messages"][-1] if values["messages"] else {}
+    text = generation.content_text(last.get("content")) if last.get("role") == "user" else None
+    return planned_call(tools, choice, text)
+
+
+def _chat_reasoning(values: dict[str, Any]) -> bool:
+    """Reasoning is asked for by ``reasoning_effort`` or the template's ``enable_thinking``."""
+    kwargs = values.get("chat_template_kwargs") or {}
+    return values.get("reasoning_effort") is not None or kwargs.get("enable_thinking") is True
+
+
 def parse_chat(data: Any, models: dict[str, bytes]) -> GenerationJob:
     values = CHAT.validate(data)
     model = served_model(values, models)
@@ -85,12 +113,33 @@ def parse_chat(data: Any, models: dict[str, bytes]) -> GenerationJob:
     return GenerationJob(
         kind=Kind.CHAT,
         model=model,
-        prompt_tokens=generation.chat_prompt_tokens(values["messages"]),
+        prompt_tokens=generation.chat_prompt_tokens(values["messages"], values.get("tools")),
         choices=_choices(values.get("n") or 1),
         max_tokens=values.get("max_completion_tokens") or values.get("max_tokens"),
         stream=stream,
         include_usage=include_usage,
+        call=_chat_call(values),
+        reasoning=_chat_reasoning(values),
     )
+
+
+def tokenize(data: Any, models: dict[str, bytes]) -> dict[str, Any]:
+    """vLLM's ``/tokenize`` answer for a chat (``messages``, ``tools``) or a ``prompt``: the
+    count is the prompt estimate a generation of the same input is billed."""
+    if not isinstance(data, dict):
+        raise bad_request("The request body must be a JSON object.")
+    served_model(data, models)
+    messages = data.get("messages")
+    if isinstance(messages, list):
+        messages = [m for m in messages if isinstance(m, dict)]
+        count = generation.chat_prompt_tokens(messages, data.get("tools"))
+    elif isinstance(data.get("prompt"), str | list):
+        count = generation.prompt_tokens(data["prompt"])
+    else:
+        raise bad_request("Either `messages` or `prompt` must be given.")
+    # Token ids stand in for a tokenizer's: the simulator has no vocabulary.
+    return {"count": count, "max_model_len": MAX_MODEL_LEN, "tokens": list(range(count)),
+            "token_strs": None}  # fmt: skip
 
 
 def _prompts(value: Any) -> list[str | list[int]]:

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from simulator.faults import FaultConfig
-from simulator.payloads import DONE, MALFORMED_EVENT, StreamChunks
+from simulator.payloads import MALFORMED_EVENT, StreamEvents
 from simulator.state import RequestRecord
 from simulator.stats import Outcome
 
@@ -182,7 +182,7 @@ class EventStream(_TimedResponse):
     def __init__(
         self,
         record: RequestRecord,
-        chunks: StreamChunks,
+        chunks: StreamEvents,
         faults: FaultConfig,
         *,
         choices: int,
@@ -245,7 +245,7 @@ class EventStream(_TimedResponse):
             pieces.append(chunks.finish(choice, self.finish_reason))
         if self.include_usage:
             pieces.append(chunks.usage(self.prompt_tokens, self.tokens * len(choices)))
-        pieces.append(DONE)
+        pieces.append(chunks.done)
         await send(_body(b"".join(pieces), more=False))
         self.outcome = Outcome.INJECTED if faults.malformed_stream else Outcome.COMPLETED
 

@@ -1,6 +1,9 @@
-"""HTTP routes: the OpenAI API (``/v1``), fault control (``/admin``), health and metrics.
+"""HTTP routes: the OpenAI API (``/v1``) with the Responses and Messages APIs recent vLLM
+serves (``simulator.apis``) and vLLM's ``/tokenize``, fault control (``/admin``), health
+and metrics.
 
-``/v1/*`` requires the API key when ``SIM_API_KEY`` is set; ``/admin``, health and
+``/v1/*`` and ``/tokenize`` require the API key when ``SIM_API_KEY`` is set (vLLM leaves
+``/tokenize`` open; the gateway sends its key anyway); ``/admin``, health and
 ``/metrics`` never do (the simulator is a development and test tool).
 
 Admin API:
@@ -23,10 +26,12 @@ from starlette.responses import Response
 
 from gateway_shared.errors import GatewayError, model_not_found
 from simulator import payloads
+from simulator.apis.messages import count_tokens, parse_messages
+from simulator.apis.responses import parse_responses
 from simulator.deps import SimDep, sim_of
-from simulator.inference import check_api_key, serve_embedding, serve_generation
+from simulator.inference import check_api_key, serve_count, serve_embedding, serve_generation
 from simulator.metrics import CONTENT_TYPE
-from simulator.parsing import parse_chat, parse_completion
+from simulator.parsing import parse_chat, parse_completion, tokenize
 from simulator.responses import plain_json
 
 v1 = APIRouter(prefix="/v1")
@@ -58,14 +63,36 @@ async def completions(request: Request) -> Response:
     return await serve_generation(request, sim_of(request), parse_completion)
 
 
+async def responses(request: Request) -> Response:
+    return await serve_generation(request, sim_of(request), parse_responses)
+
+
+async def messages(request: Request) -> Response:
+    return await serve_generation(request, sim_of(request), parse_messages)
+
+
 async def embeddings(request: Request) -> Response:
     return await serve_embedding(request, sim_of(request))
+
+
+async def messages_count_tokens(request: Request) -> Response:
+    return await serve_count(
+        request, sim_of(request), lambda data, models: {"input_tokens": count_tokens(data, models)}
+    )
+
+
+async def tokenize_route(request: Request) -> Response:
+    return await serve_count(request, sim_of(request), tokenize)
 
 
 INFERENCE_ROUTES = (
     ("/v1/chat/completions", chat_completions),
     ("/v1/completions", completions),
+    ("/v1/responses", responses),
+    ("/v1/messages", messages),
+    ("/v1/messages/count_tokens", messages_count_tokens),
     ("/v1/embeddings", embeddings),
+    ("/tokenize", tokenize_route),
 )
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from gateway_cli.bench import baseline, machine, profiling, report
 from gateway_cli.bench.pinning import Layout, choose_layout, pin
-from gateway_cli.bench.results import NOISY, Measurement, Results
+from gateway_cli.bench.results import BRIDGES, MODES, NOISY, Measurement, Results
 from gateway_cli.bench.runner import Runner
 from gateway_cli.bench.sampling import rss_mb
 from gateway_cli.bench.systems import Systems, Target
@@ -57,7 +57,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     bench.add_argument("--duration", type=float, help="seconds per measured run (10; quick 4)")
     bench.add_argument("--warmup", type=float, help="seconds of warm-up per run (2; quick 1)")
     bench.add_argument("--clients", default="1,10,50", help="concurrency levels (1,10,50)")
-    bench.add_argument("--modes", default="chat,stream", help="chat (non-streaming), stream")
+    bench.add_argument(
+        "--modes",
+        default="chat,stream",
+        help="chat (non-streaming), stream, responses, messages (the bridges, measured "
+        "against the gateway's chat in the same rounds)",
+    )
     bench.add_argument("--soak", type=float, help="soak seconds through the gateway (300; quick 0)")
     bench.add_argument(
         "--soak-rate",
@@ -103,9 +108,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def _settings(args: argparse.Namespace) -> Settings:
     quick = bool(args.quick)
     modes = tuple(m for m in args.modes.split(",") if m)
-    unknown = set(modes) - {"chat", "stream"}
+    unknown = set(modes) - set(MODES)
     if unknown:
-        raise SystemExit(f"error: unknown mode(s) {sorted(unknown)}: use chat, stream")
+        raise SystemExit(f"error: unknown mode(s) {sorted(unknown)}: use {', '.join(MODES)}")
+    if set(modes) & set(BRIDGES) and "chat" not in modes:
+        modes = ("chat", *modes)  # a bridge's cost is its difference from chat
     return Settings(
         duration=args.duration or (4.0 if quick else 10.0),
         warmup=args.warmup if args.warmup is not None else (1.0 if quick else 2.0),
@@ -179,10 +186,10 @@ def benchmark(
         runner = Runner(workdir, layout, settings.duration, settings.warmup, workdir / "k6.log")
         cores = (sorted(layout.sut or ()), sorted(layout.load or ()))
 
-        def measure(target: Target, mode: str, clients: int) -> Measurement:
+        def measure(target: Target, mode: str, clients: int, round_: int = 1) -> Measurement:
             best: tuple[float, Measurement] | None = None
             for attempt in range(settings.retries + 1):
-                run = runner.measure(target, mode, clients)
+                run = runner.measure(target, mode, clients, round_=round_)
                 other_sut, other_load = run.other_load(*cores)
                 noise = other_sut if run.sut else other_load
                 if best is None or noise < best[0]:
@@ -194,23 +201,29 @@ def benchmark(
             return best[1]
 
         order = [t for t in ("simulator", "floor", "gateway", "baseline") if t in systems.targets]
-        for mode in settings.modes:
-            for clients in settings.clients:
-                # Rounds interleave the systems, so a drift in the machine's speed (tens
-                # of percent between minutes on these VMs) reaches them all alike.
-                rounds: dict[str, list[Measurement]] = {name: [] for name in order}
-                for round_ in range(1, settings.rounds + 1):
-                    for name in order:
+        for clients in settings.clients:
+            # Rounds interleave the systems and the modes, so a drift in the machine's speed
+            # (tens of percent between minutes on these VMs) reaches them all alike.
+            rounds: dict[tuple[str, str], list[Measurement]] = {}
+            for round_ in range(1, settings.rounds + 1):
+                for mode in settings.modes:
+                    # Only the gateway serves the bridges: nothing to compare them with.
+                    names = [
+                        n for n in order if mode not in BRIDGES or n in ("gateway", "baseline")
+                    ]
+                    for name in names:
                         target = systems.targets[name]
-                        say(f"{mode:6} {clients:>3} clients  {target.title}  round {round_}")
-                        measured = measure(target, mode, clients)
-                        rounds[name].append(measured)
+                        say(f"{mode:9} {clients:>3} clients  {target.title}  round {round_}")
+                        measured = measure(target, mode, clients, round_)
+                        rounds.setdefault((mode, name), []).append(measured)
                         k6 = measured.k6
                         say(
                             f"{'':19}{k6.rps:8.1f} req/s  p50 {k6.p50:6.2f} ms  "
                             f"p99 {k6.p99:6.2f} ms  errors {k6.errors}"
                         )
-                results.runs.extend(median_run(rounds[name]) for name in order)
+            for measured_rounds in rounds.values():
+                results.runs.append(median_run(measured_rounds))
+                results.rounds.extend(measured_rounds)
         top = max(settings.clients)
         for client in hop_clients:
             target = systems.targets[f"hop-{client}"]

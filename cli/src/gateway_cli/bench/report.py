@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway_cli.bench.results import MODES, NOISY, Measurement, Results, Soak
+from gateway_cli.bench.results import BRIDGES, MODES, NOISY, Measurement, Results, Soak
 from gateway_cli.bench.targets import (
     RSS_BUDGET_MB,
     RSS_GROWTH_LIMIT_MB,
@@ -54,6 +54,54 @@ def _latency_rows(results: Results, mode: str) -> list[list[str]]:
         ]
         rows.append(row)
     return rows
+
+
+def _bridges(results: Results) -> list[str]:
+    rows = []
+    for run in (r for r in results.runs if r.mode in BRIDGES):
+        chat = results.find(run.target, "chat", run.clients)
+        diffs = sorted(results.bridge_costs(run.target, run.mode, run.clients))
+        if not diffs or chat is None:
+            continue
+        rows.append(
+            [
+                MODES[run.mode],
+                str(run.clients),
+                run.title,
+                f"{run.k6.rps:.0f}",
+                _ms(run.k6.p50),
+                _ms(chat.k6.p50),
+                f"{diffs[(len(diffs) - 1) // 2]:+.2f}",
+                f"{diffs[0]:+.2f} … {diffs[-1]:+.2f}",
+                str(run.k6.errors),
+            ]
+        )
+    if not rows:
+        return []
+    return [
+        "",
+        "## Bridges",
+        "",
+        "The same question as a Responses or Messages request, which the router translates to "
+        "chat completions for the simulator and the answer back, measured in the same rounds "
+        "as the gateway's own chat. *Bridge cost* is the median over rounds of (bridge p50 minus "
+        "chat p50 of that round); *spread* is the smallest and largest of those differences.",
+        "",
+        *_table(
+            [
+                "API",
+                "clients",
+                "system",
+                "req/s",
+                "p50 ms",
+                "chat p50 ms",
+                "bridge cost p50 ms",
+                "spread ms",
+                "errors",
+            ],
+            rows,
+        ),
+    ]
 
 
 def _cpu_cell(run: Measurement) -> str:
@@ -307,6 +355,7 @@ def render(results: Results) -> str:
             floor_rows,
         )
     lines += _versus_baseline(results)
+    lines += _bridges(results)
     lines += ["", "## CPU", ""]
     lines += _table(
         [
@@ -372,6 +421,7 @@ CONSOLE_SECTIONS = (
     "Streaming",
     "Full path vs floor",
     "This checkout vs",
+    "Bridges",
     "HTTP client between tiers",
 )
 

@@ -8,7 +8,15 @@ from typing import Any
 from gateway_cli.bench.k6run import K6Result
 from gateway_cli.bench.sampling import RssSample, Window
 
-MODES = {"chat": "non-streaming", "stream": "streaming"}
+MODES = {
+    "chat": "non-streaming",
+    "stream": "streaming",
+    "responses": "Responses API (bridged to chat)",
+    "messages": "Messages API (bridged to chat)",
+}
+# Modes that only the gateway serves: a Responses or Messages request translated to chat
+# completions for the simulator, measured against the gateway's own chat in the same rounds.
+BRIDGES = ("responses", "messages")
 # % of a core used by processes we did not start, above which a run counts as noisy.
 NOISY = 15.0
 
@@ -17,12 +25,13 @@ NOISY = 15.0
 class Measurement:
     target: str
     title: str
-    mode: str  # "chat" or "stream"
+    mode: str  # a key of MODES
     clients: int
     k6: K6Result
     window: Window
     # Processes that make up the system under test (CPU per request counts these).
     sut: tuple[str, ...] = ()
+    round: int = 1
 
     def sut_cpu_percent(self) -> float:
         return sum(self.window.cpu_percent(name) for name in self.sut)
@@ -59,7 +68,8 @@ class Results:
     layout: str
     cores: dict[str, list[int]]  # "sut" and "load" core numbers (empty: not pinned)
     settings: dict[str, Any]
-    runs: list[Measurement] = field(default_factory=list)
+    runs: list[Measurement] = field(default_factory=list)  # each configuration's median round
+    rounds: list[Measurement] = field(default_factory=list)  # every round, for per-round diffs
     clients: list[Measurement] = field(default_factory=list)  # the HTTP client comparison
     soak: Soak | None = None
     rss_after: dict[str, float] = field(default_factory=dict)
@@ -70,9 +80,22 @@ class Results:
                 return run
         return None
 
+    def bridge_costs(self, target: str, mode: str, clients: int) -> list[float]:
+        """Per round: a bridge's p50 minus the same system's chat p50 in that round."""
+        chat = {
+            r.round: r.k6.p50
+            for r in self.rounds
+            if (r.target, r.mode, r.clients) == (target, "chat", clients)
+        }
+        return [
+            r.k6.p50 - chat[r.round]
+            for r in self.rounds
+            if (r.target, r.mode, r.clients) == (target, mode, clients) and r.round in chat
+        ]
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        for group in ("runs", "clients"):
+        for group in ("runs", "rounds", "clients"):
             for run in data[group]:
                 run["k6"].pop("summary", None)
         if data["soak"]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gateway_cli.bench.k6run import K6Result, k6_dir, run_k6
 from gateway_cli.bench.pinning import Layout
-from gateway_cli.bench.results import Measurement, Soak
+from gateway_cli.bench.results import BRIDGES, Measurement, Soak
 from gateway_cli.bench.sampling import Meter, RssRecorder
 from gateway_cli.bench.systems import TIERS, Target
 
@@ -28,6 +28,7 @@ class Runner:
             "VUS": str(clients),
             "DURATION": f"{seconds:g}s",
             "STREAM": "true" if mode == "stream" else "false",
+            "API": mode if mode in BRIDGES else "chat",
             "SUITE": f"bench-{target.name}-{mode}-{clients}",
         }
         if target.api_key:
@@ -51,6 +52,7 @@ class Runner:
         mode: str,
         clients: int,
         *,
+        round_: int = 1,
         around: tuple[Callable[[], None], Callable[[], None]] | None = None,
     ) -> Measurement:
         """``around``: called just before and just after the measured part (profilers)."""
@@ -79,7 +81,7 @@ class Runner:
             # CPU shares over k6's own test time, not k6's start-up.
             window.seconds = result.seconds
         sut = tuple(name for name in target.pids if name != "simulator")
-        return Measurement(target.name, target.title, mode, clients, result, window, sut)
+        return Measurement(target.name, target.title, mode, clients, result, window, sut, round_)
 
     def soak(self, target: Target, seconds: float, rate: int, stream_share: float) -> Soak:
         env = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway_cli.bench.results import Results, Soak
+from gateway_cli.bench.results import BRIDGES, MODES, Results, Soak
 
 RSS_BUDGET_MB = 250.0
 # "No growth trend": the last minute's mean within this much of the second minute's.
@@ -123,6 +123,19 @@ def judge(results: Results) -> list[Verdict]:
             None if not ratios else all(r <= 1.5 for _, _, r in ratios),
         )
     )
+
+    for mode in BRIDGES:
+        costs = sorted(results.bridge_costs("gateway", mode, 1))
+        if costs:
+            median = costs[(len(costs) - 1) // 2]
+            out.append(
+                Verdict(
+                    f"{MODES[mode]}, 1 client: cost over chat",
+                    "p50 difference ≤ 1 ms (median of interleaved rounds)",
+                    f"{median:+.2f} ms over {len(costs)} rounds",
+                    median <= 1.0,
+                )
+            )
 
     soak = results.soak
     if soak is None or not soak.samples:

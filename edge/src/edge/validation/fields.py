@@ -141,8 +141,10 @@ def string(
     return check
 
 
-def array_length(param: str, value: list[Any], max_items: int | None) -> None:
-    if not value:
+def array_length(
+    param: str, value: list[Any], max_items: int | None, *, may_be_empty: bool = False
+) -> None:
+    if not value and not may_be_empty:
         raise bad(
             f"Invalid '{param}': empty array. Expected an array with minimum length 1, but "
             "got an empty array instead.",
@@ -171,13 +173,18 @@ def obj(fields: Mapping[str, Check] | None = None, *, required: tuple[str, ...] 
     return check
 
 
-def array(item: Check | None = None, *, max_items: int | None = None) -> Check:
+def array(
+    item: Check | None = None, *, max_items: int | None = None, may_be_empty: bool = False
+) -> Check:
+    """``may_be_empty`` where the imitated API takes ``[]`` (Responses' ``tools``, which the
+    Agents SDK sends for an agent without tools), unlike Chat Completions' ``tools``."""
+
     def check(param: str, value: Any) -> None:
         if value is None:
             return
         if not isinstance(value, list):
             raise wrong_type(param, "an array", value)
-        array_length(param, value, max_items)
+        array_length(param, value, max_items, may_be_empty=may_be_empty)
         if item is not None:
             for i, element in enumerate(value):
                 item(f"{param}[{i}]", element)

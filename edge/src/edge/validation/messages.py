@@ -71,14 +71,14 @@ def message_fields(limits: Limits, *, counting: bool) -> dict[str, Check]:
             "temperature": number(0, 1),
             "top_p": number(0, 1),
             "top_k": integer(0),
-            "stop_sequences": array(string(nullable=False)),
+            "stop_sequences": array(string(nullable=False), may_be_empty=True),
             "metadata": obj({"user_id": string()}),
         }
     return fields
 
 
 def _tools() -> Check:
-    check = array(_tool)
+    check = array(_tool, may_be_empty=True)
 
     def tools(param: str, value: Any) -> None:
         if value != []:  # count_tokens often sends an empty list

@@ -72,7 +72,7 @@ def response_fields(limits: Limits) -> dict[str, Check]:
         "stream": boolean(),
         "store": boolean(),
         "parallel_tool_calls": boolean(),
-        "tools": array(_tool),
+        "tools": array(_tool, may_be_empty=True),
         "tool_choice": _tool_choice,
         "text": obj(
             {
@@ -83,7 +83,7 @@ def response_fields(limits: Limits) -> dict[str, Check]:
             }
         ),
         "reasoning": obj({"effort": string(), "summary": string()}),
-        "include": array(string(nullable=False)),
+        "include": array(string(nullable=False), may_be_empty=True),
         "metadata": obj(),
         "user": string(),
         "safety_identifier": string(max_length=64),

@@ -22,6 +22,13 @@ from router.state import RouterState
 
 _DEPLOYMENT = ["deployment", "provider", "model"]
 
+HEALTH_STATE = "gateway_provider_health_state"
+BREAKER_STATE = "gateway_circuit_breaker_state"
+BREAKER_OPENED = "gateway_circuit_breaker_opened"
+DEPLOYMENT_IN_FLIGHT = "gateway_deployment_in_flight"
+HEALTH_CHECKS = "gateway_provider_health_checks"
+CATALOG_INFO = "gateway_router_catalog_info"
+
 # The dispatcher's counters (router.routing.dispatcher.RoutingCounters), as metric help.
 ROUTING_COUNTERS = {
     "requests": "Requests the dispatcher handled.",
@@ -36,6 +43,13 @@ ROUTING_COUNTERS = {
 }
 
 
+def routing_counter(name: str) -> str:
+    """The metric name of one of :data:`ROUTING_COUNTERS`."""
+    if name not in ROUTING_COUNTERS:
+        raise KeyError(name)
+    return f"gateway_router_{name}"
+
+
 class RouterCollector(Collector):
     def __init__(self, state: Callable[[], RouterState | None]) -> None:
         self._state = state
@@ -48,39 +62,39 @@ class RouterCollector(Collector):
 
     def _families(self, state: RouterState | None) -> Iterator[Metric]:
         health = GaugeMetricFamily(
-            "gateway_provider_health_state",
+            HEALTH_STATE,
             "Active health check result per deployment: 1 for its current state "
             "(healthy, unhealthy, unknown), 0 for the others.",
             labels=[*_DEPLOYMENT, "state"],
         )
         breaker = GaugeMetricFamily(
-            "gateway_circuit_breaker_state",
+            BREAKER_STATE,
             "Circuit breaker per deployment: 1 for its current state (closed, open, "
             "half_open), 0 for the others.",
             labels=[*_DEPLOYMENT, "state"],
         )
         opened = CounterMetricFamily(
-            "gateway_circuit_breaker_opened",
+            BREAKER_OPENED,
             "Times a deployment's circuit breaker opened.",
             labels=_DEPLOYMENT,
         )
         in_flight = GaugeMetricFamily(
-            "gateway_deployment_in_flight",
+            DEPLOYMENT_IN_FLIGHT,
             "Requests in flight per deployment.",
             labels=_DEPLOYMENT,
         )
         checks = CounterMetricFamily(
-            "gateway_provider_health_checks",
+            HEALTH_CHECKS,
             "Active health checks per deployment, by result (ok, failed).",
             labels=[*_DEPLOYMENT, "result"],
         )
         catalog = GaugeMetricFamily(
-            "gateway_router_catalog_info",
+            CATALOG_INFO,
             "Always 1: the model catalog in force (sha256 prefix), to spot replicas that disagree.",
             labels=["sha256"],
         )
         routing = {
-            name: CounterMetricFamily(f"gateway_router_{name}", help_text)
+            name: CounterMetricFamily(routing_counter(name), help_text)
             for name, help_text in ROUTING_COUNTERS.items()
         }
         if state is not None:

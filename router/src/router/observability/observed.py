@@ -20,9 +20,10 @@ from opentelemetry.trace import Span, StatusCode
 
 from gateway_shared.observability import RequestContext, Tracing, current_request
 from gateway_shared.observability.metrics import trace_exemplar
+from gateway_shared.observability.outcomes import Outcome
 from gateway_shared.observability.tracing import trace_id_of
 from gateway_shared.wire.report import Usage
-from router.observability.provider_metrics import OK, DeploymentInstruments, ProviderMetrics
+from router.observability.provider_metrics import DeploymentInstruments, ProviderMetrics
 from router.observability.provider_spans import ResponseScan, server_attributes, start_span
 from router.providers.base import Completion, CompletionStream, Headers, Operation, Provider
 from router.providers.errors import (
@@ -35,23 +36,23 @@ from router.providers.errors import (
 )
 
 
-def outcome_of(exc: BaseException) -> str:
-    """A bounded name for how a call failed (metric label and ``error.type`` class)."""
+def outcome_of(exc: BaseException) -> Outcome:
+    """How a call that raised ``exc`` ended (its metrics' label, its span's ``error.type``)."""
     if isinstance(exc, StreamInterrupted):
-        return "interrupted"
+        return Outcome.INTERRUPTED
     if isinstance(exc, ProviderRateLimited):
-        return "rate_limited"
+        return Outcome.RATE_LIMITED
     if isinstance(exc, ProviderTimeout):
-        return "timeout"
+        return Outcome.TIMEOUT
     if isinstance(exc, ProviderUnavailable):
-        return "unavailable"
+        return Outcome.UNAVAILABLE
     if isinstance(exc, ProviderRejected):
-        return "rejected"
+        return Outcome.REJECTED
     if isinstance(exc, ProviderError):
-        return "error"
+        return Outcome.ERROR
     if isinstance(exc, asyncio.CancelledError):
-        return "cancelled"
-    return "internal"
+        return Outcome.CANCELLED
+    return Outcome.INTERNAL
 
 
 class ProviderObserver:
@@ -68,7 +69,16 @@ class ProviderObserver:
 class ProviderCall:
     """One attempt on one deployment, from sending until its answer is over."""
 
-    __slots__ = ("_done", "_instruments", "_operation", "_request", "scan", "span", "started")
+    __slots__ = (
+        "_done",
+        "_first_token_at",
+        "_instruments",
+        "_operation",
+        "_request",
+        "scan",
+        "span",
+        "started",
+    )
 
     def __init__(
         self,
@@ -83,6 +93,7 @@ class ProviderCall:
         self.scan = ResponseScan(span) if span is not None and span.is_recording() else None
         self._request = request
         self.started = time.perf_counter()
+        self._first_token_at: float | None = None  # streams only
         self._done = False
         if request is not None:
             request.attempts += 1
@@ -99,16 +110,32 @@ class ProviderCall:
     def first_token(self, seconds: float, *, stream: bool) -> None:
         """The answer's first token came ``seconds`` after sending."""
         self._instruments.ttft[stream].observe(seconds, trace_exemplar(self._trace_id()))
+        if stream:
+            self._first_token_at = self.started + seconds
         if self.scan is not None:
             self.scan.span.set_attribute("gen_ai.response.time_to_first_chunk", seconds)
 
-    def finish(self, outcome: str, usage: Usage | None, exc: BaseException | None = None) -> None:
+    def finish(
+        self, outcome: Outcome, usage: Usage | None, exc: BaseException | None = None
+    ) -> None:
         if self._done:
             return
         self._done = True
         instruments = self._instruments
         seconds = time.perf_counter() - self.started
         instruments.observe(self._operation, outcome, seconds, self._trace_id())
+        first = self._first_token_at
+        if (
+            outcome is Outcome.OK
+            and usage is not None
+            and first is not None
+            and usage.completion_tokens > 1
+        ):
+            instruments.itl.observe(
+                (self.started + seconds - first) / (usage.completion_tokens - 1)
+            )
+        if self._request is not None:
+            self._request.outcome = outcome.value
         if usage is not None:
             instruments.tokens(self._operation, usage)
             if self._request is not None:
@@ -121,8 +148,8 @@ class ProviderCall:
             span.set_attribute("gen_ai.usage.output_tokens", usage.completion_tokens)
         if self.scan is not None and self.scan.finish_reasons:
             span.set_attribute("gen_ai.response.finish_reasons", self.scan.finish_reasons)
-        if exc is not None and outcome != "cancelled":
-            span.set_attribute("error.type", type(exc).__qualname__)
+        if exc is not None and outcome is not Outcome.CANCELLED:
+            span.set_attribute("error.type", outcome.value)
             span.set_status(StatusCode.ERROR, getattr(exc, "code", None) or outcome)
         span.end()
 
@@ -161,7 +188,8 @@ class ObservedStream(CompletionStream):
             await self._inner.aclose()
         finally:
             # A stream closed before its end: the client left.
-            self._call.finish(OK if self._complete else "cancelled", self._inner.usage)
+            outcome = Outcome.OK if self._complete else Outcome.CANCELLED
+            self._call.finish(outcome, self._inner.usage)
 
 
 class ObservedProvider(Provider):
@@ -205,7 +233,7 @@ class ObservedProvider(Provider):
             call.first_token(completion.first_token_seconds, stream=False)
         if call.scan is not None:
             call.scan.completion(completion, self._observer.tracing.capture_content)
-        call.finish(OK, completion.usage)
+        call.finish(Outcome.OK, completion.usage)
         return completion
 
     async def stream(

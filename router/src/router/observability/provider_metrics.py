@@ -14,12 +14,18 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Histogram
 
-from gateway_shared.observability.metrics import LATENCY_BUCKETS, trace_exemplar
+from gateway_shared.observability.metrics import LATENCY_BUCKETS, TTFT_BUCKETS, trace_exemplar
+from gateway_shared.observability.outcomes import Outcome
 from gateway_shared.wire.report import Usage
 from router.catalog import Deployment
 
-OK = "ok"
-TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
+PROVIDER_REQUEST_DURATION = "gateway_provider_request_duration_seconds"
+PROVIDER_TTFT = "gateway_provider_time_to_first_token_seconds"
+PROVIDER_ITL = "gateway_provider_inter_token_latency_seconds"
+GENAI_OPERATION_DURATION = "gen_ai_client_operation_duration_seconds"
+GENAI_USAGE = "gen_ai_client_token_usage"
+# Between two output tokens: a fast small model to a slow large one.
+ITL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.25, 0.5, 1.0)
 # The semantic conventions' advised buckets.
 GENAI_DURATION_BUCKETS = (
     0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
@@ -32,17 +38,18 @@ GENAI_TOKEN_BUCKETS = (
 class ProviderMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.duration = Histogram(
-            "gateway_provider_request_duration_seconds",
+            PROVIDER_REQUEST_DURATION,
             "Provider calls (one per attempt) from sending to the answer's end (streams: "
             "the last chunk), by provider type, deployment, operation and outcome (ok, "
-            "rate_limited, timeout, unavailable, rejected, interrupted, error, cancelled).",
+            "rate_limited, timeout, unavailable, rejected, interrupted, error, cancelled, "
+            "internal: gateway_shared.observability.outcomes).",
             ("provider", "deployment", "operation", "outcome"),
             buckets=LATENCY_BUCKETS,
             unit="seconds",
             registry=registry,
         )
         self.ttft = Histogram(
-            "gateway_provider_time_to_first_token_seconds",
+            PROVIDER_TTFT,
             "Provider calls, from sending to the first token; stream is whether the client "
             "asked for a stream (whole answers are read as streams too).",
             ("provider", "deployment", "stream"),
@@ -50,8 +57,17 @@ class ProviderMetrics:
             unit="seconds",
             registry=registry,
         )
+        self.itl = Histogram(
+            PROVIDER_ITL,
+            "Streamed calls that ended well, from the first token to the last divided by "
+            "the output tokens after the first: the mean time between two tokens.",
+            ("provider", "deployment"),
+            buckets=ITL_BUCKETS,
+            unit="seconds",
+            registry=registry,
+        )
         self.operation_duration = Histogram(
-            "gen_ai_client_operation_duration_seconds",
+            GENAI_OPERATION_DURATION,
             "GenAI operation duration (OpenTelemetry semantic conventions: "
             "gen_ai.client.operation.duration); error_type is empty on success.",
             ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "error_type"),
@@ -60,7 +76,7 @@ class ProviderMetrics:
             registry=registry,
         )
         self.token_usage = Histogram(
-            "gen_ai_client_token_usage",
+            GENAI_USAGE,
             "Number of input and output tokens used per call (OpenTelemetry semantic "
             "conventions: gen_ai.client.token.usage).",
             (
@@ -87,18 +103,21 @@ class DeploymentInstruments:
             True: metrics.ttft.labels(self.provider, self.name, "true"),
             False: metrics.ttft.labels(self.provider, self.name, "false"),
         }
-        self._duration: dict[tuple[str, str], Histogram] = {}
-        self._operation: dict[tuple[str, str], Histogram] = {}
+        self.itl = metrics.itl.labels(self.provider, self.name)
+        self._duration: dict[tuple[str, Outcome], Histogram] = {}
+        self._operation: dict[tuple[str, Outcome], Histogram] = {}
         self._tokens: dict[tuple[str, str], Histogram] = {}
 
-    def observe(self, operation: str, outcome: str, seconds: float, trace_id: str | None) -> None:
+    def observe(
+        self, operation: str, outcome: Outcome, seconds: float, trace_id: str | None
+    ) -> None:
         key = (operation, outcome)
         duration = self._duration.get(key)
         if duration is None:
             duration = self._duration[key] = self._metrics.duration.labels(
                 self.provider, self.name, operation, outcome
             )
-            error_type = "" if outcome == OK else outcome
+            error_type = "" if outcome is Outcome.OK else outcome.value
             self._operation[key] = self._metrics.operation_duration.labels(
                 operation, self.provider, self.model, error_type
             )

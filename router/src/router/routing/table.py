@@ -54,6 +54,13 @@ class RoutingTable:
     def get(self, alias: str) -> Route | None:
         return self.routes.get(alias)
 
+    def summary(self) -> str:
+        """What is in force, for the log: the file, its fingerprint, how much it holds."""
+        return (
+            f"catalog {self.source.path} (sha256 {self.source.sha256[:12]}): "
+            f"{_count(len(self.routes), 'model')}, {_count(len(self.states), 'deployment')}"
+        )
+
     @classmethod
     def build(
         cls,
@@ -113,3 +120,7 @@ class RoutingTable:
             )
         retired.extend(s.provider for name, s in kept.items() if name not in states)
         return cls(catalog, source, routes, states), retired
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")

@@ -34,6 +34,8 @@ class RequestContext:
     completion_tokens: int | None = None
     deployment: str | None = None
     attempts: int = 0
+    # How the last provider attempt ended (router only; gateway_shared.observability.outcomes).
+    outcome: str | None = None
 
     def set_tokens(self, prompt: int, completion: int) -> None:
         self.prompt_tokens = prompt

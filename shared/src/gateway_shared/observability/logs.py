@@ -21,6 +21,8 @@ import orjson
 from opentelemetry import trace
 
 ACCESS_LOGGER = "gateway.access"
+# A tier's ready line: wanted at any level, like the request log.
+LIFECYCLE_LOGGER = "gateway.lifecycle"
 
 
 @lru_cache(maxsize=4)
@@ -76,6 +78,7 @@ def configure_logging(service: str, level: str = "warning", *, access_log: bool 
     # The request log is wanted at any level; it is switched off on its own.
     access = logging.getLogger(ACCESS_LOGGER)
     access.setLevel(logging.INFO if access_log else logging.CRITICAL + 1)
+    logging.getLogger(LIFECYCLE_LOGGER).setLevel(logging.INFO)
 
 
 def access_logger() -> logging.Logger:

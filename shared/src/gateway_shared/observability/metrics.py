@@ -35,9 +35,19 @@ LATENCY_BUCKETS = (
 OVERHEAD_BUCKETS = (
     0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 1.0,
 )  # fmt: skip
+# From the request (or provider call) to the first token: a cache hit to a long prefill.
+TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
 REDIS_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 )  # fmt: skip
+
+# Metric names, as dashboards and rules refer to them (gateway_cli.dashboards imports them).
+BUILD_INFO = "gateway_build_info"
+HTTP_REQUEST_DURATION = "gateway_http_request_duration_seconds"
+HTTP_IN_FLIGHT = "gateway_http_requests_in_flight"
+HTTP_ERRORS = "gateway_http_errors"
+OVERHEAD = "gateway_overhead_seconds"
+CLIENT_TTFT = "gateway_time_to_first_token_seconds"
 
 HistogramChild = Histogram  # what ``Histogram.labels(...)`` returns
 
@@ -55,7 +65,7 @@ def new_registry(tier: str) -> CollectorRegistry:
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
     info = Gauge(
-        "gateway_build_info",
+        BUILD_INFO,
         "Always 1: the tier and version of the process.",
         ("tier", "version"),
         registry=registry,
@@ -73,34 +83,36 @@ class HttpMetrics:
 
     def __init__(self, registry: CollectorRegistry, *, public: bool) -> None:
         self.duration = Histogram(
-            "gateway_http_request_duration_seconds",
+            HTTP_REQUEST_DURATION,
             "Requests from arrival to the last byte of the response, by route template, "
-            "method, status class and model (catalog alias or 'other'). Its _count is the "
+            "method, status class, model (catalog alias or 'other') and whether the client "
+            "asked for a stream (streams last until their last token). Its _count is the "
             "request counter.",
-            ("route", "method", "status_class", "model"),
+            ("route", "method", "status_class", "model", "stream"),
             buckets=LATENCY_BUCKETS,
             unit="seconds",
             registry=registry,
         )
         self.in_flight = Gauge(
-            "gateway_http_requests_in_flight",
+            HTTP_IN_FLIGHT,
             "Requests being handled now (streams until their last byte).",
             registry=registry,
         )
         self.errors = Counter(
-            "gateway_http_errors",
-            "Error responses (status >= 400) by route template, status class and the "
-            "OpenAI error type and code of their body.",
-            ("route", "status_class", "error_type", "code"),
+            HTTP_ERRORS,
+            "Error responses (status >= 400) by route template, status class, the "
+            "OpenAI error type and code of their body, and model ('other' when refused "
+            "before the router resolved one).",
+            ("route", "status_class", "error_type", "code", "model"),
             registry=registry,
         )
         # Edge only: what the gateway added to what the providers took.
         self.overhead = (
             Histogram(
-                "gateway_overhead_seconds",
+                OVERHEAD,
                 "Gateway-added latency: time to the response's first byte at edge minus "
                 "the router's provider time (all attempts, to the answer or first token).",
-                ("route",),
+                ("route", "model"),
                 buckets=OVERHEAD_BUCKETS,
                 unit="seconds",
                 registry=registry,
@@ -108,31 +120,56 @@ class HttpMetrics:
             if public
             else None
         )
-        self._durations: dict[tuple[str, str, str, str], HistogramChild] = {}
-        self._errors: dict[tuple[str, str, str, str], Counter] = {}
-        self._overheads: dict[str, HistogramChild] = {}
+        # Edge only: streams as their clients see them.
+        self.ttft = (
+            Histogram(
+                CLIENT_TTFT,
+                "Streamed requests at edge, from arrival to the first chunk of the answer "
+                "(the time to first token a client sees), by route template and model.",
+                ("route", "model"),
+                buckets=TTFT_BUCKETS,
+                unit="seconds",
+                registry=registry,
+            )
+            if public
+            else None
+        )
+        self._durations: dict[tuple[str, ...], HistogramChild] = {}
+        self._errors: dict[tuple[str, ...], Counter] = {}
+        self._overheads: dict[tuple[str, str], HistogramChild] = {}
+        self._ttfts: dict[tuple[str, str], HistogramChild] = {}
 
     def observe(
-        self, labels: tuple[str, str, str, str], seconds: float, trace_id: str | None
+        self, labels: tuple[str, str, str, str, str], seconds: float, trace_id: str | None
     ) -> None:
         child = self._durations.get(labels)
         if child is None:
             child = self._durations[labels] = self.duration.labels(*labels)
         child.observe(seconds, trace_exemplar(trace_id))
 
-    def error(self, labels: tuple[str, str, str, str]) -> None:
+    def error(self, labels: tuple[str, str, str, str, str]) -> None:
         child = self._errors.get(labels)
         if child is None:
             child = self._errors[labels] = self.errors.labels(*labels)
         child.inc()
 
-    def observe_overhead(self, route: str, seconds: float, trace_id: str | None) -> None:
+    def observe_overhead(
+        self, labels: tuple[str, str], seconds: float, trace_id: str | None
+    ) -> None:
         if self.overhead is None:
             return
-        child = self._overheads.get(route)
+        child = self._overheads.get(labels)
         if child is None:
-            child = self._overheads[route] = self.overhead.labels(route)
+            child = self._overheads[labels] = self.overhead.labels(*labels)
         child.observe(max(seconds, 0.0), trace_exemplar(trace_id))
+
+    def observe_ttft(self, labels: tuple[str, str], seconds: float, trace_id: str | None) -> None:
+        if self.ttft is None:
+            return
+        child = self._ttfts.get(labels)
+        if child is None:
+            child = self._ttfts[labels] = self.ttft.labels(*labels)
+        child.observe(seconds, trace_exemplar(trace_id))
 
 
 def metrics_endpoint(registry: CollectorRegistry) -> Callable[[Request], Awaitable[Response]]:

@@ -57,6 +57,7 @@ class _Response:
     error_body: list[bytes] | None = None
     error_size: int = 0
     overhead: float | None = None
+    first_chunk: float | None = None  # seconds from arrival, for streams at edge
     finished: bool = False
     # Set when it ends:
     seconds: float = 0.0
@@ -117,6 +118,8 @@ class ObservabilityMiddleware:
                 if self.public:
                     message = self._overhead(message, ctx, response)
             elif kind == "http.response.body":
+                if ctx.stream and response.first_chunk is None and message.get("body"):
+                    response.first_chunk = time.perf_counter() - ctx.started
                 if response.error_body is not None:
                     chunk = message.get("body", b"")
                     response.error_size += len(chunk)
@@ -171,16 +174,19 @@ class ObservabilityMiddleware:
         status_class = labels.status_class(status)
         trace_id = trace_id_of(span) if span is not None else None
         model = ctx.model or labels.OTHER
-        self.http.observe((route, method, status_class, model), response.seconds, trace_id)
+        stream = "true" if ctx.stream else "false"
+        self.http.observe((route, method, status_class, model, stream), response.seconds, trace_id)
         if response.overhead is not None:
-            self.http.observe_overhead(route, response.overhead, trace_id)
+            self.http.observe_overhead((route, model), response.overhead, trace_id)
+        if response.first_chunk is not None and status < 400:
+            self.http.observe_ttft((route, model), response.first_chunk, trace_id)
         if status >= 400:
             body = response.error_body
             if body and response.error_size <= labels.MAX_ERROR_BODY:
                 response.error_type, response.code = labels.error_labels(b"".join(body))
             else:
                 response.error_type, response.code = labels.OTHER, labels.OTHER
-            self.http.error((route, status_class, response.error_type, response.code))
+            self.http.error((route, status_class, response.error_type, response.code, model))
         if span is not None:
             _end_span(span, ctx, response)
         if route not in QUIET_ROUTES and self.access.isEnabledFor(logging.INFO):
@@ -241,6 +247,7 @@ def _log_fields(
         "overhead_ms": _ms(response.overhead),
         "deployment": ctx.deployment,
         "attempts": ctx.attempts or None,
+        "outcome": ctx.outcome,
         "error_type": response.error_type,
         "error_code": response.code,
     }

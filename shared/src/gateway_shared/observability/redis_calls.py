@@ -22,6 +22,8 @@ from gateway_shared.observability.metrics import REDIS_BUCKETS
 from gateway_shared.observability.tracing import Tracing
 
 ERROR_KINDS = ("timeout", "connection", "other")
+REDIS_CALL_DURATION = "gateway_redis_call_duration_seconds"
+REDIS_ERRORS = "gateway_redis_errors"
 
 
 def error_kind(exc: BaseException) -> str:
@@ -41,7 +43,7 @@ class RedisCalls:
         server: tuple[str, int] | None = None,
     ) -> None:
         duration = Histogram(
-            "gateway_redis_call_duration_seconds",
+            REDIS_CALL_DURATION,
             "Redis calls by operation (one call may be a script or a pipeline), "
             "failed ones included.",
             ("operation",),
@@ -50,7 +52,7 @@ class RedisCalls:
             registry=registry,
         )
         errors = Counter(
-            "gateway_redis_errors",
+            REDIS_ERRORS,
             "Redis calls that failed, by operation and kind (timeout, connection, other).",
             ("operation", "error"),
             registry=registry,

@@ -2,10 +2,41 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from typing import Any
+
 import uvicorn
+from starlette.datastructures import State
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.importer import import_from_string
 
 from gateway_shared.observability.logs import configure_logging
 from gateway_shared.tier.settings import TierSettings
+from gateway_shared.tier.startup import ReadableLifespan, announce_ready
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, announcing itself once it listens (not before: a port already
+    taken stops it after the lifespan has started)."""
+
+    def __init__(self, config: uvicorn.Config, service: str, state: State | None) -> None:
+        super().__init__(config)
+        self._service = service
+        self._state = state
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            summary = getattr(self._state, "summary", None)
+            announce_ready(self._service, self.config.host, self._bound_port(), summary)
+
+    def _bound_port(self) -> int:
+        for server in self.servers:
+            for sock in server.sockets:
+                port: int = sock.getsockname()[1]
+                return port
+        return self.config.port
 
 
 def serve(
@@ -22,12 +53,15 @@ def serve(
     On SIGTERM uvicorn stops accepting connections and waits up to ``graceful_seconds``
     for in-flight requests (streams included) before it exits. Every log line of the
     process is JSON on stderr, named after the factory's package (``edge``, ...);
-    ``access_log``: one line per request (docs/observability.md).
+    ``access_log``: one line per request (docs/observability.md). Once listening it logs
+    one ready line; a :class:`~gateway_shared.tier.startup.ConfigurationError` at start
+    is one line too, and the process exits non-zero.
     """
-    configure_logging(factory.split(".", 1)[0], log_level, access_log=access_log)
-    uvicorn.run(
-        factory,
-        factory=True,
+    service = factory.split(".", 1)[0].split(":", 1)[0]
+    configure_logging(service, log_level, access_log=access_log)
+    app = import_from_string(factory)()
+    config = uvicorn.Config(
+        app,
         host=host,
         port=port,
         loop="uvloop",
@@ -42,6 +76,13 @@ def serve(
         timeout_graceful_shutdown=graceful_seconds,
         timeout_keep_alive=75,
     )
+    config.load()
+    config.lifespan_class = ReadableLifespan
+    server = _Server(config, service, getattr(app, "state", None))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
 
 
 def serve_tier(factory: str, settings: TierSettings) -> None:

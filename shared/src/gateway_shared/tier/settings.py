@@ -7,7 +7,10 @@ environment that Doppler fills (``doppler run -- ...``).
 
 from __future__ import annotations
 
+from typing import get_args
+
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway_shared.wire.identity import MIN_SECRET_BYTES, IdentitySigner
@@ -58,6 +61,20 @@ def env_name(settings_cls: type[BaseSettings], field: str) -> str:
     return f"{prefix}{field}".upper()
 
 
+def _is_text(settings_cls: type[BaseSettings], field: str) -> bool:
+    annotation = settings_cls.model_fields[field].annotation
+    return any(t in (str, SecretStr) for t in (annotation, *get_args(annotation)))
+
+
+def _what_is_wrong(error: ErrorDetails, text: bool) -> str:
+    if error["type"] == "missing":
+        return "is not set"
+    # pydantic counts a secret's length in "items"; an operator reads characters.
+    if text and error["type"] in ("too_short", "string_too_short"):
+        return f"must be at least {error.get('ctx', {})['min_length']} characters"
+    return f"is invalid: {error['msg']}"
+
+
 def load[S: BaseSettings](settings_cls: type[S]) -> S:
     try:
         return settings_cls()
@@ -68,9 +85,11 @@ def load[S: BaseSettings](settings_cls: type[S]) -> S:
                 problems.append(str(error["msg"]).removeprefix("Value error, "))
                 continue
             field = str(error["loc"][0])
-            name = env_name(settings_cls, field) if field in settings_cls.model_fields else field
-            what = "is not set" if error["type"] == "missing" else f"is invalid: {error['msg']}"
-            problems.append(f"{name} {what}")
+            known = field in settings_cls.model_fields
+            name = env_name(settings_cls, field) if known else field
+            problems.append(
+                f"{name} {_what_is_wrong(error, known and _is_text(settings_cls, field))}"
+            )
         raise MissingSettings(
             f"{settings_cls.__name__}: " + "; ".join(problems) + " (secrets come from Doppler)"
         ) from None

@@ -47,6 +47,20 @@ class Api(StrEnum):
     COUNT_TOKENS = "count_tokens"  # its /v1/messages/count_tokens
 
 
+# The public inference paths; every tier serves them under the same path.
+API_BY_PATH = {
+    "/v1/chat/completions": Api.CHAT,
+    "/v1/completions": Api.COMPLETIONS,
+    "/v1/embeddings": Api.EMBEDDINGS,
+    "/v1/responses": Api.RESPONSES,
+    "/v1/messages": Api.MESSAGES,
+    "/v1/messages/count_tokens": Api.COUNT_TOKENS,
+}
+# The ones that generate (count_tokens is answered without a provider's generation, and
+# policy neither admits nor settles it).
+GENERATING_PATHS = tuple(path for path, api in API_BY_PATH.items() if api is not Api.COUNT_TOKENS)
+
+
 @dataclass(frozen=True, slots=True)
 class RequestSummary:
     """What edge read from an inference request's body, once, for the tiers behind it."""

@@ -1,0 +1,105 @@
+"""LLM gateway / Keys and quotas: per key, token usage, quota saturation and refusals."""
+
+from __future__ import annotations
+
+from gateway_cli.dashboards.board import Board, Row, Variable
+from gateway_cli.dashboards.panels import Query, table_panel, timeseries_panel
+from gateway_cli.dashboards.promql import increase, max_, rate, series, sum_
+from gateway_cli.dashboards.tier import job
+from policy.metrics import QUOTA_USED, REJECTIONS, TOKENS
+
+POLICY = job("policy")
+KEY = 'key_name=~"$key_name"'
+
+
+def board() -> Board:
+    tokens = series(f"{TOKENS}_total", POLICY, KEY)
+    quota = max_(series(QUOTA_USED, POLICY, KEY), "key_name, period")
+    return Board(
+        uid="gateway-quotas",
+        title="LLM gateway / Keys and quotas",
+        description="Per key: token usage, quota saturation and rejections by reason. Key "
+        "names come from the key registry.",
+        variables=[Variable("key_name", "Key", series(f"{TOKENS}_total", POLICY))],
+        rows=[
+            Row(
+                "Quotas",
+                [
+                    table_panel(
+                        "Quota used",
+                        "Share of each key's daily / monthly token quota used (charged plus "
+                        "reserved), as of its last request.",
+                        quota,
+                        "percentunit",
+                    ),
+                    timeseries_panel(
+                        "Quota used over time",
+                        "Alert at 90% (GatewayQuotaSaturation).",
+                        [Query(quota, "{{key_name}} {{period}}")],
+                        "percentunit",
+                    ),
+                ],
+            ),
+            Row(
+                "Usage",
+                [
+                    timeseries_panel(
+                        "Tokens/s by key",
+                        "Input and output tokens charged per second.",
+                        [
+                            Query(
+                                sum_(rate(tokens), "key_name, token_type"),
+                                "{{key_name}} {{token_type}}",
+                            )
+                        ],
+                        "short",
+                        stacked=True,
+                    ),
+                    table_panel(
+                        "Top keys by tokens (dashboard range)",
+                        "Tokens charged over the dashboard's time range.",
+                        f"topk(10, {sum_(increase(tokens, '$__range'), 'key_name')})",
+                        "short",
+                    ),
+                    timeseries_panel(
+                        "Tokens/s by key and model",
+                        "Which keys use which models.",
+                        [Query(sum_(rate(tokens), "key_name, model"), "{{key_name}} {{model}}")],
+                        "short",
+                    ),
+                ],
+            ),
+            Row(
+                "Rejections",
+                [
+                    timeseries_panel(
+                        "Rejections/s by key and reason",
+                        "429s (and limiter_unavailable 503s) per key.",
+                        [
+                            Query(
+                                sum_(
+                                    rate(series(f"{REJECTIONS}_total", POLICY, KEY)),
+                                    "key_name, reason",
+                                ),
+                                "{{key_name}} {{reason}}",
+                            )
+                        ],
+                        "reqps",
+                        stacked=True,
+                    ),
+                    timeseries_panel(
+                        "Rejections/s by reason",
+                        "All keys.",
+                        [
+                            Query(
+                                sum_(rate(series(f"{REJECTIONS}_total", POLICY)), "reason"),
+                                "{{reason}}",
+                            )
+                        ],
+                        "reqps",
+                        stacked=True,
+                    ),
+                ],
+            ),
+        ],
+    )

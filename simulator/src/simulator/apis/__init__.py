@@ -1,0 +1,1 @@
+"""The non-OpenAI-chat APIs recent vLLM serves: Responses and Messages."""
