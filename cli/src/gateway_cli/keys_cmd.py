@@ -140,6 +140,8 @@ def _one_line(exc: ValidationError) -> str:
     """Pydantic's errors as one line, each naming the option (or the name) it is about."""
     return "; ".join(
         f"{_option(str(error['loc'][0]))} {error['input']!r}: {error['msg']}"
+        if error["loc"]
+        else error["msg"].removeprefix("Value error, ")  # a rule across options
         for error in exc.errors()
     )
 
