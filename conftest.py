@@ -1,4 +1,5 @@
-"""Fixtures every test folder may use (a throwaway Redis server per test session), and
+"""Fixtures every test folder may use (a throwaway Redis server, and a Redis Cluster, per
+test session), and
 the ``system`` mark: tests that start the stack, or any of its services, as processes.
 
 The quick tier leaves them out: ``uv run pytest -m "not system"``.
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway_cli.redis_cluster import LocalCluster
 from gateway_cli.redis_server import RedisServer
 
 ROOT = Path(__file__).parent
@@ -39,3 +41,15 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """3 primaries with 1 replica each, shared by the session: a test that kills a node
+    brings it back (it rejoins as a replica) and waits for the cluster to be whole."""
+    cluster = LocalCluster(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()

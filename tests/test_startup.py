@@ -189,6 +189,27 @@ def test_edge_refuses_to_start_without_a_key_registry(tmp_path: Path) -> None:
     code, output = start("edge", env)
     assert code != 0
     assert "GATEWAY_KEY_REGISTRY" in output, output
+    assert "Traceback" not in output, output
+    assert_no_secret_shown(output)
+
+
+@pytest.mark.parametrize(
+    ("registry", "why"),
+    [
+        ("value-of-not-json", "not valid JSON (unexpected character"),
+        ('{"keys": [{"name": "value-of-a-name"}]}', "keys.0.id: Field required"),
+    ],
+)
+def test_an_invalid_key_registry_is_one_line_without_its_content(
+    tmp_path: Path, registry: str, why: str
+) -> None:
+    env = start_env("edge", tmp_path)
+    env["GATEWAY_KEY_REGISTRY"] = registry
+    code, output = start("edge", env)
+    assert code != 0
+    last = log_lines(output)[-1]["message"]
+    assert last.startswith(f"the key registry (GATEWAY_KEY_REGISTRY) cannot be used: {why}")
+    assert "Traceback" not in output, output
     assert_no_secret_shown(output)
 
 
@@ -211,10 +232,11 @@ def test_a_typo_in_the_catalog_is_one_line_naming_the_field(tmp_path: Path) -> N
     code, output = start("router", env)
     assert code != 0
     lines = log_lines(output)
-    assert lines, output
-    # The sentence that says what to change comes first, and alone: no traceback, and not
-    # the deployments list's "at least 1 item" that pydantic adds for the same typo.
-    assert lines[0]["message"] == (
+    assert [line["message"] for line in lines[:-1]] == ["Application startup failed. Exiting."]
+    # The sentence that says what to change, alone and last (what `gateway dev` shows of
+    # a tier that stopped): no traceback, and not the deployments list's "at least 1
+    # item" that pydantic adds for the same typo.
+    assert lines[-1]["message"] == (
         f"invalid model catalog {tmp_path / 'catalog.yaml'}: "
         "models.0.deployments.0.wieght: unknown field (docs/router.md lists the fields)"
     )

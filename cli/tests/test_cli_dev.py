@@ -25,9 +25,13 @@ import psutil
 import pytest
 
 from gateway_cli.ports import free_port, in_use
+from gateway_cli.stack import Service, StackError
 
 ROOT = Path(__file__).parents[2]
 GATEWAY = [sys.executable, "-m", "gateway_cli.main"]
+# Start-up takes seconds on an idle machine; the bounds leave room for a loaded one.
+START_SECONDS = 90
+pytestmark = pytest.mark.timeout(240)
 
 
 class DevProcess:
@@ -102,10 +106,13 @@ def _base_port() -> int:
     raise AssertionError("no free run of ports")
 
 
-def test_dev_stack_runs_the_printed_example_and_stops_cleanly(tmp_path: Path) -> None:
-    dev = DevProcess("--workdir", str(tmp_path), "--port", "0", cwd=tmp_path)
+@pytest.mark.parametrize("redis", [(), ("--redis-cluster",)], ids=["redis", "redis-cluster"])
+def test_dev_stack_runs_the_printed_example_and_stops_cleanly(
+    tmp_path: Path, redis: tuple[str, ...]
+) -> None:
+    dev = DevProcess("--workdir", str(tmp_path), "--port", "0", *redis, cwd=tmp_path)
     try:
-        banner = dev.read_until("Press Ctrl-C", timeout=60)
+        banner = dev.read_until("Press Ctrl-C", timeout=START_SECONDS)
         base_url = re.search(r"Gateway running: (\S+)", banner)
         assert base_url
         assert re.search(r"^Redis: redis://127\.0\.0\.1:\d+/0$", banner, re.MULTILINE)
@@ -156,7 +163,7 @@ def running_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDev
     port = _base_port()
     dev = DevProcess("--port", str(port), cwd=cwd)
     try:
-        banner = dev.read_until("Press Ctrl-C", timeout=60)
+        banner = dev.read_until("Press Ctrl-C", timeout=START_SECONDS)
         key = re.search(r"Development key \(shown once\): (\S+)", banner)
         assert key, banner
         yield RunningDev(dev, cwd, port, f"http://127.0.0.1:{port}/v1", key.group(1))
@@ -250,6 +257,18 @@ def test_a_port_taken_by_another_program_is_one_line(tmp_path: Path) -> None:
         port = other_program.getsockname()[1]
         line = _refused("--port", str(port), "--workdir", str(tmp_path), cwd=tmp_path)
     assert line.startswith(f"error: port {port} (edge) is already in use")
+
+
+def test_a_tier_that_stops_during_start_up_is_one_line_with_its_reason(tmp_path: Path) -> None:
+    service = Service("edge", "no_such_tier_module", dict(os.environ), free_port(), tmp_path)
+    service.start()
+    with pytest.raises(StackError) as failed:
+        service.wait_ready(timeout=START_SECONDS)
+    message = str(failed.value)
+    assert "\n" not in message
+    assert message.startswith("edge exited (1): ")
+    assert "No module named no_such_tier_module" in message
+    assert str(service.log_path) in message
 
 
 def test_a_tier_killed_under_dev_is_reported_within_5_seconds(running_dev: RunningDev) -> None:

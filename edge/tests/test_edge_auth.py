@@ -200,7 +200,9 @@ async def test_an_invalid_registry_file_keeps_the_loaded_one(
     path.write_text('{"keys": [{"name": "half-written"')
     with caplog.at_level(logging.ERROR, logger="edge.registry"):
         await sync.ensure_loaded()
-    assert "key registry file is invalid" in caplog.text
+    assert f"the key registry ({path}) is invalid, keeping the previous one" in caplog.text
+    assert "not valid JSON" in caplog.text
+    assert "half-written" not in caplog.text  # what is wrong, never the content
     assert await keystore.lookup(redis, hash_key(key, PEPPER)) is not None
 
 

@@ -15,7 +15,7 @@ from gateway_shared.prices import PRICES_KEY, Prices
 from gateway_shared.wire.identity import Api, Identity, RequestSummary
 from gateway_shared.wire.report import Usage
 from policy.admission import Admission
-from policy.limits.limiter import Limiter, Reason, _accounting_keys
+from policy.limits.limiter import Limiter, Reason, Settlement, _accounting_keys
 from policy.prices import PriceBook
 from policy.settings import PolicySettings
 from policy.usage import KeyLayout, read_usage, utcnow
@@ -36,16 +36,18 @@ async def _settle(
     limiter: Limiter, key: str, rid: str, reserved_cost: int, cost: int | None, **kw: object
 ) -> None:
     await limiter.settle(
-        key_id=key,
-        request_id=rid,
-        model="m",
-        reserved=10,
-        prompt_tokens=5,
-        completion_tokens=5,
-        admitted_at=utcnow(),
-        reserved_cost=reserved_cost,
-        cost=cost,
-        **kw,  # type: ignore[arg-type]
+        Settlement(
+            key_id=key,
+            request_id=rid,
+            model="m",
+            reserved=10,
+            prompt_tokens=5,
+            completion_tokens=5,
+            admitted_at=utcnow(),
+            reserved_cost=reserved_cost,
+            cost=cost,
+            **kw,  # type: ignore[arg-type]
+        )
     )
 
 

@@ -9,7 +9,7 @@ import uuid
 from redis.asyncio import Redis
 
 from gateway_shared.plans import Plan
-from policy.limits.limiter import Limiter, Reason
+from policy.limits.limiter import Limiter, Reason, Settlement
 from policy.usage import KeyLayout, read_usage, utcnow
 from tests.support.waiting import eventually
 
@@ -67,13 +67,15 @@ async def test_settle_reconciles_tokens_and_frees_the_slot(redis: Redis) -> None
     blocked = await limiter.admit(key, plan, _rid(), 10)
     assert blocked.reason is Reason.CONCURRENCY
     await limiter.settle(
-        key_id=key,
-        request_id=rid,
-        model="m",
-        reserved=600,
-        prompt_tokens=50,
-        completion_tokens=50,
-        admitted_at=admitted_at,
+        Settlement(
+            key_id=key,
+            request_id=rid,
+            model="m",
+            reserved=600,
+            prompt_tokens=50,
+            completion_tokens=50,
+            admitted_at=admitted_at,
+        )
     )
     layout = KeyLayout(key)
     assert int(await redis.get(layout.tpm_sum)) == 100
@@ -159,13 +161,15 @@ async def test_settling_after_the_lease_was_reaped_charges_once(redis: Redis) ->
     await _lease_expired(redis, key, slow)  # it outlives its lease
     assert (await limiter.admit(key, plan, _rid(), 1)).admitted  # reaps the slow one
     await limiter.settle(
-        key_id=key,
-        request_id=slow,
-        model="m",
-        reserved=50,
-        prompt_tokens=10,
-        completion_tokens=20,
-        admitted_at=admitted_at,
+        Settlement(
+            key_id=key,
+            request_id=slow,
+            model="m",
+            reserved=50,
+            prompt_tokens=10,
+            completion_tokens=20,
+            admitted_at=admitted_at,
+        )
     )
     # 1 (still reserved by the second request) + 30 actually used by the slow one.
     assert int(await redis.hget(KeyLayout(key).day(utcnow()), "tokens")) == 31
@@ -177,3 +181,27 @@ async def test_scripts_survive_a_script_cache_flush(redis: Redis) -> None:
     assert (await limiter.admit(key, plan, _rid(), 1)).admitted
     await redis.script_flush()  # what a Redis restart does to loaded scripts
     assert (await limiter.admit(key, plan, _rid(), 1)).admitted
+
+
+async def test_a_settlement_applied_twice_counts_once(redis: Redis) -> None:
+    limiter = Limiter(redis, window_seconds=60, lease_seconds=60)
+    key, plan, rid, admitted_at = _key(), Plan(tpm=1000, max_concurrent=2), _rid(), utcnow()
+    assert (await limiter.admit(key, plan, rid, 300)).admitted
+    settlement = Settlement(key, rid, "m", 300, 40, 60, admitted_at)
+    first = await limiter.settle(settlement)
+    again = await limiter.settle(settlement)  # a replay whose first answer was lost
+    assert first == again == (100, 100)
+    usage = (await read_usage(redis, key))["day"]
+    assert (usage["requests"], usage["completion_tokens"]) == (1, 60)
+    assert int(await redis.get(KeyLayout(key).tpm_sum)) == 100
+
+
+async def test_an_admission_run_twice_consumes_once(redis: Redis) -> None:
+    limiter = Limiter(redis, window_seconds=60, lease_seconds=60)
+    key, plan, rid = _key(), Plan(rpm=5, tpm=1000, daily_tokens=1000), _rid()
+    assert (await limiter.admit(key, plan, rid, 100)).admitted
+    assert (await limiter.admit(key, plan, rid, 100)).admitted  # its answer was lost
+    layout = KeyLayout(key)
+    assert await redis.zcard(layout.rpm) == 1
+    assert int(await redis.get(layout.tpm_sum)) == 100
+    assert int(await redis.hget(layout.day(utcnow()), "tokens")) == 100

@@ -17,7 +17,7 @@ from gateway_shared.plans import Plan
 from gateway_shared.wire.identity import Api, Identity, RequestSummary
 from gateway_shared.wire.report import Usage
 from policy.admission import Admission
-from policy.limits.limiter import Limiter
+from policy.limits.limiter import Limiter, Settlement
 from policy.metrics import PolicyMetrics
 from policy.settings import PolicySettings
 from policy.usage import utcnow
@@ -45,13 +45,15 @@ async def test_settle_returns_the_periods_totals(redis: Redis) -> None:
     decision = await limiter.admit(identity.key_id, identity.plan, identity.request_id, 300)
     assert decision.admitted
     totals = await limiter.settle(
-        key_id=identity.key_id,
-        request_id=identity.request_id,
-        model="m",
-        reserved=decision.reserved,
-        prompt_tokens=40,
-        completion_tokens=60,
-        admitted_at=admitted_at,
+        Settlement(
+            key_id=identity.key_id,
+            request_id=identity.request_id,
+            model="m",
+            reserved=decision.reserved,
+            prompt_tokens=40,
+            completion_tokens=60,
+            admitted_at=admitted_at,
+        )
     )
     assert totals == (100, 100)
 

@@ -124,6 +124,19 @@ def test_mistakes_are_refused_with_where_and_why(text: str, expected: str) -> No
     assert expected in refused(text)
 
 
+def test_a_typo_is_an_unknown_field_and_nothing_else() -> None:
+    # pydantic also reports the deployments list as one item short (the item with the
+    # typo failed): a consequence, not news, so it is left out.
+    message = refused(
+        "models: [{alias: a, deployments: [{name: d, provider: vllm, "
+        "base_url: 'http://x/v1', model: m, wieght: 2}]}]"
+    )
+    assert message == (
+        "invalid model catalog catalog.yaml: models.0.deployments.0.wieght: "
+        "unknown field (docs/router.md lists the fields)"
+    )
+
+
 def test_missing_secret_is_named_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ROUTER_TEST_ABSENT_KEY", raising=False)
     message = refused(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,8 +11,9 @@ from redis.asyncio.connection import Connection
 from redis.exceptions import DataError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from gateway_cli.redis_cluster import LocalCluster
 from gateway_cli.redis_server import RedisServer
-from gateway_shared.redis_client import connect
+from gateway_shared.redis_client import cluster_nodes, connect, discover
 
 COMMANDS = [
     ("SET", "gw:{k}:a", b"\x00\xffbytes", "EX", 60),
@@ -82,3 +84,32 @@ async def test_a_timed_out_command_is_not_sent_again(redis_server: RedisServer) 
     finally:
         await client.aclose()
         await admin.aclose()
+
+
+def test_a_cluster_url_names_its_seed_nodes() -> None:
+    assert cluster_nodes("u:p%40ss@10.0.0.1:7000,10.0.0.2:7001/0") == (
+        "u",
+        "p@ss",  # pragma: allowlist secret
+        [("10.0.0.1", 7000), ("10.0.0.2", 7001)],
+    )
+    assert cluster_nodes("redis-0:6379") == (None, None, [("redis-0", 6379)])
+    with pytest.raises(ValueError, match="host:port"):
+        connect("redis+cluster://redis-0")
+
+
+async def test_a_cluster_serves_many_concurrent_calls_once_discovered(
+    redis_cluster: LocalCluster,
+) -> None:
+    cluster = connect(redis_cluster.url)
+    await discover(cluster)
+    script = cluster.register_script("return redis.call('INCR', KEYS[1])")
+    keys = [f"gw:{{k{i}}}:n" for i in range(200)]  # over every primary's slots
+    calls = iter(range(2000))
+    results: list[int] = []
+
+    async def caller() -> None:
+        results.extend([await script(keys=[keys[i % 200]]) for i in calls])
+
+    await asyncio.gather(*(caller() for _ in range(32)))
+    assert sorted(results) == sorted(n for n in range(1, 11) for _ in keys)
+    await cluster.aclose()

@@ -5,6 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+from gateway_shared.tier.settings import MissingSettings, TierSettings, load
+from simulator.settings import SimulatorSettings
+
 # Run in a fresh interpreter: this test process may have loaded anyio's backend already.
 _STARTS_A_TIER = """
 import asyncio, gc, sys
@@ -49,3 +54,22 @@ def test_anyio_backend_is_loaded_at_start_not_on_the_first_stream() -> None:
 
 def test_what_start_up_built_is_frozen_out_of_full_collections() -> None:
     assert _start_a_tier()[1] == "True"
+
+
+def test_a_short_secret_is_named_with_its_rule_in_characters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GATEWAY_INTERNAL_SECRET", "x")  # pragma: allowlist secret
+    with pytest.raises(MissingSettings) as stopped:
+        load(TierSettings)
+    assert str(stopped.value) == (
+        "TierSettings: GATEWAY_INTERNAL_SECRET must be at least 16 characters"
+        " (secrets come from Doppler)"
+    )
+
+
+def test_a_short_list_is_not_said_in_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIM_MODELS", "[]")
+    with pytest.raises(MissingSettings) as stopped:
+        load(SimulatorSettings)
+    assert "SIM_MODELS is invalid: List should have at least 1 item" in str(stopped.value)

@@ -42,8 +42,10 @@ from tests.deploy.tools import (
 )
 
 COMPOSE_DIR = REPO / "compose"
+REDIS_CLUSTER = {*(f"redis-cluster-{n}" for n in range(1, 7)), "redis-cluster-create"}
 EXPECTED = {
     "redis",
+    *REDIS_CLUSTER,
     "simulator",
     "vllm",
     "edge",
@@ -100,6 +102,19 @@ def test_a_broken_compose_file_is_rejected() -> None:
 
 def test_every_part_of_the_stack_is_there(services: dict[str, Any]) -> None:
     assert set(services) == EXPECTED
+
+
+def test_the_redis_cluster_profile_creates_3_primaries_with_a_replica_each(
+    services: dict[str, Any],
+) -> None:
+    for name in REDIS_CLUSTER:
+        assert services[name]["profiles"] == ["redis-cluster"]
+    create = " ".join(services["redis-cluster-create"]["command"])
+    nodes = sorted(n for n in REDIS_CLUSTER if n != "redis-cluster-create")
+    assert all(f"{n}:6379" in create for n in nodes)
+    assert "--cluster-replicas 1" in create
+    for n in nodes:
+        assert "--cluster-enabled yes" in " ".join(services[n]["command"])
 
 
 def test_images_are_pinned(rendered: dict[str, Any]) -> None:

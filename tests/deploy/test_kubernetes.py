@@ -124,7 +124,11 @@ def test_every_object_validates(objects: list[Obj]) -> None:
 
 def test_one_namespace_holds_everything(objects: list[Obj], overlay: str) -> None:
     namespace = one(
-        objects, "Namespace", {"dev": "llm-gateway-dev", "prod": "llm-gateway"}[overlay]
+        objects,
+        "Namespace",
+        {"dev": "llm-gateway-dev", "prod": "llm-gateway", "prod-redis-cluster": "llm-gateway"}[
+            overlay
+        ],
     )
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     for o in objects:
@@ -323,15 +327,24 @@ def allowed_sources(objects: list[Obj], labels: dict[str, str]) -> set[str]:
 def test_network_policies_chain_the_tiers(objects: list[Obj], overlay: str) -> None:
     deny = one(objects, "NetworkPolicy", "default-deny-ingress")
     assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
-    provider = {"dev": "simulator", "prod": "vllm"}[overlay]
+    provider = {"dev": "simulator", "prod": "vllm", "prod-redis-cluster": "vllm"}[overlay]
     expected = {
         "edge": {"ns:ingress-nginx", "ns:monitoring"},
         "policy": {"edge", "ns:monitoring"},
         "router": {"policy", "ns:monitoring"},
-        "redis": {"edge", "policy", "router"},  # router: the prices it publishes
         provider: {"router"} | ({"ns:monitoring"} if provider == "vllm" else set()),
+    } | (
+        # The nodes also answer each other and the Job that creates the cluster.
+        # The router publishes the catalog's prices there.
+        {"redis-cluster": {"edge", "policy", "router", "redis-cluster", "redis-cluster-create"}}
+        if overlay == "prod-redis-cluster"
+        else {"redis": {"edge", "policy", "router"}}
+    )
+    deployments = {
+        d["metadata"]["name"]: d
+        for kind in ("Deployment", "StatefulSet")
+        for d in find(objects, kind)
     }
-    deployments = {d["metadata"]["name"]: d for d in find(objects, "Deployment")}
     assert set(deployments) == set(expected)
     for name, deployment in deployments.items():
         assert allowed_sources(objects, pod_labels(deployment)) == expected[name], name
@@ -356,7 +369,7 @@ def test_ingress_reaches_edge_only_and_streams(objects: list[Obj]) -> None:
     assert backends == [{"name": "edge", "port": {"name": "http"}}]
     assert ingress["spec"]["tls"], "TLS at the ingress"
     for service in find(objects, "Service"):
-        assert service["spec"]["type"] == "ClusterIP", service["metadata"]["name"]
+        assert service["spec"].get("type", "ClusterIP") == "ClusterIP", service["metadata"]["name"]
 
 
 def catalog_for(path: Path) -> Any:
@@ -392,7 +405,7 @@ def test_doppler_feeds_every_tier_its_secrets(objects: list[Obj], overlay: str) 
         if tier == "router":
             needed |= keys_named_by(catalog)
         assert needed <= set(spec["secrets"]), f"{tier} lacks {needed - set(spec['secrets'])}"
-        assert spec["config"] == {"dev": "dev", "prod": "prd"}[overlay]
+        assert spec["config"] == {"dev": "dev", "prod": "prd", "prod-redis-cluster": "prd"}[overlay]
         # No secret value sits in the manifests, and no default stands in for one.
         plain = {e["name"] for e in c.get("env", []) if "value" in e}
         assert not plain & needed, plain & needed
@@ -400,7 +413,11 @@ def test_doppler_feeds_every_tier_its_secrets(objects: list[Obj], overlay: str) 
         assert required_env(tier) <= configured, required_env(tier) - configured
         annotations = deployment["metadata"]["annotations"]
         assert annotations["secrets.doppler.com/reload"] == "true"
-    redis = container(one(objects, "Deployment", "redis"))
+    (redis,) = [
+        container(o)
+        for o in find(objects, "Deployment") + find(objects, "StatefulSet")
+        if o["metadata"]["name"] in ("redis", "redis-cluster")
+    ]
     (password,) = [e for e in redis["env"] if e["name"] == "REDISCLI_AUTH"]
     ref = password["valueFrom"]["secretKeyRef"]
     assert ref["key"] in doppler[ref["name"]]["spec"]["secrets"]

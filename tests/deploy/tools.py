@@ -30,7 +30,7 @@ SERVICES = ("edge", "policy", "router", "simulator")
 # One Dockerfile builds every service's image, chosen by build arguments (tiers.build_args).
 DOCKERFILE = REPO / "docker" / "Dockerfile"
 TIERS = ("edge", "policy", "router")
-OVERLAYS = ("dev", "prod")
+OVERLAYS = ("dev", "prod", "prod-redis-cluster")
 # Oldest Kubernetes the manifests support (unhealthyPodEvictionPolicy is GA in 1.31) and
 # the newest whose schemas kubernetes-validate ships.
 K8S_VERSIONS = ("1.31", kubernetes_validate.utils.latest_version())

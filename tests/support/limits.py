@@ -9,12 +9,12 @@ from contextlib import suppress
 
 import httpx
 import orjson
-from redis.asyncio import Redis
 
 from edge.validation import Bodies, Limits
 from gateway_cli.ports import free_port
 from gateway_cli.stack import Service, Stack
 from gateway_shared.plans import Plan
+from gateway_shared.redis_client import RedisClient
 from gateway_shared.wire.identity import Api, Identity, IdentitySigner
 
 WINDOW_SECONDS = 2.0
@@ -52,7 +52,7 @@ class AdmissionLog:
     """Polls a sliding-log ZSET often enough (entries live a whole window) to keep every
     admission with the Redis time it was admitted at."""
 
-    def __init__(self, redis: Redis, key: str, every: float = 0.1) -> None:
+    def __init__(self, redis: RedisClient, key: str, every: float = 0.1) -> None:
         self.redis = redis
         self.key = key
         self.every = every

@@ -36,6 +36,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "the next ports (+1, +2, +10); 0 picks free ports for all",
     )
     dev.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
+    dev.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        help="start a Redis Cluster (3 primaries, 1 replica each) instead of one server",
+    )
 
 
 def _dev_key(stack: Stack) -> str:
@@ -124,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
             redis_url=args.redis_url,
             ports=ports,
             stack_secrets=devdir.load_or_create_secrets(workdir),
+            redis_cluster=args.redis_cluster,
         )
         return _serve(stack, lock)
     finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
@@ -24,10 +25,18 @@ def server_binary() -> str:
 
 
 class RedisServer:
-    def __init__(self, workdir: Path, port: int | None = None, password: str | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        password: str | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        """``extra_args``: more ``redis-server`` options (a cluster node's)."""
         self.port = port or free_port()
         self.workdir = workdir
         self.password = password
+        self.extra_args = tuple(extra_args)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -51,6 +60,7 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.workdir),
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -66,6 +76,12 @@ class RedisServer:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"Redis did not start on port {self.port}") from None
                 time.sleep(0.05)
+
+    def kill(self) -> None:
+        """End the server at once (SIGKILL), as a crashed node ends."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
     def exit_code(self) -> int | None:
         """None while running (or never started)."""

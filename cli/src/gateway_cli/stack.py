@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from gateway_cli.ports import free_port
+from gateway_cli.redis_cluster import LocalCluster
 from gateway_cli.redis_server import RedisServer
 from gateway_shared.keys import Registry
 
@@ -157,10 +158,13 @@ class Stack:
         redis_password: str | None = None,
         extra_simulators: Mapping[str, Mapping[str, str]] | None = None,
         python: str = sys.executable,
+        redis_cluster: bool = False,
     ) -> None:
-        """``extra_simulators``: more simulator processes, name -> their ``SIM_*`` env
-        (each on a free port, ``services[name]``), for catalogs with several
-        deployments; they start before the router, like the first simulator.
+        """``redis_cluster``: a Redis Cluster of its own (:class:`LocalCluster`) rather
+        than one server, unless ``redis_url`` names one. ``extra_simulators``: more
+        simulator processes, name -> their ``SIM_*`` env (each on a free port,
+        ``services[name]``), for catalogs with several deployments; they start before
+        the router, like the first simulator.
         ``python``: the interpreter every service runs with."""
         self.workdir = workdir
         self.ports = ports or Ports()
@@ -169,10 +173,14 @@ class Stack:
         if catalog_path is None:
             catalog_path = workdir / "catalog.yaml"
             write_simulator_catalog(catalog_path, self.ports.simulator)
+        own = redis_url is None
+        self.cluster = LocalCluster(workdir / "redis-cluster") if own and redis_cluster else None
         self.redis: RedisServer | None = (
-            None if redis_url else RedisServer(workdir / "redis", password=redis_password)
+            RedisServer(workdir / "redis", password=redis_password)
+            if own and self.cluster is None
+            else None
         )
-        self.redis_url = redis_url or self.redis.url  # type: ignore[union-attr]
+        self.redis_url = redis_url or (self.cluster or self.redis).url  # type: ignore[union-attr]
         base = {
             **{
                 k: v
@@ -250,6 +258,11 @@ class Stack:
                 self.redis.start()
             except RuntimeError as exc:
                 raise StackError(str(exc)) from None
+        if self.cluster:
+            try:
+                self.cluster.start()
+            except RuntimeError as exc:
+                raise StackError(str(exc)) from None
         for service in self.services.values():
             service.start()
         for service in self.services.values():
@@ -258,7 +271,7 @@ class Stack:
     def exit_report(self) -> str | None:
         """One line on the first process that has exited on its own, if any."""
         if self.redis and (code := self.redis.exit_code()) is not None:
-            return f"Redis exited (code {code})"
+            return f"Redis exited ({code})"
         reports = (service.exit_report() for service in self.services.values())
         return next((report for report in reports if report is not None), None)
 
@@ -267,3 +280,5 @@ class Stack:
             service.stop()
         if self.redis:
             self.redis.stop()
+        if self.cluster:
+            self.cluster.stop()

@@ -26,7 +26,7 @@ from edge.validation import Bodies, Limits
 from gateway_shared.hop import HopClient
 from gateway_shared.observability import Observability
 from gateway_shared.observability.redis_calls import RedisCalls, server_address
-from gateway_shared.redis_client import connect, redis_ready
+from gateway_shared.redis_client import connect, discover, redis_ready
 from gateway_shared.tier.app import tier_app
 from gateway_shared.tier.health import add_health_routes
 from gateway_shared.tier.settings import load
@@ -48,6 +48,7 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
         redis = connect(
             settings.redis_url.get_secret_value(), timeout_seconds=settings.redis_timeout_seconds
         )
+        await discover(redis)
         inline = settings.key_registry.get_secret_value() if settings.key_registry else None
         sync = RegistrySync(redis, inline, settings.key_registry_file)
         redis_calls = RedisCalls(

@@ -11,7 +11,6 @@ import logging
 import time
 from contextlib import nullcontext
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.datastructures import Headers
 
@@ -22,6 +21,7 @@ from gateway_shared.errors import GatewayError
 from gateway_shared.keys import KEY_PREFIX, KeyRecord, hash_key, looks_like_key
 from gateway_shared.observability.logs import ThrottledLog
 from gateway_shared.observability.redis_calls import RedisCalls
+from gateway_shared.redis_client import RedisClient
 
 log = logging.getLogger("edge.auth")
 _redis_down = ThrottledLog(log)
@@ -71,7 +71,7 @@ class Authenticator:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         peppers: tuple[bytes, ...],
         sync: RegistrySync,
         cache_seconds: float,

@@ -13,26 +13,36 @@ import logging
 from contextlib import nullcontext
 from pathlib import Path
 
-from redis.asyncio import Redis
+import orjson
+from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from edge import keystore
 from gateway_shared.keys import Registry
 from gateway_shared.observability.redis_calls import RedisCalls
+from gateway_shared.redis_client import RedisClient
+from gateway_shared.tier.startup import ConfigurationError
 
 log = logging.getLogger("edge.registry")
 
 
 class RegistrySync:
-    def __init__(self, redis: Redis, inline: str | None, path: Path | None) -> None:
+    def __init__(self, redis: RedisClient, inline: str | None, path: Path | None) -> None:
         if inline is None and path is None:
             raise ValueError("set GATEWAY_KEY_REGISTRY or GATEWAY_KEY_REGISTRY_FILE")
         self._redis = redis
         self._inline = inline
         self._path = path
         self._mtime: float | None = None
-        self._registry = self._read()
+        try:
+            self._registry = self._read()
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"{self._source()} cannot be used: {_why(exc)}") from None
         self._lock = asyncio.Lock()
+
+    def _source(self) -> str:
+        where = "GATEWAY_KEY_REGISTRY" if self._inline is not None else self._path
+        return f"the key registry ({where})"
 
     def _read(self) -> Registry:
         if self._inline is not None:
@@ -54,7 +64,9 @@ class RegistrySync:
                 try:
                     self._registry = self._read()
                 except (OSError, ValueError) as exc:
-                    log.error("key registry file is invalid, keeping the previous one: %s", exc)
+                    log.error(
+                        "%s is invalid, keeping the previous one: %s", self._source(), _why(exc)
+                    )
             revision = self._registry.revision()
             if await keystore.loaded_revision(self._redis) == revision:
                 return False
@@ -87,3 +99,17 @@ class RegistrySync:
                     await self.ensure_loaded()
             except RedisError as exc:
                 log.warning("registry check skipped: Redis unavailable (%s)", type(exc).__name__)
+
+
+def _why(exc: OSError | ValueError) -> str:
+    """What is wrong with the registry, never its content (key hashes and names)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        )
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    if isinstance(exc, orjson.JSONDecodeError):  # its message is a position, not content
+        return f"not valid JSON ({exc})"
+    return type(exc).__name__

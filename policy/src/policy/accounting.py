@@ -4,7 +4,8 @@ A :class:`Ticket` is taken at admission and settled exactly once: with the provi
 usage when the router reports it (``wire.report``: a header on whole answers, the
 trailer of a stream), with an estimate when a stream ends without it (client gone,
 provider cut), with nothing when the call failed before any work. Settling also returns
-the concurrency slot, so no ending leaks one.
+the concurrency slot, so no ending leaks one. A settlement Redis cannot take now is kept
+and replayed by the :class:`~policy.ledger.Ledger`.
 
 The cost is settled with the tokens, in the same call: the usage at each rate the lower
 of the serving deployment's (the router's report) and the alias's highest when the
@@ -15,31 +16,26 @@ price lowered applies at once. Without either, the cost is unknown, never $0.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import anyio
-from redis.exceptions import RedisError
 
 from gateway_shared.hop import HopError, HopResponse, abandon, body_chunks, upstream_lost
-from gateway_shared.observability.logs import ThrottledLog
 from gateway_shared.prices import Prices, format_usd
 from gateway_shared.sse import EventFramer, data_event
 from gateway_shared.wire import headers as h
 from gateway_shared.wire.identity import Identity
 from gateway_shared.wire.report import Report, Usage, is_usage_trailer, parse_usage_trailer
-from policy.limits.limiter import Limiter
+from policy.ledger import Ledger
+from policy.limits.limiter import Settlement
 from policy.metrics import PolicyMetrics
-
-log = logging.getLogger("policy.accounting")
-_settle_failures = ThrottledLog(log)
 
 
 @dataclass
 class Ticket:
-    limiter: Limiter
+    ledger: Ledger
     identity: Identity
     model: str  # the alias asked for: usage is counted under it
     reserved: int  # recorded in Redis at admission; 0 when admission skipped Redis
@@ -84,26 +80,23 @@ class Ticket:
         await self._record("", Usage(0, 0), 0)
 
     async def _record(self, model: str, usage: Usage, cost: int | None) -> None:
-        try:
-            totals = await self.limiter.settle(
-                key_id=self.identity.key_id,
-                request_id=self.identity.request_id,
-                model=model,
-                reserved=self.reserved,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                admitted_at=self.admitted_at,
-                cached_tokens=usage.cached_tokens,
-                reasoning_tokens=usage.reasoning_tokens,
-                group=self.identity.plan.budget_group,
-                reserved_cost=self.reserved_cost,
-                cost=cost,
-            )
-        except RedisError as exc:
-            _settle_failures.warning(
-                "could not settle usage: Redis unavailable (%s)", type(exc).__name__
-            )
-            return
+        settlement = Settlement(
+            key_id=self.identity.key_id,
+            request_id=self.identity.request_id,
+            model=model,
+            reserved=self.reserved,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            admitted_at=self.admitted_at,
+            cached_tokens=usage.cached_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            group=self.identity.plan.budget_group,
+            reserved_cost=self.reserved_cost,
+            cost=cost,
+        )
+        await self.ledger.settle(settlement, self._quota_used)
+
+    def _quota_used(self, totals: tuple[int, int]) -> None:
         if self.metrics is not None:
             self.metrics.quota(self.identity.key_name, self.identity.plan, *totals)
 

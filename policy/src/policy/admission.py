@@ -25,6 +25,7 @@ from gateway_shared.prices import Prices
 from gateway_shared.wire.admission import Admitted
 from gateway_shared.wire.identity import Api, Identity, RequestSummary
 from policy.accounting import Ticket
+from policy.ledger import Ledger
 from policy.limits.limiter import UNLIMITED, Decision, Limiter
 from policy.metrics import LIMITER_UNAVAILABLE, PolicyMetrics
 from policy.prices import PriceBook
@@ -41,11 +42,18 @@ class Admission:
         limiter: Limiter,
         settings: PolicySettings,
         metrics: PolicyMetrics | None = None,
+        ledger: Ledger | None = None,
         prices: PriceBook | None = None,
     ) -> None:
         self._limiter = limiter
         self._settings = settings
         self._metrics = metrics
+        self.ledger = ledger or Ledger(
+            limiter,
+            capacity=settings.settle_queue_size,
+            keep_seconds=settings.settle_keep_seconds,
+            metrics=metrics,
+        )
         self._prices = prices
         self._fail_open_log = ThrottledLog(log)
         self.unmetered = 0  # requests admitted without Redis (fail-open mode)
@@ -96,7 +104,7 @@ class Admission:
                 plan, decision, estimate, worst_cost, anthropic=summary.api is Api.MESSAGES
             )
         ticket = Ticket(
-            self._limiter,
+            self.ledger,
             identity,
             summary.model,
             decision.reserved,

@@ -1,6 +1,7 @@
 """Policy: admits or rejects each edge-vouched request for its key, then hands it to router.
 
-Every admitted request is settled exactly once (see ``accounting``), streams included.
+Every admitted request is settled exactly once (see ``accounting``), streams included;
+a settlement Redis could not take is replayed when it answers again (``ledger``).
 """
 
 from __future__ import annotations
@@ -13,19 +14,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway_shared.hop import HopClient
 from gateway_shared.observability import Observability
 from gateway_shared.observability.logs import ThrottledLog
 from gateway_shared.observability.redis_calls import RedisCalls, server_address
-from gateway_shared.redis_client import connect, redis_ready
+from gateway_shared.redis_client import RedisClient, connect, discover, redis_ready
 from gateway_shared.tier.app import tier_app
 from gateway_shared.tier.health import add_health_routes
 from gateway_shared.tier.settings import load
 from policy.admission import Admission
 from policy.deps import PolicyServices
+from policy.ledger import marker_seconds
 from policy.limits.limiter import Limiter
 from policy.metrics import PolicyMetrics
 from policy.prices import PriceBook
@@ -37,7 +38,7 @@ _watch_failures = ThrottledLog(logging.getLogger("policy.prices"))
 
 
 async def _watch_redis(
-    redis: Redis, prices: PriceBook, metrics: PolicyMetrics, every: float
+    redis: RedisClient, prices: PriceBook, metrics: PolicyMetrics, every: float
 ) -> None:
     """Keep the prices fresh and the counters' start time exported (``policy.usage``)."""
     while True:
@@ -59,16 +60,24 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
         redis = connect(
             settings.redis_url.get_secret_value(), timeout_seconds=settings.redis_timeout_seconds
         )
+        await discover(redis)
         app.state.redis = redis
         redis_calls = RedisCalls(
             obs.registry, obs.tracing, ("admit", "settle"), server_address(redis)
         )
-        limiter = Limiter(redis, settings.rate_window_seconds, settings.lease_seconds, redis_calls)
+        limiter = Limiter(
+            redis,
+            settings.rate_window_seconds,
+            settings.lease_seconds,
+            redis_calls,
+            marker_seconds=marker_seconds(settings.settle_keep_seconds),
+        )
         app.state.signer = settings.identity_signer()
         router = HopClient(settings.router_url)
         prices = PriceBook(redis, settings.prices_refresh_seconds)
-        admission = Admission(limiter, settings, metrics, prices)
+        admission = Admission(limiter, settings, metrics, prices=prices)
         app.state.services = PolicyServices(admission, router, redis)
+        replay = asyncio.create_task(admission.ledger.replay())
         watcher = asyncio.create_task(
             _watch_redis(redis, prices, metrics, settings.prices_refresh_seconds)
         )
@@ -78,6 +87,8 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            replay.cancel()
+            await admission.ledger.close()
             await router.aclose()
             await redis.aclose()
             obs.shutdown()

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
-from redis.asyncio import Redis
 
 from gateway_shared.hop import HopClient
+from gateway_shared.redis_client import RedisClient
 from gateway_shared.vouched import Vouched, vouched
 from policy.admission import Admission
 
@@ -19,7 +19,7 @@ class PolicyServices:
 
     admission: Admission
     router: HopClient
-    redis: Redis
+    redis: RedisClient
 
 
 Vouch = Annotated[Vouched[PolicyServices], Depends(vouched)]

@@ -17,6 +17,8 @@ from policy.limits.limiter import Reason
 
 # Refused without a decision: Redis down and the failure mode is "closed".
 LIMITER_UNAVAILABLE = "limiter_unavailable"
+# Why a settlement was not kept for replay (policy.ledger).
+SETTLEMENT_LOST_REASONS = ("queue_full", "expired", "shutdown")
 
 REJECTIONS = "gateway_ratelimit_rejections"
 TOKENS = "gateway_tokens"
@@ -76,6 +78,26 @@ class PolicyMetrics:
             "counters restarted from zero.",
             registry=registry,
         )
+        self.settlements_kept = Gauge(
+            "gateway_policy_settlements_kept",
+            "Settlements that failed for want of Redis, kept in this process for replay.",
+            registry=registry,
+        )
+        self.settlements_replayed = Counter(
+            "gateway_policy_settlements_replayed",
+            "Kept settlements applied once Redis answered again.",
+            registry=registry,
+        )
+        self.settlements_replayed.inc(0)
+        self.settlements_lost = Counter(
+            "gateway_policy_settlements_lost",
+            "Settlements that could not be kept for replay, by reason (queue_full, expired, "
+            "shutdown): their usage is missing from the key's totals.",
+            ("reason",),
+            registry=registry,
+        )
+        for reason in SETTLEMENT_LOST_REASONS:
+            self.settlements_lost.labels(reason)
         self._tokens: dict[tuple[str, str, str], Counter] = {}
 
     def rejected(self, reason: Reason | str, key_name: str) -> None:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import time
 
-from redis.asyncio import Redis
-
 from gateway_shared.prices import PRICES_KEY, Prices
+from gateway_shared.redis_client import RedisClient
 
 
 class PriceBook:
-    def __init__(self, redis: Redis, refresh_seconds: float) -> None:
+    def __init__(self, redis: RedisClient, refresh_seconds: float) -> None:
         self._redis = redis
         self._refresh = refresh_seconds
         self._prices: dict[str, Prices] = {}

@@ -30,6 +30,10 @@ class PolicySettings(TierSettings):
     rate_window_seconds: float = Field(default=60.0, gt=0)
     # Longest a concurrency slot is held if its policy replica dies mid-request.
     lease_seconds: float = Field(default=900.0, gt=0)
+    # Settlements that failed for want of Redis, kept for replay: at most this many per
+    # process, each for at most this long (its idempotency marker outlives it).
+    settle_queue_size: int = Field(default=10_000, ge=0)
+    settle_keep_seconds: float = Field(default=600.0, gt=0)
     # Completion tokens reserved when a request sets no max_tokens and its plan no cap.
     default_completion_tokens: int = Field(default=1024, ge=0)
     # Seconds between reads of the prices the router publishes (policy.prices).

@@ -22,6 +22,8 @@ since its requests also charge the group's counters:
 - ``gw:state:since``  when these counters started (unix seconds): written once by
   whichever policy replica finds it missing, so a Redis that lost its data shows a new
   start (``counters_since``)
+- ``gw:{k}:settled:<request id>``  marker of a settled request (expires): a settlement
+  replayed after a Redis outage counts once.
 
 Days and months are UTC.
 """
@@ -32,9 +34,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from redis.asyncio import Redis
-
 from gateway_shared.prices import NANO_PER_USD
+from gateway_shared.redis_client import RedisClient
 
 DAY_TTL_SECONDS = 2 * 86400
 MONTH_TTL_SECONDS = 32 * 86400
@@ -80,6 +81,9 @@ class KeyLayout:
     def inflight_reserved(self) -> str:
         return self._k("inflight:n")
 
+    def settled(self, request_id: str) -> str:
+        return self._k(f"settled:{request_id}")
+
     # Not strftime: it showed in policy's profile under load (gateway bench --profile).
     def day(self, now: datetime) -> str:
         return self._k(f"usage:d:{now.year:04d}{now.month:02d}{now.day:02d}")
@@ -101,7 +105,7 @@ class KeyLayout:
 STATE_SINCE = "gw:state:since"
 
 
-async def counters_since(redis: Redis, now: float) -> float:
+async def counters_since(redis: RedisClient, now: float) -> float:
     """When the usage counters in this Redis started: ``now`` if nobody said before."""
     async with redis.pipeline(transaction=False) as pipe:
         pipe.set(STATE_SINCE, int(now), nx=True)
@@ -169,7 +173,7 @@ def _group_period(raw: dict[bytes, bytes]) -> dict[str, Any]:
 
 
 async def read_usage(
-    redis: Redis, key_id: str, group: str | None = None, now: datetime | None = None
+    redis: RedisClient, key_id: str, group: str | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
     """The key's usage for the current UTC day and month, and its budget group's."""
     now = now or utcnow()

@@ -4,8 +4,9 @@ Policy prices requests and holds budgets but never reads the catalog: the router
 one hash (``gateway_shared.prices.PRICES_KEY``: alias -> the highest rate of each token
 type over the alias's deployments) whenever a catalog is loaded, and again every
 ``ROUTER_PRICES_PUBLISH_SECONDS``, so a Redis that lost its data has them back within
-that time. The hash is replaced in one transaction: a reader never sees half of two
-catalogs. An alias whose rates are all unknown is published as ``{}``.
+that time. The hash is replaced by one script (one key: it runs on a Redis Cluster too),
+so a reader never sees half of two catalogs. An alias whose rates are all unknown is
+published as ``{}``.
 """
 
 from __future__ import annotations
@@ -15,14 +16,20 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway_shared.observability.logs import ThrottledLog
 from gateway_shared.prices import PRICES_KEY
+from gateway_shared.redis_client import RedisClient
 from router.catalog import Catalog
 
 log = logging.getLogger("router.prices")
+
+# KEYS: 1 the prices hash. ARGV: alias, prices, alias, prices...
+_REPLACE = """
+redis.call('DEL', KEYS[1])
+for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+"""
 
 
 def alias_prices(catalog: Catalog) -> dict[str, str]:
@@ -31,9 +38,9 @@ def alias_prices(catalog: Catalog) -> dict[str, str]:
 
 class PricePublisher:
     def __init__(
-        self, redis: Redis, catalog: Callable[[], Catalog], interval_seconds: float
+        self, redis: RedisClient, catalog: Callable[[], Catalog], interval_seconds: float
     ) -> None:
-        self._redis = redis
+        self._replace = redis.register_script(_REPLACE)
         self._catalog = catalog
         self._interval = interval_seconds
         self._wake = asyncio.Event()
@@ -42,10 +49,8 @@ class PricePublisher:
 
     async def publish(self) -> bool:
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.delete(PRICES_KEY)
-                pipe.hset(PRICES_KEY, mapping=alias_prices(self._catalog()))  # type: ignore[arg-type]
-                await pipe.execute()
+            args = [part for pair in alias_prices(self._catalog()).items() for part in pair]
+            await self._replace(keys=[PRICES_KEY], args=args)
         except RedisError as exc:
             self._failures.warning(
                 "could not publish prices: Redis unavailable (%s)", type(exc).__name__

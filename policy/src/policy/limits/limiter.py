@@ -4,6 +4,8 @@ One request costs two round trips: ``admit`` before the call (skipped when the p
 no limit at all) and ``settle`` after it, whatever the outcome. USD budgets ride in the
 same two scripts as the token limits: they add no round trip. Scripts are registered
 once; redis-py calls them by SHA and re-loads them after a Redis restart (NOSCRIPT).
+Settling is idempotent by request id (a marker kept ``marker_seconds``), so a settlement
+whose answer was lost can be applied again (``policy.ledger``).
 """
 
 from __future__ import annotations
@@ -13,11 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from redis.asyncio import Redis
-
 from gateway_shared.observability.redis_calls import RedisCalls
 from gateway_shared.plans import Plan
 from gateway_shared.prices import NANO_PER_USD
+from gateway_shared.redis_client import RedisClient
 from policy.limits.scripts import ADMIT, SETTLE
 from policy.usage import DAY_TTL_SECONDS, MONTH_TTL_SECONDS, KeyLayout, utcnow
 
@@ -66,6 +67,27 @@ def nusd(usd: float | None) -> int:
     return round(usd * NANO_PER_USD) if usd else 0
 
 
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What one finished request is charged: its real usage, against the day and month
+    its reservation was made in."""
+
+    key_id: str
+    request_id: str
+    model: str  # '' for a failed request: its reservation released, no usage
+    reserved: int
+    prompt_tokens: int
+    completion_tokens: int
+    admitted_at: datetime
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    # The key's budget group, the cost reserved at admission and the real cost (nano-USD;
+    # None: unknown).
+    group: str | None = None
+    reserved_cost: int = 0
+    cost: int | None = None
+
+
 def _accounting_keys(layout: KeyLayout, now: datetime) -> list[str]:
     """SETTLE's KEYS, in order; ADMIT's are the rpm log and then these (see scripts)."""
     return [
@@ -85,13 +107,15 @@ def _accounting_keys(layout: KeyLayout, now: datetime) -> list[str]:
 class Limiter:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         window_seconds: float,
         lease_seconds: float,
         redis_calls: RedisCalls | None = None,
+        marker_seconds: float = 3600,
     ) -> None:
         self._window_ms = int(window_seconds * 1000)
         self._lease_ms = int(lease_seconds * 1000)
+        self._marker_seconds = max(1, int(marker_seconds))
         self._admit = redis.register_script(ADMIT)
         self._settle = redis.register_script(SETTLE)
         self._calls = redis_calls
@@ -144,43 +168,28 @@ class Limiter:
             reserved_cost=cost if admitted else 0,
         )
 
-    async def settle(
-        self,
-        *,
-        key_id: str,
-        request_id: str,
-        model: str,
-        reserved: int,
-        prompt_tokens: int,
-        completion_tokens: int,
-        admitted_at: datetime,
-        cached_tokens: int = 0,
-        reasoning_tokens: int = 0,
-        group: str | None = None,
-        reserved_cost: int = 0,
-        cost: int | None = None,
-    ) -> tuple[int, int]:
-        """Charge real usage and its ``cost`` (nano-USD; None: unknown) to the day and
-        month the reservation was made in; returns the day's and the month's
-        charged-plus-reserved token totals."""
-        layout = KeyLayout(key_id, group)
-        now = admitted_at
+    async def settle(self, settlement: Settlement) -> tuple[int, int]:
+        """Charge a settlement once, however often it is applied; returns the day's and
+        the month's charged-plus-reserved totals."""
+        s = settlement
+        layout = KeyLayout(s.key_id, s.group)
         with self._observe("settle"):
             totals = await self._settle(
-                keys=_accounting_keys(layout, now),
+                keys=[*_accounting_keys(layout, s.admitted_at), layout.settled(s.request_id)],
                 args=[
-                    request_id,
-                    reserved,
-                    prompt_tokens,
-                    completion_tokens,
-                    model,
+                    s.request_id,
+                    s.reserved,
+                    s.prompt_tokens,
+                    s.completion_tokens,
+                    s.model,
                     DAY_TTL_SECONDS,
                     MONTH_TTL_SECONDS,
-                    cached_tokens,
-                    reasoning_tokens,
-                    reserved_cost,
-                    -1 if cost is None else cost,
-                    1 if group else 0,
+                    s.cached_tokens,
+                    s.reasoning_tokens,
+                    self._marker_seconds,
+                    s.reserved_cost,
+                    -1 if s.cost is None else s.cost,
+                    1 if s.group else 0,
                 ],
             )
         return int(totals[0]), int(totals[1])

@@ -1,7 +1,8 @@
 """The two Lua scripts that are policy's whole conversation with Redis.
 
 ``ADMIT`` decides a request against every limit of its key in one atomic round trip and
-consumes nothing unless all pass. ``SETTLE`` charges what a finished request really used,
+consumes nothing unless all pass. Both are idempotent by request id, so a call re-run
+after its answer was lost counts once. ``SETTLE`` charges what a finished request really used,
 returns the rest of its reservation and frees its concurrency slot.
 
 Every admitted request holds a lease in the in-flight set until it is settled. A lease
@@ -37,6 +38,10 @@ local lease = tonumber(ARGV[9])
 local cost = tonumber(ARGV[16])
 local grouped = ARGV[17] == '1'
 local since = now - window
+
+-- Admitted already: a call re-run after its answer was lost (a timeout, a failover)
+-- consumes nothing twice.
+if redis.call('ZSCORE', KEYS[5], rid) then return {1, '', 0, -1, 0, -1, 0, -1} end
 
 local dead = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 100)
 for i = 1, #dead do
@@ -177,20 +182,28 @@ return {1, '', 0, req_left, req_reset, tok_left, tok_reset, budget_left}
 
 # KEYS: 1 tpm log, 2 tpm amounts, 3 tpm sum, 4 inflight, 5 day usage, 6 month usage,
 #       7 inflight reservations, 8 inflight cost reservations, 9 group day usage,
-#       10 group month usage (the key's own 5 and 6 when ungrouped)
+#       10 group month usage (the key's own 5 and 6 when ungrouped), 11 the request's
+#       settled marker
 # Returns {day tokens, month tokens}: the periods' charged-plus-reserved totals after it.
 # ARGV: 1 request id, 2 tokens reserved at admission, 3 prompt tokens,
 #       4 completion tokens, 5 model, 6 day ttl s, 7 month ttl s, 8 cached prompt tokens,
-#       9 reasoning tokens (both already counted in 3 and 4), 10 cost reserved at
-#       admission, 11 cost (-1: unknown; both nano-USD), 12 grouped (1 or 0)
+#       9 reasoning tokens (both already counted in 3 and 4), 10 marker ttl s, 11 cost
+#       reserved at admission, 12 cost (-1: unknown; both nano-USD), 13 grouped (1 or 0)
+# The marker makes a settlement applied twice (a replay of one whose answer was lost)
+# count once. It is written by the same script as the charge, so it replicates with it:
+# a replica promoted without the marker is also without the charge.
 SETTLE = """
+if not redis.call('SET', KEYS[11], '1', 'NX', 'EX', tonumber(ARGV[10])) then
+  return {tonumber(redis.call('HGET', KEYS[5], 'tokens') or '0'),
+          tonumber(redis.call('HGET', KEYS[6], 'tokens') or '0')}
+end
 local rid = ARGV[1]
 local reserved = tonumber(ARGV[2])
 local prompt, completion = tonumber(ARGV[3]), tonumber(ARGV[4])
 local actual = prompt + completion
 local model = ARGV[5]
 local cached, reasoning = tonumber(ARGV[8]), tonumber(ARGV[9])
-local reserved_cost, cost = tonumber(ARGV[10]), tonumber(ARGV[11])
+local reserved_cost, cost = tonumber(ARGV[11]), tonumber(ARGV[12])
 local charged = math.max(cost, 0)
 -- A lease reaped before this settlement has already given the reservation back.
 if (reserved > 0 or reserved_cost > 0) and redis.call('ZREM', KEYS[4], rid) == 0 then
@@ -222,7 +235,7 @@ for i = 5, 6 do
 end
 -- Cost: the key's periods per model, and the group's periods as a whole.
 local cost_keys = {KEYS[5], KEYS[6]}
-if ARGV[12] == '1' then cost_keys = {KEYS[5], KEYS[6], KEYS[9], KEYS[10]} end
+if ARGV[13] == '1' then cost_keys = {KEYS[5], KEYS[6], KEYS[9], KEYS[10]} end
 for i = 1, #cost_keys do
   local key = cost_keys[i]
   if charged ~= reserved_cost then redis.call('HINCRBY', key, 'cost', charged - reserved_cost) end

@@ -14,7 +14,7 @@ from types import TracebackType
 
 from opentelemetry.trace import Span, SpanKind, StatusCode
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -116,8 +116,11 @@ class RedisCall:
             span.end()
 
 
-def server_address(redis: Redis) -> tuple[str, int] | None:
-    """Where a client connects (for span attributes), if it is a TCP connection."""
+def server_address(redis: Redis | RedisCluster) -> tuple[str, int] | None:
+    """Where a client connects (for span attributes), if it is one TCP server (a
+    cluster's calls go to the node owning each key's slot: no single address)."""
+    if isinstance(redis, RedisCluster):
+        return None
     kwargs = redis.connection_pool.connection_kwargs
     host, port = kwargs.get("host"), kwargs.get("port")
     return (str(host), int(port)) if host and port else None

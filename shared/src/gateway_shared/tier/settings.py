@@ -7,7 +7,8 @@ environment that Doppler fills (``doppler run -- ...``).
 
 from __future__ import annotations
 
-from typing import get_args
+from types import UnionType
+from typing import Union, get_args, get_origin
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
@@ -62,8 +63,10 @@ def env_name(settings_cls: type[BaseSettings], field: str) -> str:
 
 
 def _is_text(settings_cls: type[BaseSettings], field: str) -> bool:
+    """A string or secret, optional or not (not a list of strings)."""
     annotation = settings_cls.model_fields[field].annotation
-    return any(t in (str, SecretStr) for t in (annotation, *get_args(annotation)))
+    choices = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
+    return any(t in (str, SecretStr) for t in (annotation, *choices))
 
 
 def _what_is_wrong(error: ErrorDetails, text: bool) -> str:

@@ -41,7 +41,10 @@ def announce_ready(service: str, host: str, port: int, summary: str | None) -> N
 
 class ReadableLifespan(LifespanOn):
     """uvicorn's lifespan, except that a start stopped by a :class:`ConfigurationError`
-    logs that error's message alone (Starlette hands uvicorn the whole traceback)."""
+    logs that error's message alone (Starlette hands uvicorn the whole traceback), as the
+    process's last line: what a reader of the log's end (``gateway dev``) sees."""
+
+    mistake: str | None = None
 
     async def send(self, message: Any) -> None:
         if message["type"] == "lifespan.startup.failed":
@@ -49,5 +52,11 @@ class ReadableLifespan(LifespanOn):
             # stopped the start is the one being handled here.
             stopped_by = sys.exc_info()[1]
             if isinstance(stopped_by, ConfigurationError):
-                message = {**message, "message": str(stopped_by)}
+                self.mistake = str(stopped_by)
+                message = {"type": message["type"]}  # no text: the mistake is told below
         await super().send(message)
+
+    async def startup(self) -> None:
+        await super().startup()
+        if self.mistake is not None:
+            self.logger.error(self.mistake)
