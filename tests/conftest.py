@@ -13,6 +13,7 @@ import openai
 import pytest
 
 from gateway_cli.stack import Stack
+from tests.support.routing import MODEL_B, MODEL_C, RoutingStack, catalog_text
 
 
 @pytest.fixture(scope="session")
@@ -66,3 +67,33 @@ def simulator(stack: Stack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.services["simulator"].url, timeout=5) as admin:
         yield admin
         admin.post("/admin/reset").raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def routing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoutingStack]:
+    """Three simulators behind one gateway, a catalog alias per scenario
+    (tests/support/routing.py); shared by the routing and runbook tests."""
+    workdir = tmp_path_factory.mktemp("routing")
+    catalog = workdir / "catalog.yaml"
+    stack = Stack(
+        workdir,
+        catalog_path=catalog,
+        extra_simulators={
+            "sim-b": {"SIM_MODELS": f"{MODEL_B},sim-embed"},
+            "sim-c": {"SIM_MODELS": MODEL_C},
+        },
+        extra_env={"ROUTER_CATALOG_POLL_SECONDS": "0.1", "ROUTER_LOG_LEVEL": "info"},
+    )
+    urls = [stack.services[s].url + "/v1" for s in ("simulator", "sim-b", "sim-c")]
+    catalog.write_text(catalog_text(*urls))
+    try:
+        stack.start()
+        key = create_key(stack, "routing")
+        with (
+            httpx.Client(base_url=stack.services["simulator"].url, timeout=5) as a,
+            httpx.Client(base_url=stack.services["sim-b"].url, timeout=5) as b,
+        ):
+            client = openai.OpenAI(base_url=stack.base_url, api_key=key, max_retries=0, timeout=30)
+            yield RoutingStack(stack, client, key, a, b, catalog)
+    finally:
+        stack.stop()

@@ -1,6 +1,7 @@
 """The CLI coding agents platform teams put behind the gateway, from the npm registry at
 the pinned versions (tests/clients/package-lock.json): Codex CLI over the Responses API
-and Claude Code over the Messages API, each printing the simulator's answer."""
+and Claude Code over the Messages API, each printing the simulator's answer, on the
+translated alias (``sim-chat``) and on the native one (``sim-native``)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tests.support.clients import client_bin
 
 # The simulator's answer when the request sets no lower cap (its SIM_OUTPUT_TOKENS).
 ANSWER = completion_text(16).strip()
-MODEL = "sim-chat"
+MODELS = pytest.mark.parametrize("model", ["sim-chat", "sim-native"])
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +39,15 @@ def _run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
     )
 
 
+@MODELS
 def test_codex_cli_answers_through_the_responses_api(
-    stack: Stack, agent_key: str, tmp_path: Path
+    stack: Stack, agent_key: str, tmp_path: Path, model: str
 ) -> None:
     codex = client_bin("codex")
     home = tmp_path / "codex-home"
     home.mkdir()
     (home / "config.toml").write_text(
-        f'model_provider = "gateway"\nmodel = "{MODEL}"\n\n'
+        f'model_provider = "gateway"\nmodel = "{model}"\n\n'
         "[model_providers.gateway]\n"
         'name = "LLM gateway"\n'
         f'base_url = "{stack.base_url}"\n'
@@ -63,8 +65,9 @@ def test_codex_cli_answers_through_the_responses_api(
     assert done.stdout.strip() == ANSWER
 
 
+@MODELS
 def test_claude_code_answers_through_the_messages_api(
-    stack: Stack, agent_key: str, tmp_path: Path
+    stack: Stack, agent_key: str, tmp_path: Path, model: str
 ) -> None:
     claude = client_bin("claude")
     pinned = (
@@ -75,7 +78,7 @@ def test_claude_code_answers_through_the_messages_api(
         "ANTHROPIC_SMALL_FAST_MODEL",
         "CLAUDE_CODE_SUBAGENT_MODEL",
     )
-    models = dict.fromkeys(pinned, MODEL)
+    models = dict.fromkeys(pinned, model)
     done = _run(
         [str(claude), "-p", "say hi"],
         {

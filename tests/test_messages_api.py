@@ -25,10 +25,9 @@ def claude(stack: Stack, api_key: str) -> anthropic.Anthropic:
                                max_retries=0)  # fmt: skip
 
 
-def test_a_whole_answer(claude: anthropic.Anthropic) -> None:
-    message = claude.messages.create(
-        model="sim-chat", max_tokens=20, system="Be brief.", messages=HELLO
-    )
+@pytest.mark.parametrize("alias", ["sim-chat", "sim-native"])
+def test_a_whole_answer(claude: anthropic.Anthropic, alias: str) -> None:
+    message = claude.messages.create(model=alias, max_tokens=20, system="Be brief.", messages=HELLO)
     assert message.type == "message"
     assert message.role == "assistant"
     assert message.content[0].type == "text"
@@ -40,8 +39,9 @@ def test_a_whole_answer(claude: anthropic.Anthropic) -> None:
     assert message._request_id.startswith("req_")
 
 
-def test_a_stream_in_anthropics_event_order(claude: anthropic.Anthropic) -> None:
-    with claude.messages.stream(model="sim-chat", max_tokens=30, messages=HELLO) as stream:
+@pytest.mark.parametrize("alias", ["sim-chat", "sim-native"])
+def test_a_stream_in_anthropics_event_order(claude: anthropic.Anthropic, alias: str) -> None:
+    with claude.messages.stream(model=alias, max_tokens=30, messages=HELLO) as stream:
         kinds = [event.type for event in stream]
         final = stream.get_final_message()
     raw = [k for k in kinds if k not in ("text", "ping")]  # the SDK's own helper events

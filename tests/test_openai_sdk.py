@@ -74,7 +74,7 @@ def test_embeddings(client: openai.OpenAI) -> None:
 
 def test_models_list_and_retrieve(client: openai.OpenAI) -> None:
     ids = {m.id for m in client.models.list()}
-    assert ids == {"sim-chat", "sim-embed"}
+    assert ids == {"sim-chat", "sim-native", "sim-embed"}
     assert client.models.retrieve("sim-chat").id == "sim-chat"
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("no-such-model")

@@ -18,9 +18,10 @@ from tests.support.openapi import schema_errors, stream_event_component
 from tests.support.waiting import wait_until
 
 
-def test_a_whole_answer_is_a_valid_response(client: openai.OpenAI) -> None:
+@pytest.mark.parametrize("alias", ["sim-chat", "sim-native"])
+def test_a_whole_answer_is_a_valid_response(client: openai.OpenAI, alias: str) -> None:
     response = client.responses.create(
-        model="sim-chat", input="Hello there", instructions="Be brief.", max_output_tokens=20
+        model=alias, input="Hello there", instructions="Be brief.", max_output_tokens=20
     )
     assert schema_errors("Response", response.model_dump(mode="json", exclude_unset=True)) == []
     assert response.status == "completed"
@@ -44,10 +45,11 @@ def _events(stack: Stack, api_key: str, body: dict[str, Any]) -> list[dict[str, 
     ]
 
 
+@pytest.mark.parametrize("alias", ["sim-chat", "sim-native"])
 def test_a_stream_is_the_exact_event_sequence(
-    client: openai.OpenAI, stack: Stack, api_key: str
+    client: openai.OpenAI, stack: Stack, api_key: str, alias: str
 ) -> None:
-    events = _events(stack, api_key, {"model": "sim-chat", "input": "Count"})
+    events = _events(stack, api_key, {"model": alias, "input": "Count"})
     for event in events:
         assert schema_errors(stream_event_component(event["type"]), event) == [], event["type"]
     kinds = [e["type"] for e in events]
@@ -67,7 +69,7 @@ def test_a_stream_is_the_exact_event_sequence(
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     assert events[-1]["response"]["output"] == [events[-2]["item"]]
     # And the SDK's stream helper reads it to the same text.
-    with client.responses.stream(model="sim-chat", input="Count") as stream:
+    with client.responses.stream(model=alias, input="Count") as stream:
         deltas = "".join(e.delta for e in stream if e.type == "response.output_text.delta")
         assert stream.get_final_response().output_text == deltas != ""
 

@@ -20,8 +20,6 @@ import openai
 import orjson
 import pytest
 
-from gateway_cli.stack import Stack
-from tests.conftest import create_key
 from tests.support.routing import (
     CONSECUTIVE_FAILURES,
     COOLDOWN_SECONDS,
@@ -36,34 +34,6 @@ from tests.support.routing import (
     sim_stats,
 )
 from tests.support.waiting import wait_until
-
-
-@pytest.fixture(scope="module")
-def routing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoutingStack]:
-    workdir = tmp_path_factory.mktemp("routing")
-    catalog = workdir / "catalog.yaml"
-    stack = Stack(
-        workdir,
-        catalog_path=catalog,
-        extra_simulators={
-            "sim-b": {"SIM_MODELS": f"{MODEL_B},sim-embed"},
-            "sim-c": {"SIM_MODELS": MODEL_C},
-        },
-        extra_env={"ROUTER_CATALOG_POLL_SECONDS": "0.1", "ROUTER_LOG_LEVEL": "info"},
-    )
-    urls = [stack.services[s].url + "/v1" for s in ("simulator", "sim-b", "sim-c")]
-    catalog.write_text(catalog_text(*urls))
-    try:
-        stack.start()
-        key = create_key(stack, "routing")
-        with (
-            httpx.Client(base_url=stack.services["simulator"].url, timeout=5) as a,
-            httpx.Client(base_url=stack.services["sim-b"].url, timeout=5) as b,
-        ):
-            client = openai.OpenAI(base_url=stack.base_url, api_key=key, max_retries=0, timeout=30)
-            yield RoutingStack(stack, client, key, a, b, catalog)
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(autouse=True)

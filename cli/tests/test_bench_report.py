@@ -92,6 +92,19 @@ def test_targets_judged_from_the_runs() -> None:
     assert verdicts["full path vs three-bare-hops floor"] is False  # 400/200 = 2x
 
 
+def test_the_cache_hit_is_judged_against_the_uncached_gateway() -> None:
+    name = "response cache hit (non-streaming)"
+    results = _results(300)
+    assert {v.name: v.met for v in judge(results)}[name] is None  # no cached runs
+    results.runs += [
+        _run("cached", "chat", 1, _k6(400, 1.5, 4.0)),
+        _run("cached", "chat", 50, _k6(700, 60.0, 120.0)),
+    ]
+    assert {v.name: v.met for v in judge(results)}[name] is True
+    results.runs[-1] = _run("cached", "chat", 50, _k6(250, 60.0, 120.0))
+    assert {v.name: v.met for v in judge(results)}[name] is False  # fewer req/s than 300
+
+
 def _soak(growth_per_sample: float) -> Soak:
     samples = [
         RssSample(t, {"edge": 80 + growth_per_sample * t, "policy": 80.0, "router": 70.0})

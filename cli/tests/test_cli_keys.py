@@ -155,6 +155,24 @@ def test_update_changes_only_the_limits_given(
     assert "is revoked" in one_error_line(err)
 
 
+def test_the_cache_options_set_and_clear_the_plans_cache(
+    registry_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = gateway(capsys, "keys", "create", "app", "--cache-ttl-s", "600")
+    assert code == 0, err
+    code, _, _ = gateway(capsys, "keys", "update", "app", "--cache-namespace", "team")
+    assert code == 0
+    cache = Registry.load(registry_file).find("app").plan.cache
+    assert cache is not None
+    assert (cache.ttl_s, cache.namespace, cache.tool_calls) == (600, "team", False)
+    code, _, err = gateway(capsys, "keys", "create", "other", "--cache-namespace", "team")
+    assert code == 1
+    assert one_error_line(err).startswith("error: --cache-ttl-s ")
+    code, _, _ = gateway(capsys, "keys", "update", "app", "--cache-ttl-s", "none")
+    assert code == 0
+    assert Registry.load(registry_file).find("app").plan.cache is None
+
+
 def test_a_missing_registry_file_is_refused_not_started_empty(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

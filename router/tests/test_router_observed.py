@@ -88,6 +88,9 @@ class Fake(Provider):
     async def list_models(self) -> list[str]:
         return ["m"]
 
+    async def count_tokens(self, body: dict[str, Any], headers: Headers = None) -> int | None:
+        return 11
+
     async def health(self) -> bool:
         return True
 
@@ -132,6 +135,12 @@ def test_the_wrapper_is_the_adapter_to_the_router() -> None:
         42.0,
     )
     assert wrapped.deployment is DEPLOYMENT
+
+
+async def test_the_wrapper_asks_the_adapter_to_count_tokens() -> None:
+    # Without it, count_tokens would always be the router's estimate (the base's None).
+    observer = ProviderObserver(ProviderMetrics(CollectorRegistry()), Tracing())
+    assert await observer.wrap(Fake(DEPLOYMENT, CLIENT)).count_tokens({}) == 11
 
 
 async def test_a_call_is_a_genai_span_with_usage_and_tells_the_log_context(

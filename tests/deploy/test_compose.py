@@ -45,6 +45,7 @@ COMPOSE_DIR = REPO / "compose"
 REDIS_CLUSTER = {*(f"redis-cluster-{n}" for n in range(1, 7)), "redis-cluster-create"}
 EXPECTED = {
     "redis",
+    "cache-redis",
     *REDIS_CLUSTER,
     "simulator",
     "vllm",

@@ -332,6 +332,7 @@ def test_network_policies_chain_the_tiers(objects: list[Obj], overlay: str) -> N
         "edge": {"ns:ingress-nginx", "ns:monitoring"},
         "policy": {"edge", "ns:monitoring"},
         "router": {"policy", "ns:monitoring"},
+        "cache-redis": {"edge", "policy"},
         provider: {"router"} | ({"ns:monitoring"} if provider == "vllm" else set()),
     } | (
         # The nodes also answer each other and the Job that creates the cluster.

@@ -4,7 +4,7 @@ receiver, scraped by a real Prometheus, with one mix of traffic driven through i
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -91,11 +91,15 @@ def prometheus(
 HEALTHY_SLO = ("gateway:slo_errors:ratio_rate5m", "gateway:slo_errors:ratio_rate1h / 0.005")
 
 
-def _slo_of_a_healthy_gateway(prometheus: Prometheus, traffic: Traffic) -> None:
-    """Waits (bounded) until the SLO has a value before any 5xx was served: an SLO that
-    stays empty until the first failure never gets one, and fails the traffic here."""
+def _slo_of_a_healthy_gateway(
+    prometheus: Prometheus, succeed: Callable[[], None]
+) -> dict[str, float]:
+    """The SLO before any 5xx was served, once Prometheus has one: an SLO that stays
+    empty until the first failure never gets one, and fails the traffic here. Requests
+    keep succeeding meanwhile, so that the request counters grow between scrapes."""
 
     def values() -> dict[str, float]:
+        succeed()
         found = {}
         for expr in HEALTHY_SLO:
             result = prometheus.query(expr)
@@ -104,7 +108,7 @@ def _slo_of_a_healthy_gateway(prometheus: Prometheus, traffic: Traffic) -> None:
                 found[expr] = value
         return found if len(found) == len(HEALTHY_SLO) else {}
 
-    traffic.healthy_slo = wait_until(values, timeout=30, what="the SLO of a healthy gateway")
+    return wait_until(values, timeout=60, interval=0.5, what="the SLO of a healthy gateway")
 
 
 @pytest.fixture(scope="session")
@@ -113,5 +117,5 @@ def traffic(observed: ObservedStack, prometheus: Prometheus) -> Traffic:
     return drive(
         observed.stack,
         observed.keys,
-        before_failures=lambda t: _slo_of_a_healthy_gateway(prometheus, t),
+        before_failures=lambda succeed: _slo_of_a_healthy_gateway(prometheus, succeed),
     )

@@ -14,6 +14,7 @@ PROVISIONING = DASHBOARDS / "provisioning"
 SOURCES = [
     *Path(__file__).resolve().parents[2].glob("shared/src/gateway_shared/observability/*.py"),
     *Path(__file__).resolve().parents[2].glob("*/src/*/metrics.py"),
+    *Path(__file__).resolve().parents[2].glob("*/src/*/*/metrics.py"),
     *Path(__file__).resolve().parents[2].glob("router/src/router/observability/*.py"),
 ]
 NAME = re.compile(r"\b((?:gateway|gen_ai|process|python)_[a-z0-9_]+|gateway:[a-z0-9_:]+)\b")

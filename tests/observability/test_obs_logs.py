@@ -89,6 +89,8 @@ def test_one_json_line_per_request_with_its_fields(
     (failed,) = [line for line in _access(observed, "router") if line["status"] == 502]
     assert failed["attempts"] == 3
     assert failed["error_code"] == "provider_unavailable"
+    # How its last attempt ended, in the words of its metric's outcome and its span's error.type.
+    assert failed["outcome"] == "unavailable"
 
     rejected = [line for line in edge if line["status"] == 429]
     assert {line["error_code"] for line in rejected} == {

@@ -35,9 +35,12 @@ def _bearer(key: str) -> dict[str, str]:
 
 
 def drive(
-    stack: Stack, keys: dict[str, str], before_failures: Callable[[Traffic], None] | None = None
+    stack: Stack,
+    keys: dict[str, str],
+    before_failures: Callable[[Callable[[], None]], dict[str, float]] | None = None,
 ) -> Traffic:
-    """``before_failures`` runs once every client error was sent and no 5xx yet."""
+    """``before_failures`` runs once every client error was sent and no 5xx yet, with a
+    function that sends one more successful request; it returns the SLO it saw."""
     traffic = Traffic()
     admin = httpx.Client(base_url=stack.services["simulator"].url, timeout=10)
     client = httpx.Client(base_url=stack.base_url, timeout=30)
@@ -97,7 +100,11 @@ def drive(
         )
 
         if before_failures is not None:
-            before_failures(traffic)
+
+            def succeed() -> None:
+                assert send("POST", "/chat/completions", plain, json=CHAT).status_code == 200
+
+            traffic.healthy_slo = before_failures(succeed)
 
         # Provider failures: every attempt fails, the router retries, then answers 502.
         admin.put("/admin/config", json={"error_rate": 1.0, "error_status": 503}).raise_for_status()

@@ -16,11 +16,25 @@ SPEC = Path(__file__).resolve().parents[2] / "schemas" / "openai" / "openapi.yam
 _ROOT = "urn:openai-openapi"
 
 
+def _nullable(node: Any) -> Any:
+    """OpenAPI 3.0's ``nullable: true``, which the description still uses beside 3.1's
+    JSON Schema (``finish_reason`` of a stream chunk, say), as JSON Schema: null allowed."""
+    if isinstance(node, list):
+        return [_nullable(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _nullable(value) for key, value in node.items()}
+    if out.pop("nullable", False) is True:
+        return {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
 @cache
 def _spec() -> dict[str, Any]:
     with SPEC.open("rb") as f:
         spec: dict[str, Any] = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    return spec
+    nullable: dict[str, Any] = _nullable(spec)
+    return nullable
 
 
 @cache

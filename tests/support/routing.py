@@ -79,6 +79,14 @@ def catalog_text(a: str, b: str, c: str, *, reload_chat: str | None = None) -> s
             f", timeouts: {{first_token: {HUNG_FIRST_TOKEN_SECONDS}, total: 30}}",
         )
         + _deployment("hung-c", c, MODEL_C)
+        # The runbook tests' (tests/observability/test_obs_runbooks.py): c is theirs to break.
+        + "  - alias: rb-chat\n    strategy: round_robin\n    deployments:\n"
+        + _deployment("rb-a", a, MODEL_A, fast_health)
+        + _deployment("rb-c", c, MODEL_C, fast_health)
+        + "  - alias: solo-chat\n    deployments:\n"
+        + _deployment("solo-c", c, MODEL_C, fast_health)
+        + "  - alias: slow-chat\n    deployments:\n"
+        + _deployment("slow-c", c, MODEL_C, ttft)
     )
 
 

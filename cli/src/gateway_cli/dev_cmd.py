@@ -41,6 +41,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="start a Redis Cluster (3 primaries, 1 replica each) instead of one server",
     )
+    dev.add_argument(
+        "--cache-redis-url",
+        default=os.environ.get("CACHE_REDIS_URL"),
+        help="the response cache's Redis (default: one of its own, allkeys-lru)",
+    )
 
 
 def _dev_key(stack: Stack) -> str:
@@ -127,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         stack = Stack(
             workdir,
             redis_url=args.redis_url,
+            cache_redis_url=args.cache_redis_url,
             ports=ports,
             stack_secrets=devdir.load_or_create_secrets(workdir),
             redis_cluster=args.redis_cluster,

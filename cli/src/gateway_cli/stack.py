@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from gateway_cli import redis_server
 from gateway_cli.ports import free_port
 from gateway_cli.redis_cluster import LocalCluster
 from gateway_cli.redis_server import RedisServer
@@ -45,7 +46,9 @@ class StackSecrets:
 
 
 def write_simulator_catalog(path: Path, simulator_port: int) -> None:
-    """A catalog serving the simulator's chat and embedding models."""
+    """A catalog serving the simulator's chat and embedding models. ``sim-native`` is the
+    chat model on a deployment that serves the Responses and Messages APIs itself (as
+    recent vLLM does); on ``sim-chat`` the router translates them to chat completions."""
     base = f"http://127.0.0.1:{simulator_port}/v1"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
@@ -53,6 +56,10 @@ def write_simulator_catalog(path: Path, simulator_port: int) -> None:
         "  - alias: sim-chat\n"
         "    deployments:\n"
         f"      - {{name: sim-chat-1, provider: vllm, base_url: '{base}', model: sim-model}}\n"
+        "  - alias: sim-native\n"
+        "    deployments:\n"
+        f"      - {{name: sim-native-1, provider: vllm, base_url: '{base}', model: sim-model,\n"
+        "          native_apis: [responses, messages]}\n"
         "  - alias: sim-embed\n"
         "    deployments:\n"
         f"      - {{name: sim-embed-1, provider: vllm, base_url: '{base}', model: sim-embed}}\n"
@@ -152,6 +159,7 @@ class Stack:
         *,
         catalog_path: Path | None = None,
         redis_url: str | None = None,
+        cache_redis_url: str | None = None,
         ports: Ports | None = None,
         stack_secrets: StackSecrets | None = None,
         extra_env: dict[str, str] | None = None,
@@ -181,6 +189,14 @@ class Stack:
             else None
         )
         self.redis_url = redis_url or (self.cluster or self.redis).url  # type: ignore[union-attr]
+        self.cache_redis: RedisServer | None = (
+            None
+            if cache_redis_url
+            else RedisServer(
+                workdir / "cache-redis", password=redis_password, role=redis_server.CACHE
+            )
+        )
+        self.cache_redis_url = cache_redis_url or self.cache_redis.url  # type: ignore[union-attr]
         base = {
             **{
                 k: v
@@ -189,6 +205,7 @@ class Stack:
             },
             "GATEWAY_INTERNAL_SECRET": self.secrets.internal_secret,
             "REDIS_URL": self.redis_url,
+            "CACHE_REDIS_URL": self.cache_redis_url,
             **(extra_env or {}),
         }
         p = self.ports
@@ -253,16 +270,12 @@ class Stack:
         also starts its (empty) key registry, which ``gateway keys`` then expects."""
         if not self.registry_path.exists():
             Registry().save(self.registry_path)
-        if self.redis:
-            try:
-                self.redis.start()
-            except RuntimeError as exc:
-                raise StackError(str(exc)) from None
-        if self.cluster:
-            try:
-                self.cluster.start()
-            except RuntimeError as exc:
-                raise StackError(str(exc)) from None
+        for server in (self.redis, self.cluster, self.cache_redis):
+            if server is not None:
+                try:
+                    server.start()
+                except RuntimeError as exc:
+                    raise StackError(str(exc)) from None
         for service in self.services.values():
             service.start()
         for service in self.services.values():
@@ -272,6 +285,8 @@ class Stack:
         """One line on the first process that has exited on its own, if any."""
         if self.redis and (code := self.redis.exit_code()) is not None:
             return f"Redis exited ({code})"
+        if self.cache_redis and (code := self.cache_redis.exit_code()) is not None:
+            return f"the cache Redis exited ({code})"
         reports = (service.exit_report() for service in self.services.values())
         return next((report for report in reports if report is not None), None)
 
@@ -282,3 +297,5 @@ class Stack:
             self.redis.stop()
         if self.cluster:
             self.cluster.stop()
+        if self.cache_redis:
+            self.cache_redis.stop()

@@ -50,7 +50,15 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
         )
         await discover(redis)
         inline = settings.key_registry.get_secret_value() if settings.key_registry else None
-        sync = RegistrySync(redis, inline, settings.key_registry_file)
+        cache_redis = (
+            connect(
+                settings.cache_redis_url.get_secret_value(),
+                timeout_seconds=settings.redis_timeout_seconds,
+            )
+            if settings.cache_redis_url
+            else None
+        )
+        sync = RegistrySync(redis, inline, settings.key_registry_file, cache_redis)
         redis_calls = RedisCalls(
             obs.registry, obs.tracing, ("key_lookup", "registry_check"), server_address(redis)
         )
@@ -81,6 +89,8 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
             checker.cancel()
             await policy.aclose()
             await redis.aclose()
+            if cache_redis is not None:
+                await cache_redis.aclose()
             obs.shutdown()
 
     app = tier_app("LLM gateway", lifespan, obs)

@@ -4,6 +4,8 @@ The registry is the source of truth (Doppler secret or, in development, a file);
 ephemeral. Edge loads it at start, re-loads it when a lookup misses and the revision
 marker is gone (Redis restarted empty), and checks periodically in the background so a
 flushed Redis or an edited registry file is repaired without a request having to fail.
+Each new revision it reads also purges the revoked keys' response cache entries, when
+edge is given the cache Redis (``CACHE_REDIS_URL``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from edge import keystore
+from gateway_shared.cache_layout import purge_keys
 from gateway_shared.keys import Registry
 from gateway_shared.observability.redis_calls import RedisCalls
 from gateway_shared.redis_client import RedisClient
@@ -27,10 +30,18 @@ log = logging.getLogger("edge.registry")
 
 
 class RegistrySync:
-    def __init__(self, redis: RedisClient, inline: str | None, path: Path | None) -> None:
+    def __init__(
+        self,
+        redis: RedisClient,
+        inline: str | None,
+        path: Path | None,
+        cache_redis: RedisClient | None = None,
+    ) -> None:
         if inline is None and path is None:
             raise ValueError("set GATEWAY_KEY_REGISTRY or GATEWAY_KEY_REGISTRY_FILE")
         self._redis = redis
+        self._cache_redis = cache_redis
+        self._purged_revision: str | None = None
         self._inline = inline
         self._path = path
         self._mtime: float | None = None
@@ -68,6 +79,8 @@ class RegistrySync:
                         "%s is invalid, keeping the previous one: %s", self._source(), _why(exc)
                     )
             revision = self._registry.revision()
+            if self._purged_revision != revision:
+                await self._purge_revoked(revision)
             if await keystore.loaded_revision(self._redis) == revision:
                 return False
             await keystore.load_registry(self._redis, self._registry)
@@ -77,6 +90,21 @@ class RegistrySync:
                 len(self._registry.keys),
             )
             return True
+
+    async def _purge_revoked(self, revision: str) -> None:
+        """Revoked keys' response cache entries go with them (they hold prompts): once per
+        revision at each replica, whoever loaded it into Redis."""
+        if self._cache_redis is None:
+            return
+        revoked = [r.id for r in self._registry.keys if r.revoked]
+        try:
+            purged = await purge_keys(self._cache_redis, revoked)
+        except RedisError as exc:
+            log.warning("cache purge skipped: cache Redis unavailable (%s)", type(exc).__name__)
+            return
+        self._purged_revision = revision
+        if purged:
+            log.warning("purged %d cached answers of revoked keys", purged)
 
     async def reload_if_lost(self) -> bool:
         """After a lookup miss: re-load when Redis has lost the registry or the file changed.

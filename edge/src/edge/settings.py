@@ -17,6 +17,10 @@ class EdgeSettings(TierSettings):
     policy_url: str = "http://127.0.0.1:8081"
     redis_url: SecretStr = Field(validation_alias=AliasChoices("redis_url", "REDIS_URL"))
     redis_timeout_seconds: float = 0.25
+    # The response cache's Redis (policy's), where a revoked key's entries are purged.
+    cache_redis_url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("cache_redis_url", "CACHE_REDIS_URL")
+    )
     key_pepper: SecretStr = Field(
         validation_alias=AliasChoices("key_pepper", "GATEWAY_KEY_PEPPER"), min_length=16
     )

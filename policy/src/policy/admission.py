@@ -15,6 +15,7 @@ alias whose rates are unknown cannot be bounded: the request is refused (400
 from __future__ import annotations
 
 import logging
+from typing import NoReturn
 
 from redis.exceptions import RedisError
 
@@ -80,13 +81,18 @@ class Admission:
             return default, Admitted(output_cap=default)
         return default, Admitted()
 
+    def check(self, identity: Identity, summary: RequestSummary) -> tuple[int, Admitted]:
+        """What the plan allows of the request, before any limit: the model and the output
+        cap. Returns the output bound and what the router must apply."""
+        if not identity.plan.allows_model(summary.model):
+            raise model_not_found(summary.model)
+        return self._output_bound(identity, summary)
+
     async def admit(
         self, identity: Identity, summary: RequestSummary
     ) -> tuple[Ticket, Decision, Admitted]:
         plan = identity.plan
-        if not plan.allows_model(summary.model):
-            raise model_not_found(summary.model)
-        bound, admitted = self._output_bound(identity, summary)
+        bound, admitted = self.check(identity, summary)
         estimate = summary.prompt_tokens + bound
         admitted_at = utcnow()
         try:
@@ -98,11 +104,7 @@ class Admission:
             quote, worst_cost = self._prices.get(summary.model) if self._prices else None, 0
             decision = self._redis_down(identity, exc)
         if not decision.admitted:
-            if self._metrics is not None and decision.reason is not None:
-                self._metrics.rejected(decision.reason, identity.key_name)
-            raise rejection(
-                plan, decision, estimate, worst_cost, anthropic=summary.api is Api.MESSAGES
-            )
+            self._rejected(identity, decision, summary, estimate, worst_cost)
         ticket = Ticket(
             self.ledger,
             identity,
@@ -141,6 +143,34 @@ class Admission:
                 code="model_not_priced",
             )
         return quote, worst
+
+    async def admit_hit(self, identity: Identity, summary: RequestSummary) -> Decision:
+        """A request the response cache answers: checked like any other, counted against
+        ``rpm`` only (``Limiter.admit_hit``)."""
+        self.check(identity, summary)
+        try:
+            decision = await self._limiter.admit_hit(
+                identity.key_id, identity.plan, identity.request_id, summary.model
+            )
+        except RedisError as exc:
+            decision = self._redis_down(identity, exc)
+        if not decision.admitted:
+            self._rejected(identity, decision, summary, 0)
+        return decision
+
+    def _rejected(
+        self,
+        identity: Identity,
+        decision: Decision,
+        summary: RequestSummary,
+        estimate: int,
+        cost: int = 0,
+    ) -> NoReturn:
+        if self._metrics is not None and decision.reason is not None:
+            self._metrics.rejected(decision.reason, identity.key_name)
+        raise rejection(
+            identity.plan, decision, estimate, cost, anthropic=summary.api is Api.MESSAGES
+        )
 
     def _redis_down(self, identity: Identity, exc: RedisError) -> Decision:
         if self._settings.redis_failure_mode is FailureMode.CLOSED:

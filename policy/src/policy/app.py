@@ -25,6 +25,8 @@ from gateway_shared.tier.app import tier_app
 from gateway_shared.tier.health import add_health_routes
 from gateway_shared.tier.settings import load
 from policy.admission import Admission
+from policy.cache.metrics import CacheMetrics
+from policy.cache.store import ResponseCache
 from policy.deps import PolicyServices
 from policy.ledger import marker_seconds
 from policy.limits.limiter import Limiter
@@ -50,10 +52,26 @@ async def _watch_redis(
         await asyncio.sleep(every)
 
 
+def _response_cache(settings: PolicySettings, metrics: CacheMetrics) -> ResponseCache | None:
+    if settings.cache_redis_url is None:
+        return None
+    redis = connect(
+        settings.cache_redis_url.get_secret_value(),
+        timeout_seconds=settings.redis_timeout_seconds,
+    )
+    return ResponseCache(
+        redis,
+        metrics,
+        max_ttl_seconds=settings.cache_max_ttl_seconds,
+        max_entry_bytes=settings.cache_max_entry_bytes,
+    )
+
+
 def create_app(settings: PolicySettings | None = None) -> FastAPI:
     settings = settings or load(PolicySettings)
     obs = Observability("policy")
     metrics = PolicyMetrics(obs.registry)
+    cache_metrics = CacheMetrics(obs.registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -76,7 +94,8 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
         router = HopClient(settings.router_url)
         prices = PriceBook(redis, settings.prices_refresh_seconds)
         admission = Admission(limiter, settings, metrics, prices=prices)
-        app.state.services = PolicyServices(admission, router, redis)
+        cache = _response_cache(settings, cache_metrics)
+        app.state.services = PolicyServices(admission, router, redis, cache)
         replay = asyncio.create_task(admission.ledger.replay())
         watcher = asyncio.create_task(
             _watch_redis(redis, prices, metrics, settings.prices_refresh_seconds)
@@ -91,6 +110,8 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
             await admission.ledger.close()
             await router.aclose()
             await redis.aclose()
+            if cache is not None:
+                await cache.redis.aclose()
             obs.shutdown()
 
     app = tier_app("gateway policy", lifespan, obs)

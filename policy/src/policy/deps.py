@@ -11,6 +11,7 @@ from gateway_shared.hop import HopClient
 from gateway_shared.redis_client import RedisClient
 from gateway_shared.vouched import Vouched, vouched
 from policy.admission import Admission
+from policy.cache.store import ResponseCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,7 @@ class PolicyServices:
     admission: Admission
     router: HopClient
     redis: RedisClient
+    cache: ResponseCache | None = None  # None without a cache Redis
 
 
 Vouch = Annotated[Vouched[PolicyServices], Depends(vouched)]

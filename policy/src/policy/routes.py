@@ -1,7 +1,8 @@
 """Policy's routes: admit, forward to the router, settle; the models list; a key's usage.
 
-Policy never parses an inference body: edge's signed summary says what admission needs,
-and the body goes to the router byte for byte.
+Policy never parses an inference body for admission: edge's signed summary says what it
+needs, and the body goes to the router byte for byte. Only a plan with a response cache
+has its bodies parsed, for the cache's key (``policy.cache``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from gateway_shared.wire import headers as h
 from gateway_shared.wire.identity import GENERATING_PATHS, Api
 from gateway_shared.wire.report import Report
 from policy.accounting import Ticket, cost_text, metered_stream
+from policy.cache.lookup import look_up
 from policy.deps import Vouch
 from policy.limits.limiter import nusd
 from policy.rejections import rate_limit_headers
@@ -56,8 +58,17 @@ def _unavailable() -> GatewayError:
 
 
 async def inference(request: Request, vouch: Vouch) -> Response:
-    identity, services = vouch.identity, vouch.services
-    ticket, decision, admitted = await services.admission.admit(identity, vouch.summary)
+    identity, services, summary = vouch.identity, vouch.services, vouch.summary
+    anthropic = summary.api is Api.MESSAGES
+    body = await request.body()
+    lookup = None
+    if services.cache is not None and identity.plan.cache is not None:
+        services.admission.check(identity, summary)  # nothing replayed the plan disallows
+        lookup = await look_up(services.cache, identity, summary, body, request.headers)
+        if lookup is not None and lookup.entry is not None:
+            decision = await services.admission.admit_hit(identity, summary)
+            return lookup.hit(rate_limit_headers(identity.plan, decision, anthropic=anthropic))
+    ticket, decision, admitted = await services.admission.admit(identity, summary)
     ctx = current_request()
     if ctx is not None:
         ticket.on_charged = lambda usage: ctx.set_tokens(
@@ -68,7 +79,7 @@ async def inference(request: Request, vouch: Vouch) -> Response:
             "POST",
             inward_path(request),
             headers=_inward(request) | admitted.headers(),
-            body=await request.body(),
+            body=body,
         )
     except HopError:
         await ticket.release()
@@ -79,15 +90,17 @@ async def inference(request: Request, vouch: Vouch) -> Response:
     if ctx is not None:
         ctx.take_report(report)
     headers = returned_headers(upstream.headers, report=True)
-    headers |= rate_limit_headers(
-        identity.plan, decision, anthropic=vouch.summary.api is Api.MESSAGES
-    )
+    headers |= rate_limit_headers(identity.plan, decision, anthropic=anthropic)
+    content_type = upstream.headers.get("content-type", "")
+    if lookup is not None:
+        headers[h.CACHE] = lookup.outcome
     if is_event_stream(upstream):
+        chunks = metered_stream(upstream, ticket)
+        if lookup is not None:
+            chunks = lookup.recorded(chunks, content_type, report.model)
         # The background task covers a client gone before the stream started: it drops
         # the router's stream and settles with the estimate.
-        return stream_response(
-            upstream, metered_stream(upstream, ticket), headers, _abandoned(upstream, ticket)
-        )
+        return stream_response(upstream, chunks, headers, _abandoned(upstream, ticket))
     try:
         content = await read_body(upstream)
     except HopError:
@@ -96,6 +109,8 @@ async def inference(request: Request, vouch: Vouch) -> Response:
     await ticket.settle_answer(upstream.status, report)
     if upstream.status < 400:
         headers[h.COST_USD] = cost_text(ticket.cost)
+    if lookup is not None:
+        await lookup.whole(upstream.status, content, content_type, report.model)
     return body_response(upstream, content, headers)
 
 

@@ -38,3 +38,12 @@ class PolicySettings(TierSettings):
     default_completion_tokens: int = Field(default=1024, ge=0)
     # Seconds between reads of the prices the router publishes (policy.prices).
     prices_refresh_seconds: float = Field(default=1.0, gt=0)
+    # The response cache's own Redis (allkeys-lru under a memory cap), never the state
+    # Redis (noeviction). Unset: no plan's cache is used.
+    cache_redis_url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("cache_redis_url", "CACHE_REDIS_URL")
+    )
+    # The longest an entry is kept, whatever a plan's ttl_s says: entries hold prompts.
+    cache_max_ttl_seconds: int = Field(default=86_400, gt=0)
+    # Answers larger than this (as stored) are not cached.
+    cache_max_entry_bytes: int = Field(default=1_048_576, gt=0)

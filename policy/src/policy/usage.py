@@ -16,7 +16,8 @@ since its requests also charge the group's counters:
   when there were any, ``<model>|cached_tokens`` and ``<model>|reasoning_tokens``; in
   nano-USD, ``cost`` (charged plus reserved, what budgets check) and per model
   ``<model>|cost_nusd`` (charged), or ``<model>|unpriced_requests`` for requests of
-  unknown cost
+  unknown cost; requests the response cache answered count apart, in ``cache_hits`` and
+  ``<model>|cache_hits`` (they used no tokens and are not in ``requests``)
 - ``gw:{g:<group>}:usage:d:YYYYMMDD`` and ``...:usage:m:YYYYMM``  the budget group's
   ``cost``, ``cost_nusd``, ``unpriced_requests`` and ``requests``, over its keys
 - ``gw:state:since``  when these counters started (unix seconds): written once by
@@ -145,6 +146,7 @@ def _period(raw: dict[bytes, bytes]) -> dict[str, Any]:
     requests = fields.get("requests", 0)
     return {
         "requests": requests,
+        "cache_hits": fields.get("cache_hits", 0),
         "prompt_tokens": sum(m.get("prompt_tokens", 0) for m in by_model.values()),
         "completion_tokens": sum(m.get("completion_tokens", 0) for m in by_model.values()),
         # Of the prompt tokens, read from the providers' prompt caches; of the completion

@@ -10,6 +10,17 @@ from fnmatch import fnmatchcase
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
+class CachePlan(BaseModel):
+    """The plan's response cache (docs/policy.md, "Response cache"): off without one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ttl_s: int = Field(gt=0, description="how long an answer is kept (policy caps it)")
+    # Keys whose plans name the same namespace share entries; by default each key has its own.
+    namespace: str | None = Field(default=None, min_length=1, max_length=64)
+    tool_calls: bool = Field(default=False, description="store answers that call tools")
+
+
 class Plan(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -27,6 +38,8 @@ class Plan(BaseModel):
     budget_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     group_daily_usd: float | None = Field(default=None, gt=0)
     group_monthly_usd: float | None = Field(default=None, gt=0)
+
+    cache: CachePlan | None = None
 
     @model_validator(mode="after")
     def _group_budgets_need_a_group(self) -> Plan:

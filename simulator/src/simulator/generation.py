@@ -114,15 +114,15 @@ def text_characters(value: Any) -> int:
     return 0
 
 
-def content_text(content: Any) -> str:
-    """The text of one message's content: a string, or its text parts/blocks joined."""
+def last_text(content: Any) -> str:
+    """The text of a content's last text part or block (a string content is one): what a
+    client's user typed, after the reminders and context some clients put before it."""
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
         return ""
-    return "".join(
-        p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
-    )
+    texts = [p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+    return texts[-1] if texts else ""
 
 
 def tools_characters(tools: Any) -> int:
@@ -130,8 +130,12 @@ def tools_characters(tools: Any) -> int:
 
 
 def chat_prompt_tokens(messages: list[Any], tools: Any = None) -> int:
-    texts = sum(text_characters(m.get("content")) for m in messages)
-    return estimate_tokens(texts + tools_characters(tools))
+    characters = tools_characters(tools)
+    for message in messages:
+        content = message.get("content")
+        # Most contents are strings: counted without a call.
+        characters += len(content) if isinstance(content, str) else text_characters(content)
+    return estimate_tokens(characters)
 
 
 def prompt_tokens(prompt: str | list[int]) -> int:

@@ -95,7 +95,7 @@ def _chat_call(values: dict[str, Any]) -> ToolCall | None:
     if isinstance(choice, dict):
         choice = choice["function"]["name"]
     last = values["messages"][-1] if values["messages"] else {}
-    text = generation.content_text(last.get("content")) if last.get("role") == "user" else None
+    text = generation.last_text(last.get("content")) if last.get("role") == "user" else None
     return planned_call(tools, choice, text)
 
 

@@ -169,14 +169,19 @@ class StreamChunks:
     ``"choices": []``.
     """
 
-    __slots__ = ("_answer", "_chat", "_heads", "_usage_head", "done")
+    __slots__ = ("_call", "_chat", "_heads", "_middle", "_reasoning", "_tail",
+                 "_usage_head", "done")  # fmt: skip
 
     def __init__(
         self, job: GenerationJob, rid: str, created: int, model_json: bytes, answer: Answer
     ) -> None:
         self.done = DONE
-        self._answer = answer
+        self._reasoning = answer.reasoning_tokens
+        self._call = answer.call
         self._chat = job.kind is Kind.CHAT
+        # A text token's chunk around its JSON string (the hot path: one per token).
+        self._middle = _CHAT_CONTENT if self._chat else _TEXT_CONTENT
+        self._tail = b"}" + _NULL_TAIL if self._chat else _NULL_TAIL
         obj = b"chat.completion.chunk" if self._chat else b"text_completion"
         envelope = (
             b'data: {"id":"'
@@ -197,16 +202,13 @@ class StreamChunks:
         return self._heads[choice] + _CHAT_ROLE if self._chat else b""
 
     def content(self, choice: int, token_index: int) -> bytes:
-        answer = self._answer
-        index = token_index - answer.reasoning_tokens
+        index = token_index - self._reasoning
+        if index >= 0 and self._call is None:
+            return self._heads[choice] + self._middle + generation.token_json(index) + self._tail
         if index < 0:
             delta = _CHAT_REASONING + generation.REASONING_JSON[token_index] + b"}"
-            return self._heads[choice] + delta + _NULL_TAIL
-        if answer.call is not None:
-            return self._heads[choice] + _call_delta(answer.call, index) + _NULL_TAIL
-        if not self._chat:
-            return self._heads[choice] + _TEXT_CONTENT + generation.token_json(index) + _NULL_TAIL
-        delta = _CHAT_CONTENT + generation.token_json(index) + b"}"
+        else:
+            delta = _call_delta(self._call, index)  # type: ignore[arg-type]
         return self._heads[choice] + delta + _NULL_TAIL
 
     def finish(self, choice: int, reason: str) -> bytes:
@@ -214,7 +216,7 @@ class StreamChunks:
         return self._heads[choice] + middle + reason.encode() + _FINISH_TAIL
 
     def usage(self, prompt_tokens: int, completion_tokens: int) -> bytes:
-        reasoning = self._answer.reasoning_tokens * len(self._heads)
+        reasoning = self._reasoning * len(self._heads)
         counts = usage(prompt_tokens, completion_tokens, reasoning)
         return self._usage_head + orjson.dumps(counts) + b"}\n\n"
 

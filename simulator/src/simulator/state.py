@@ -76,6 +76,8 @@ class RequestRecord:
         metrics.running.dec()
         if generated_tokens:
             metrics.generation_tokens.inc(generated_tokens)
-        reason = finish_reason if outcome is Outcome.COMPLETED else "abort"
+        # The engine ends a tool call with "stop": "tool_calls" is the API's reading of it.
+        engine_reason = "stop" if finish_reason == "tool_calls" else finish_reason
+        reason = engine_reason if outcome is Outcome.COMPLETED else "abort"
         metrics.success[reason].inc()
         metrics.e2e.observe(time.perf_counter() - self._t0)

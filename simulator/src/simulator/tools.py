@@ -1,7 +1,9 @@
 """Whether an answer is a tool call, which tool it calls and with what arguments.
 
 One rule for the three APIs the simulator serves (each API's parser reduces its request
-to the offered tools, a :data:`Choice` and the last user text):
+to the offered tools, a :data:`Choice` and the last user text: the last text part of the
+last message, when that message is the user's - clients such as Claude Code put
+reminders naming their tools before what the user typed):
 
 - ``tool_choice`` none, or no tools: never a call;
 - a named tool (chat's ``{"function": {"name"}}``, the Responses API's ``{"name"}``,

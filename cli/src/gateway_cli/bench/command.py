@@ -200,7 +200,11 @@ def benchmark(
             assert best is not None
             return best[1]
 
-        order = [t for t in ("simulator", "floor", "gateway", "baseline") if t in systems.targets]
+        order = [
+            t
+            for t in ("simulator", "floor", "gateway", "cached", "baseline")
+            if t in systems.targets
+        ]
         for clients in settings.clients:
             # Rounds interleave the systems and the modes, so a drift in the machine's speed
             # (tens of percent between minutes on these VMs) reaches them all alike.

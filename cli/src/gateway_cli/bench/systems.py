@@ -3,7 +3,9 @@ the floor (three bare hops), one bare hop per HTTP client, and the gateway.
 
 The gateway is the ``Stack`` of ``gateway dev`` with a zero-latency simulator and a key
 whose plan has (very high) limits, so every request pays policy's Redis admission and
-settlement like a real one does. Every process is ours and is stopped by its PID.
+settlement like a real one does; "cached" is the same gateway with a key whose plan has a
+response cache, every request after the first a hit. Every process is ours and is
+stopped by its PID.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from gateway_cli.bench.pinning import Layout, pin
 from gateway_cli.ports import free_port
 from gateway_cli.stack import Service, Stack
 from gateway_shared.keys import Registry
-from gateway_shared.plans import Plan
+from gateway_shared.plans import CachePlan, Plan
 
 TIERS = ("edge", "policy", "router")
 # High enough never to reject, real enough that policy runs its Redis scripts.
 BENCH_PLAN = Plan(rpm=1_000_000_000, tpm=1_000_000_000_000)
+# The same with a response cache: k6 sends one request over and over, so all its
+# requests after the first are hits.
+CACHED_PLAN = BENCH_PLAN.model_copy(update={"cache": CachePlan(ttl_s=3600)})
 SIMULATOR_ENV = {"SIM_TTFT_MS": "0", "SIM_ITL_MS": "0", "SIM_OUTPUT_TOKENS": "16"}
 
 
@@ -63,7 +68,11 @@ class Systems:
             service.env = service.env | (tier_env or {}) | {"BENCH_PROFILE_TIER": tier}
             if tier_module:  # a wrapper that runs the tier's module (profiling)
                 service.module = tier_module
-        self._keys = {"gateway": _bench_key(self.stack)}
+        self.stack.registry_path.unlink(missing_ok=True)
+        self._keys = {
+            "gateway": _bench_key(self.stack, "bench", BENCH_PLAN),
+            "cached": _bench_key(self.stack, "bench-cached", CACHED_PLAN),
+        }
         # The same gateway at another commit (``--compare``), with a stack of its own.
         self.baseline = baseline
         self.baseline_stack = None
@@ -71,7 +80,8 @@ class Systems:
             self.baseline_stack = Stack(
                 workdir / "baseline-stack", extra_env=SIMULATOR_ENV, python=baseline.python
             )
-            self._keys["baseline"] = _bench_key(self.baseline_stack)
+            self.baseline_stack.registry_path.unlink(missing_ok=True)
+            self._keys["baseline"] = _bench_key(self.baseline_stack, "bench", BENCH_PLAN)
         self._floor = floor
         self._hop_clients = hop_clients
         self.hops: dict[str, Service] = {}
@@ -102,6 +112,8 @@ class Systems:
         sut = {tier: self._pid(stack.services[tier]) for tier in TIERS}
         if stack.redis is not None and stack.redis.process is not None:
             sut["redis"] = stack.redis.process.pid
+        if stack.cache_redis is not None and stack.cache_redis.process is not None:
+            sut["cache-redis"] = stack.cache_redis.process.pid
         for pid in sut.values():
             pin(pid, self.layout.sut)
         pin(sim_pid, self.layout.load)
@@ -159,6 +171,9 @@ class Systems:
         self.targets["gateway"] = self._gateway(
             "gateway", "gateway (edge→policy→router)", self.stack
         )
+        self.targets["cached"] = self._gateway(
+            "cached", "gateway, every request a cache hit", self.stack
+        )
         if self.baseline is not None and self.baseline_stack is not None:
             self.targets["baseline"] = self._gateway(
                 "baseline", f"gateway at {self.baseline.commit}", self.baseline_stack
@@ -190,10 +205,10 @@ class Systems:
         self.stop()
 
 
-def _bench_key(stack: Stack) -> str:
-    # Each run has fresh secrets: keys from an earlier run could not be verified anyway.
-    stack.registry_path.unlink(missing_ok=True)
+def _bench_key(stack: Stack, name: str, plan: Plan) -> str:
+    # Each run has fresh secrets (the registry is emptied first): keys from an earlier
+    # run could not be verified anyway.
     registry = Registry.load(stack.registry_path)
-    key, _ = registry.add("bench", BENCH_PLAN, stack.secrets.key_pepper.encode())
+    key, _ = registry.add(name, plan, stack.secrets.key_pepper.encode())
     registry.save(stack.registry_path)
     return key

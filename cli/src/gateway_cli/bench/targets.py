@@ -19,8 +19,10 @@ class Verdict:
     met: bool | None  # None: not measured in this run
 
 
-def _added(results: Results, mode: str, clients: int, field: str) -> float | None:
-    gateway = results.find("gateway", mode, clients)
+def _added(
+    results: Results, mode: str, clients: int, field: str, target: str = "gateway"
+) -> float | None:
+    gateway = results.find(target, mode, clients)
     direct = results.find("simulator", mode, clients)
     if gateway is None or direct is None:
         return None
@@ -67,6 +69,27 @@ def tiers_rss(rss: dict[str, float]) -> float:
     return sum(v for k, v in rss.items() if k in ("edge", "policy", "router"))
 
 
+def _cache_verdict(results: Results) -> Verdict:
+    """A hit against the uncached path, on the same stack: faster at 1 client (added p50)
+    and more throughput at 50, with no errors."""
+    name = "response cache hit (non-streaming)"
+    goal = "1 client: added p50 below uncached; 50 clients: more req/s, 0 errors"
+    added_hit = _added(results, "chat", 1, "p50", target="cached")
+    added = _added(results, "chat", 1, "p50")
+    busy_uncached = results.find("gateway", "chat", 50)
+    busy_hit = results.find("cached", "chat", 50)
+    if added_hit is None or added is None or busy_uncached is None or busy_hit is None:
+        return Verdict(name, goal, "-", None)
+    return Verdict(
+        name,
+        goal,
+        f"1 client: p50 +{added_hit:.2f} ms (uncached +{added:.2f} ms); 50 clients: "
+        f"{busy_hit.k6.rps:.0f} req/s (uncached {busy_uncached.k6.rps:.0f}), "
+        f"{busy_hit.k6.errors} errors",
+        added_hit < added and busy_hit.k6.rps > busy_uncached.k6.rps and busy_hit.k6.errors == 0,
+    )
+
+
 def judge(results: Results) -> list[Verdict]:
     out = []
 
@@ -107,6 +130,8 @@ def judge(results: Results) -> list[Verdict]:
             None if run is None or ttfb is None else run.k6.rps >= 150 and ttfb <= 8,
         )
     )
+
+    out.append(_cache_verdict(results))
 
     ratios = []
     for mode in ("chat", "stream"):

@@ -13,6 +13,8 @@ from gateway_cli.dashboards.tier import (
     process_row,
     redis_row,
 )
+from policy.cache.metrics import REQUESTS as CACHE_REQUESTS
+from policy.cache.metrics import STORED_BYTES as CACHE_STORED_BYTES
 from policy.metrics import REJECTIONS, TOKENS, UNMETERED
 
 TIER = "policy"
@@ -63,6 +65,36 @@ def board() -> Board:
                         ],
                         "short",
                         stacked=True,
+                    ),
+                ],
+            ),
+            Row(
+                "Response cache",
+                [
+                    timeseries_panel(
+                        "Cache requests/s by outcome",
+                        "Requests of keys whose plan has a response cache: hit (answered "
+                        "by policy, no provider), miss, bypass (the caller sent no-store).",
+                        [
+                            Query(
+                                sum_(rate(series(f"{CACHE_REQUESTS}_total", *on)), "outcome"),
+                                "{{outcome}}",
+                            )
+                        ],
+                        "reqps",
+                        stacked=True,
+                    ),
+                    timeseries_panel(
+                        "Cache bytes stored/s by model",
+                        "Answers written to the cache Redis (allkeys-lru: what it holds is "
+                        "bounded by its memory cap, not by this rate).",
+                        [
+                            Query(
+                                sum_(rate(series(f"{CACHE_STORED_BYTES}_total", *on)), "model"),
+                                "{{model}}",
+                            )
+                        ],
+                        "Bps",
                     ),
                 ],
             ),

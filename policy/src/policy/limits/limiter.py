@@ -1,8 +1,9 @@
 """Admission and settlement of requests against their key's plan, in Redis.
 
 One request costs two round trips: ``admit`` before the call (skipped when the plan has
-no limit at all) and ``settle`` after it, whatever the outcome. USD budgets ride in the
-same two scripts as the token limits: they add no round trip. Scripts are registered
+no limit at all) and ``settle`` after it, whatever the outcome; a response cache hit
+one, ``admit_hit``. USD budgets ride in the same scripts as the token limits: they add
+no round trip. Scripts are registered
 once; redis-py calls them by SHA and re-loads them after a Redis restart (NOSCRIPT).
 Settling is idempotent by request id (a marker kept ``marker_seconds``), so a settlement
 whose answer was lost can be applied again (``policy.ledger``).
@@ -14,12 +15,13 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from gateway_shared.observability.redis_calls import RedisCalls
 from gateway_shared.plans import Plan
 from gateway_shared.prices import NANO_PER_USD
 from gateway_shared.redis_client import RedisClient
-from policy.limits.scripts import ADMIT, SETTLE
+from policy.limits.scripts import ADMIT, ADMIT_HIT, SETTLE
 from policy.usage import DAY_TTL_SECONDS, MONTH_TTL_SECONDS, KeyLayout, utcnow
 
 
@@ -104,6 +106,23 @@ def _accounting_keys(layout: KeyLayout, now: datetime) -> list[str]:
     ]
 
 
+def _decision(result: list[Any], estimate: int, cost: int = 0) -> Decision:
+    """ADMIT's answer (ADMIT_HIT's has no budget_remaining: it spends no budget)."""
+    admitted, reason, retry, req_left, req_reset, tok_left, tok_reset, *budget = result
+    return Decision(
+        admitted=bool(admitted),
+        reason=Reason(reason.decode()) if reason else None,
+        retry_after_ms=int(retry),
+        requests_remaining=int(req_left),
+        requests_reset_ms=int(req_reset),
+        tokens_remaining=int(tok_left),
+        tokens_reset_ms=int(tok_reset),
+        reserved=estimate if admitted else 0,
+        budget_remaining=int(budget[0]) if budget else -1,
+        reserved_cost=cost if admitted else 0,
+    )
+
+
 class Limiter:
     def __init__(
         self,
@@ -118,6 +137,7 @@ class Limiter:
         self._marker_seconds = max(1, int(marker_seconds))
         self._admit = redis.register_script(ADMIT)
         self._settle = redis.register_script(SETTLE)
+        self._admit_hit = redis.register_script(ADMIT_HIT)
         self._calls = redis_calls
 
     def _observe(self, operation: str) -> AbstractContextManager[None]:
@@ -154,19 +174,26 @@ class Limiter:
                     1 if plan.budget_group else 0,
                 ],
             )
-        admitted, reason, retry, req_left, req_reset, tok_left, tok_reset, budget_left = result
-        return Decision(
-            admitted=bool(admitted),
-            reason=Reason(reason.decode()) if reason else None,
-            retry_after_ms=int(retry),
-            requests_remaining=int(req_left),
-            requests_reset_ms=int(req_reset),
-            tokens_remaining=int(tok_left),
-            tokens_reset_ms=int(tok_reset),
-            reserved=estimate if admitted else 0,
-            budget_remaining=int(budget_left),
-            reserved_cost=cost if admitted else 0,
-        )
+        return _decision(result, estimate, cost)
+
+    async def admit_hit(self, key_id: str, plan: Plan, request_id: str, model: str) -> Decision:
+        """A response cache hit: counted against ``rpm`` and as a hit of ``model``; no
+        tokens reserved, nothing to settle."""
+        layout = KeyLayout(key_id, plan.budget_group)
+        now = utcnow()
+        with self._observe("admit"):
+            result = await self._admit_hit(
+                keys=[layout.rpm, layout.day(now), layout.month(now)],
+                args=[
+                    request_id,
+                    self._window_ms,
+                    plan.rpm or 0,
+                    model,
+                    DAY_TTL_SECONDS,
+                    MONTH_TTL_SECONDS,
+                ],
+            )
+        return _decision(result, 0)
 
     async def settle(self, settlement: Settlement) -> tuple[int, int]:
         """Charge a settlement once, however often it is applied; returns the day's and

@@ -1,9 +1,10 @@
-"""The two Lua scripts that are policy's whole conversation with Redis.
+"""The Lua scripts that are policy's whole conversation with its state Redis.
 
 ``ADMIT`` decides a request against every limit of its key in one atomic round trip and
 consumes nothing unless all pass. Both are idempotent by request id, so a call re-run
 after its answer was lost counts once. ``SETTLE`` charges what a finished request really used,
-returns the rest of its reservation and frees its concurrency slot.
+returns the rest of its reservation and frees its concurrency slot. ``ADMIT_HIT`` admits
+a request the response cache answers: it only counts.
 
 Every admitted request holds a lease in the in-flight set until it is settled. A lease
 that expires unsettled belonged to a policy replica that died mid-request: the next
@@ -15,6 +16,30 @@ Every key a script touches is passed in KEYS with the key's hash tag (Redis Clus
 
 from __future__ import annotations
 
+# The per-minute request limit, which ADMIT and ADMIT_HIT share: KEYS[1] is the rpm log;
+# ``now``, ``since``, ``window``, ``rpm`` and ``rid`` are set before.
+_RPM_CHECK = """\
+local req_left, req_reset = -1, 0
+if rpm > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', since)
+  local count = redis.call('ZCARD', KEYS[1])
+  if count >= rpm then
+    local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+    local wait = tonumber(oldest[2]) + window - now
+    return {0, 'requests', wait, 0, wait, -1, 0}
+  end
+  req_left = rpm - count - 1
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  if oldest[2] then req_reset = tonumber(oldest[2]) + window - now else req_reset = window end
+end
+"""
+_RPM_CONSUME = """\
+if rpm > 0 then
+  redis.call('ZADD', KEYS[1], now, rid)
+  redis.call('PEXPIRE', KEYS[1], window + 1000)
+end
+"""
+
 # KEYS: 1 rpm log, 2 tpm log, 3 tpm amounts, 4 tpm sum, 5 inflight, 6 day usage,
 #       7 month usage, 8 inflight reservations, 9 inflight cost reservations,
 #       10 group day usage, 11 group month usage (the key's own 6 and 7 when ungrouped)
@@ -25,8 +50,10 @@ from __future__ import annotations
 # A limit of 0 is "no limit". Returns {admitted, reason, retry_after_ms,
 #   requests_remaining, requests_reset_ms, tokens_remaining, tokens_reset_ms,
 #   budget_remaining}: the least left of any budget (after this reservation when
-#   admitted), -1 when there is none.
-ADMIT = """
+#   admitted), -1 when there is none (a refusal for requests per minute has no
+#   budget_remaining; the limiter reads it as -1).
+ADMIT = (
+    """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local rid = ARGV[1]
@@ -62,20 +89,9 @@ for i = 1, #dead do
   redis.call('ZREM', KEYS[5], dead[i])
 end
 
-local req_left, req_reset = -1, 0
-if rpm > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', since)
-  local count = redis.call('ZCARD', KEYS[1])
-  if count >= rpm then
-    local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-    local wait = tonumber(oldest[2]) + window - now
-    return {0, 'requests', wait, 0, wait, -1, 0, -1}
-  end
-  req_left = rpm - count - 1
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  if oldest[2] then req_reset = tonumber(oldest[2]) + window - now else req_reset = window end
-end
-
+"""
+    + _RPM_CHECK
+    + """
 local tok_left, tok_reset = -1, 0
 if tpm > 0 then
   -- Expire old entries in bounded batches (unpack has a stack limit).
@@ -149,11 +165,9 @@ for i = 1, #budgets do
 end
 
 -- Every limit passed: consume.
-if rpm > 0 then
-  redis.call('ZADD', KEYS[1], now, rid)
-  redis.call('PEXPIRE', KEYS[1], window + 1000)
-end
-if tpm > 0 then
+"""
+    + _RPM_CONSUME
+    + """if tpm > 0 then
   redis.call('ZADD', KEYS[2], now, rid)
   redis.call('HSET', KEYS[3], rid, est)
   redis.call('INCRBY', KEYS[4], est)
@@ -179,6 +193,7 @@ if cost > 0 then
 end
 return {1, '', 0, req_left, req_reset, tok_left, tok_reset, budget_left}
 """
+)
 
 # KEYS: 1 tpm log, 2 tpm amounts, 3 tpm sum, 4 inflight, 5 day usage, 6 month usage,
 #       7 inflight reservations, 8 inflight cost reservations, 9 group day usage,
@@ -252,3 +267,32 @@ for i = 1, #cost_keys do
 end
 return totals
 """
+
+# A response cache hit (policy.cache): counted against rpm, and as a hit in the day's and
+# month's usage, with nothing reserved, no lease and no settlement - no tokens are used.
+# KEYS: 1 rpm log, 2 day usage, 3 month usage
+# ARGV: 1 request id, 2 window ms, 3 rpm, 4 model, 5 day ttl s, 6 month ttl s
+# Returns ADMIT's reply.
+ADMIT_HIT = (
+    """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local rid = ARGV[1]
+local window = tonumber(ARGV[2])
+local rpm = tonumber(ARGV[3])
+local since = now - window
+-- Counted already (a call re-run after its answer was lost): nothing twice. Without an
+-- rpm limit there is no log to tell, and a re-run counts the hit twice.
+if rpm > 0 and redis.call('ZSCORE', KEYS[1], rid) then return {1, '', 0, -1, 0, -1, 0} end
+"""
+    + _RPM_CHECK
+    + _RPM_CONSUME
+    + """
+for i = 2, 3 do
+  redis.call('HINCRBY', KEYS[i], 'cache_hits', 1)
+  redis.call('HINCRBY', KEYS[i], ARGV[4] .. '|cache_hits', 1)
+  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[i + 3]))
+end
+return {1, '', 0, req_left, req_reset, -1, 0}
+"""
+)

@@ -252,6 +252,9 @@ class ObservedProvider(Provider):
     async def list_models(self) -> list[str]:
         return await self.inner.list_models()
 
+    async def count_tokens(self, body: dict[str, Any], headers: Headers = None) -> int | None:
+        return await self.inner.count_tokens(body, headers)
+
     async def health(self) -> bool:
         return await self.inner.health()
 

@@ -20,13 +20,17 @@ COST_USD = "x-gateway-cost-usd"
 BUDGET_REMAINING_USD = "x-gateway-budget-remaining-usd"
 # Public: what the gateway itself added to the answer's latency, set by edge.
 OVERHEAD_MS = "x-gateway-overhead-ms"
+# Public, set by policy on plans with a response cache: hit, miss or bypass.
+CACHE = "x-gateway-cache"
 
 REQUEST_ID = "x-request-id"
 
 # Request headers edge forwards inward (everything else a client sends stays at edge):
-# and Anthropic's betas, which a deployment serving the Messages API itself needs.
+# and Anthropic's betas, which a deployment serving the Messages API itself needs; and
+# the client's cache control, which policy's response cache obeys.
 ANTHROPIC_BETA = "anthropic-beta"
-FORWARD_REQUEST = ("content-type", "accept", ANTHROPIC_BETA)
+CACHE_CONTROL = "cache-control"
+FORWARD_REQUEST = ("content-type", "accept", ANTHROPIC_BETA, CACHE_CONTROL)
 # W3C trace context. Each tier injects its own server span's context into the requests it
 # sends; with tracing off, the caller's headers are passed on as they came.
 TRACE_CONTEXT = ("traceparent", "tracestate")
@@ -50,6 +54,7 @@ RETURN_RESPONSE = (
     "anthropic-ratelimit-tokens-reset",
     COST_USD,
     BUDGET_REMAINING_USD,
+    CACHE,
     REQUEST_ID,
 )
 # What policy returns to edge beside them: the router's report.

@@ -70,7 +70,7 @@ def _last_user_text(messages: list[Any]) -> str | None:
         isinstance(b, dict) and b.get("type") == "tool_result" for b in content
     ):
         return None
-    return generation.content_text(content)
+    return generation.last_text(content)
 
 
 def _tools(values: dict[str, Any]) -> list[Tool]:

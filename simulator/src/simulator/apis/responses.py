@@ -47,7 +47,7 @@ def _last_user_text(items: Any) -> str | None:
         return None
     if last.get("type", "message") != "message":
         return None
-    return generation.content_text(last.get("content"))
+    return generation.last_text(last.get("content"))
 
 
 def _tools(values: dict[str, Any]) -> list[Tool]:
@@ -102,7 +102,8 @@ def parse_responses(data: Any, models: dict[str, bytes]) -> GenerationJob:
 def _usage(job: GenerationJob, answer: Answer) -> dict[str, Any]:
     return {
         "input_tokens": job.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": 0},
+        # cache_write_tokens: OpenAI's current schema requires it (vLLM has no such count).
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
         "output_tokens": answer.tokens,
         "output_tokens_details": {"reasoning_tokens": answer.reasoning_tokens},
         "total_tokens": job.prompt_tokens + answer.tokens,
