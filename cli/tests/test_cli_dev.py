@@ -106,16 +106,23 @@ def _base_port() -> int:
     raise AssertionError("no free run of ports")
 
 
-@pytest.mark.parametrize("redis", [(), ("--redis-cluster",)], ids=["redis", "redis-cluster"])
+@pytest.mark.parametrize(
+    ("redis", "redis_url"),
+    [
+        ((), r"redis://127\.0\.0\.1:\d+/0"),
+        (("--redis-cluster",), r"redis\+cluster://127\.0\.0\.1:\d+(,127\.0\.0\.1:\d+){2}"),
+    ],
+    ids=["redis", "redis-cluster"],
+)
 def test_dev_stack_runs_the_printed_example_and_stops_cleanly(
-    tmp_path: Path, redis: tuple[str, ...]
+    tmp_path: Path, redis: tuple[str, ...], redis_url: str
 ) -> None:
     dev = DevProcess("--workdir", str(tmp_path), "--port", "0", *redis, cwd=tmp_path)
     try:
         banner = dev.read_until("Press Ctrl-C", timeout=START_SECONDS)
         base_url = re.search(r"Gateway running: (\S+)", banner)
         assert base_url
-        assert re.search(r"^Redis: redis://127\.0\.0\.1:\d+/0$", banner, re.MULTILINE)
+        assert re.search(rf"^Redis: {redis_url}$", banner, re.MULTILINE)
         assert f"Key registry: {tmp_path / 'keys.json'}" in banner
         assert str(tmp_path / "dev-secrets.json") in banner
         # The printed Python example, run as printed.

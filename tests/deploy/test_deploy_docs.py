@@ -113,7 +113,7 @@ def test_the_commands_act_in_the_dev_overlays_namespace_and_config() -> None:
 def test_the_image_loop_sets_every_image_of_each_overlay() -> None:
     loop = re.search(r"for service in ([\w ]+); do\s+# prod: ([\w ]+)\n", KUBERNETES)
     assert loop, "the kustomize edit set image loop"
-    for overlay, services in zip(OVERLAYS, loop.groups(), strict=True):
+    for overlay, services in zip(("dev", "prod"), loop.groups(), strict=True):
         path = REPO / "k8s" / "overlays" / overlay / "kustomization.yaml"
         names = {i["name"] for i in yaml.safe_load(path.read_text())["images"]}
         assert {f"gateway-{s}" for s in services.split()} == names, overlay

@@ -21,6 +21,7 @@ from router.providers.registry import ADAPTERS
 from tests.deploy.tiers import SETTINGS, catalog_key_envs, default_port, required_env, secret_env
 from tests.deploy.tools import (
     FIXTURES,
+    IMAGES_OF,
     OVERLAYS,
     REPO,
     TIERS,
@@ -165,7 +166,7 @@ def test_a_broken_kustomization_does_not_render() -> None:
 def overlay_images(overlay: str) -> dict[str, str]:
     """The overlay's `images:`: placeholder name (gateway-edge, ...) -> name:tag."""
     kustomization = yaml.safe_load(
-        (REPO / "k8s" / "overlays" / overlay / "kustomization.yaml").read_text()
+        (REPO / "k8s" / "overlays" / IMAGES_OF[overlay] / "kustomization.yaml").read_text()
     )
     return {i["name"]: f"{i['newName']}:{i['newTag']}" for i in kustomization["images"]}
 
@@ -187,13 +188,13 @@ def test_the_registry_is_set_once_per_image_in_the_overlay(overlay: str, tmp_pat
     # What docs/deploy.md has the operator do: `kustomize edit set image` per image, which
     # writes newName and newTag into the overlay's `images:` (done here on a copy).
     shutil.copytree(REPO / "k8s", tmp_path / "k8s")
-    path = tmp_path / "k8s" / "overlays" / overlay / "kustomization.yaml"
+    path = tmp_path / "k8s" / "overlays" / IMAGES_OF[overlay] / "kustomization.yaml"
     kustomization = yaml.safe_load(path.read_text())
     for image in kustomization["images"]:
         service = image["name"].removeprefix("gateway-")
         image |= {"newName": f"registry.example.com/acme/llm-gateway-{service}", "newTag": "1.2.3"}
     path.write_text(yaml.safe_dump(kustomization))
-    done = kustomize(path.parent)
+    done = kustomize(tmp_path / "k8s" / "overlays" / overlay)
     assert done.returncode == 0, done.stderr
     deployments = find(load_yaml_all(done.stdout), "Deployment")
     images = {d["metadata"]["name"]: container(d)["image"] for d in deployments}

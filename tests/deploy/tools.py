@@ -31,6 +31,8 @@ SERVICES = ("edge", "policy", "router", "simulator")
 DOCKERFILE = REPO / "docker" / "Dockerfile"
 TIERS = ("edge", "policy", "router")
 OVERLAYS = ("dev", "prod", "prod-redis-cluster")
+# The overlay whose `images:` name an overlay's images: one built on another sets none.
+IMAGES_OF = {"dev": "dev", "prod": "prod", "prod-redis-cluster": "prod"}
 # Oldest Kubernetes the manifests support (unhealthyPodEvictionPolicy is GA in 1.31) and
 # the newest whose schemas kubernetes-validate ships.
 K8S_VERSIONS = ("1.31", kubernetes_validate.utils.latest_version())
