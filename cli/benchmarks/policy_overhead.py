@@ -1,8 +1,9 @@
 """What the policy tier adds per request: latency (p50/p99) and Redis round trips.
 
 Runs the stack as processes, then sends the same requests, one client at a time, straight
-to router and through policy (with a plan without limits, and with every limit set),
-interleaved in rounds so that machine noise hits all three alike. Redis round trips are
+to router and through policy (with a plan without limits, with every limit set, and
+with every limit and USD budget set), interleaved in rounds so that machine noise hits
+all of them alike. Redis round trips are
 counted from Redis's own command statistics.
 
     uv run python cli/benchmarks/policy_overhead.py [--requests 2000]
@@ -21,7 +22,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from gateway_cli.stack import Stack
+from gateway_cli.stack import Ports, Stack
 from gateway_shared.plans import Plan
 from gateway_shared.tokens import estimate_prompt_tokens
 from gateway_shared.wire.identity import Api, Identity, IdentitySigner, RequestSummary
@@ -30,6 +31,16 @@ BODY = {"model": "sim-chat", "messages": [{"role": "user", "content": "hi"}], "m
 # What edge's checks make of BODY.
 SUMMARY = RequestSummary(Api.CHAT, "sim-chat", False, estimate_prompt_tokens(BODY), 4)
 FULL = Plan(rpm=10**7, tpm=10**9, max_concurrent=1000, daily_tokens=10**12, monthly_tokens=10**12)
+# Every limit and every USD budget, key and group: budgets ride in the same scripts.
+BUDGETED = FULL.model_copy(
+    update={
+        "daily_usd": 10.0**6,
+        "monthly_usd": 10.0**6,
+        "budget_group": "bench",
+        "group_daily_usd": 10.0**6,
+        "group_monthly_usd": 10.0**6,
+    }
+)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -59,6 +70,7 @@ async def _run(stack: Stack, requests: int) -> None:
         "router (direct)": (stack.services["router"].url, Plan()),
         "policy, no limits": (stack.services["policy"].url, Plan()),
         "policy, all limits": (stack.services["policy"].url, FULL),
+        "policy, + budgets": (stack.services["policy"].url, BUDGETED),
     }
     key_id = "key_" + uuid.uuid4().hex[:12]
     latencies: dict[str, list[float]] = {name: [] for name in targets}
@@ -95,7 +107,17 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        stack = Stack(Path(workdir))
+        ports = Ports()
+        catalog = Path(workdir) / "catalog.yaml"
+        catalog.write_text(
+            "models:\n  - alias: sim-chat\n    deployments:\n"
+            f"      - {{name: sim, provider: vllm, base_url: 'http://127.0.0.1:{ports.simulator}/v1',"
+            " model: sim-model, prices: {input: 1.0, output: 2.0}}\n"
+        )
+        # Prices published once, at start. Policy still reads them every second (two
+        # commands, counted against whichever request is running: about 0.01 per request).
+        slow = {"ROUTER_PRICES_PUBLISH_SECONDS": "3600"}
+        stack = Stack(Path(workdir), ports=ports, catalog_path=catalog, extra_env=slow)
         try:
             stack.start()
             asyncio.run(_run(stack, args.requests))

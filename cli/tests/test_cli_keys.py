@@ -296,3 +296,26 @@ def test_the_real_doppler_cli_takes_our_arguments_and_its_error_is_one_line(
         "error: `doppler secrets get GATEWAY_KEY_REGISTRY` failed: "
         "Doppler Error: you must provide a token"
     )
+
+
+def test_budgets_and_a_budget_group_from_the_command_line(
+    registry_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = gateway(
+        capsys, "keys", "create", "team-a-app", "--daily-usd", "5", "--budget-group", "team-a",
+        "--group-monthly-usd", "100",
+    )  # fmt: skip
+    assert code == 0, err
+    plan = Registry.load(registry_file).find("team-a-app").plan
+    assert (plan.daily_usd, plan.budget_group, plan.group_monthly_usd) == (5.0, "team-a", 100.0)
+    code, _, _ = gateway(capsys, "keys", "update", "team-a-app", "--daily-usd", "none")
+    assert code == 0
+    assert Registry.load(registry_file).find("team-a-app").plan.daily_usd is None
+    code, _, err = gateway(capsys, "keys", "create", "x", "--daily-usd", "cheap")
+    assert code == 2
+    assert "'cheap' is not an amount in USD" in err
+    code, _, err = gateway(capsys, "keys", "create", "y", "--group-daily-usd", "1")
+    assert code == 1
+    assert one_error_line(err) == (
+        "error: group_daily_usd and group_monthly_usd need a budget_group"
+    )

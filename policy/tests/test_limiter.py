@@ -86,6 +86,8 @@ async def test_settle_reconciles_tokens_and_frees_the_slot(redis: Redis) -> None
         "requests": 1,
         "prompt_tokens": 50,
         "completion_tokens": 50,
+        "cost_usd": "unknown",  # settled without a cost
+        "unpriced_requests": 1,
     }
     after = await limiter.admit(key, plan, _rid(), 900)
     assert after.admitted

@@ -100,7 +100,13 @@ async def test_a_ticket_settles_once_with_the_real_usage(redis: Redis) -> None:
     usage = await day(redis, caller.key_id)
     assert (usage["requests"], usage["charged_and_reserved_tokens"]) == (1, 10)
     assert usage["by_model"] == {
-        "sim-chat": {"requests": 1, "prompt_tokens": 7, "completion_tokens": 3}
+        "sim-chat": {
+            "requests": 1,
+            "prompt_tokens": 7,
+            "completion_tokens": 3,
+            "cost_usd": "unknown",  # no prices
+            "unpriced_requests": 1,
+        }
     }
 
 
@@ -127,6 +133,8 @@ async def test_an_answer_without_usage_is_charged_its_reservation(redis: Redis) 
         "requests": 1,
         "prompt_tokens": 10,
         "completion_tokens": 50,
+        "cost_usd": "unknown",  # no prices
+        "unpriced_requests": 1,
     }
 
 
@@ -174,7 +182,8 @@ async def test_the_trailer_is_billed_and_never_reaches_the_client(redis: Redis) 
     trailer = usage_trailer(Usage(11, 2))
     response = FakeResponse([events, trailer[:9], trailer[9:]])
     relayed = await _drain(response, ticket)
-    assert relayed == events
+    # The trailer is replaced by the cost (unknown here: no prices).
+    assert relayed == events + b": x-gateway-cost-usd unknown\n\n"
     assert response.closed
     assert (await day(redis, caller.key_id))["charged_and_reserved_tokens"] == 13
 

@@ -337,9 +337,10 @@ def test_network_policies_chain_the_tiers(objects: list[Obj], overlay: str) -> N
         provider: {"router"} | ({"ns:monitoring"} if provider == "vllm" else set()),
     } | (
         # The nodes also answer each other and the Job that creates the cluster.
-        {"redis-cluster": {"edge", "policy", "redis-cluster", "redis-cluster-create"}}
+        # The router publishes the catalog's prices there.
+        {"redis-cluster": {"edge", "policy", "router", "redis-cluster", "redis-cluster-create"}}
         if overlay == "prod-redis-cluster"
-        else {"redis": {"edge", "policy"}}
+        else {"redis": {"edge", "policy", "router"}}
     )
     deployments = {
         d["metadata"]["name"]: d

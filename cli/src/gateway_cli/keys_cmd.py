@@ -29,6 +29,7 @@ from gateway_shared.redis_client import connect
 from policy.usage import read_usage
 
 LIMITS = ("rpm", "tpm", "max-concurrent", "daily-tokens", "monthly-tokens", "max-tokens")
+BUDGETS = ("daily-usd", "monthly-usd", "group-daily-usd", "group-monthly-usd")
 
 
 def _limit(text: str) -> int | None:
@@ -39,6 +40,20 @@ def _limit(text: str) -> int | None:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number or 'none'") from None
+
+
+def _usd(text: str) -> float | None:
+    """A budget in USD, or ``none`` for no budget."""
+    if text.lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount in USD or 'none'") from None
+
+
+def _none_or_text(text: str) -> str | None:
+    return None if text.lower() == "none" else text
 
 
 def _patterns(text: str) -> tuple[str, ...]:
@@ -76,6 +91,15 @@ def _where_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
 def _plan_options(parser: argparse.ArgumentParser, *, models_default: str | None) -> None:
     for limit in LIMITS:
         parser.add_argument(f"--{limit}", type=_limit, default=argparse.SUPPRESS, metavar="N")
+    for budget in BUDGETS:
+        parser.add_argument(f"--{budget}", type=_usd, default=argparse.SUPPRESS, metavar="USD")
+    parser.add_argument(
+        "--budget-group",
+        type=_none_or_text,
+        default=argparse.SUPPRESS,
+        metavar="GROUP",
+        help="a team of keys sharing the --group-*-usd budgets",
+    )
     parser.add_argument(
         "--models",
         type=_patterns,
@@ -139,8 +163,9 @@ CACHE_OPTIONS = ("cache_ttl_s", "cache_namespace", "cache_tool_calls")
 
 def _plan_changes(args: argparse.Namespace) -> dict[str, Any]:
     """The plan's fields given on the command line (the cache's as ``cache_*``)."""
-    fields = {name.replace("-", "_") for name in (*LIMITS, "models", "priority")}
-    fields |= set(CACHE_OPTIONS)
+    fields = {
+        name.replace("-", "_") for name in (*LIMITS, *BUDGETS, "budget-group", "models", "priority")
+    } | set(CACHE_OPTIONS)
     return {name: value for name, value in vars(args).items() if name in fields}
 
 
@@ -158,7 +183,10 @@ def _with_cache(base: Plan, changes: dict[str, Any]) -> dict[str, Any]:
 def _one_line(exc: ValidationError) -> str:
     """Pydantic's errors as one line, each naming the option (or the name) it is about."""
     return "; ".join(
-        f"{_location(error['loc'])} {error['input']!r}: {error['msg']}" for error in exc.errors()
+        f"{_location(error['loc'])} {error['input']!r}: {error['msg']}"
+        if error["loc"]
+        else error["msg"].removeprefix("Value error, ")  # a rule across options
+        for error in exc.errors()
     )
 
 
@@ -183,10 +211,10 @@ def _limits(plan: Plan) -> str:
     return plan.model_dump_json(exclude_defaults=True)
 
 
-async def _usage(redis_url: str, key_id: str) -> dict[str, Any]:
+async def _usage(redis_url: str, key_id: str, group: str | None) -> dict[str, Any]:
     redis = connect(redis_url, timeout_seconds=2.0)
     try:
-        return await read_usage(redis, key_id)
+        return await read_usage(redis, key_id, group)
     finally:
         await redis.aclose()
 
@@ -285,7 +313,7 @@ def _act(args: argparse.Namespace, source: KeySource) -> None:
         if not source.redis_url:
             raise KeysError("usage lives in Redis: set REDIS_URL, or run beside `gateway dev`")
         record = _find(registry, args.key)
-        usage = asyncio.run(_usage(source.redis_url, record.id))
+        usage = asyncio.run(_usage(source.redis_url, record.id, record.plan.budget_group))
         print(json.dumps({"key": {"id": record.id, "name": record.name}, **usage}, indent=2))
 
 

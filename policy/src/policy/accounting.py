@@ -6,6 +6,12 @@ trailer of a stream), with an estimate when a stream ends without it (client gon
 provider cut), with nothing when the call failed before any work. Settling also returns
 the concurrency slot, so no ending leaks one. A settlement Redis cannot take now is kept
 and replayed by the :class:`~policy.ledger.Ledger`.
+
+The cost is settled with the tokens, in the same call: the usage at each rate the lower
+of the serving deployment's (the router's report) and the alias's highest when the
+request was admitted (its ``quote``, what the budget reservation used). A price raised
+while a request runs therefore never makes it cost more than was reserved for it; a
+price lowered applies at once. Without either, the cost is unknown, never $0.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from datetime import datetime
 import anyio
 
 from gateway_shared.hop import HopError, HopResponse, abandon, body_chunks, upstream_lost
+from gateway_shared.prices import Prices, format_usd
 from gateway_shared.sse import EventFramer, data_event
+from gateway_shared.wire import headers as h
 from gateway_shared.wire.identity import Identity
 from gateway_shared.wire.report import Report, Usage, is_usage_trailer, parse_usage_trailer
 from policy.ledger import Ledger
@@ -39,27 +47,39 @@ class Ticket:
     label: str | None = None
     # Told what a successful request was charged (the request's log line).
     on_charged: Callable[[Usage], None] | None = None
+    # The alias's prices at admission, and the worst-case cost reserved (nano-USD).
+    quote: Prices | None = None
+    reserved_cost: int = 0
+    # The serving deployment's prices, from the router's report.
+    prices: Prices | None = None
+    # What the request was charged, in nano-USD (None: unknown), once settled.
+    cost: int | None = None
     settled: bool = False
+
+    def cost_of(self, usage: Usage) -> int | None:
+        rates = self.quote if self.prices is None else self.prices.lower(self.quote)
+        return rates.cost_nusd(usage) if rates is not None else None
 
     async def settle(self, usage: Usage) -> None:
         """Charge a request that was answered (wholly or in part)."""
         if self.settled:
             return
         self.settled = True
+        self.cost = self.cost_of(usage)
         if self.on_charged is not None:
             self.on_charged(usage)
         if self.metrics is not None:
-            self.metrics.charged(self.identity.key_name, self.label, usage)
-        await self._record(self.model, usage)
+            self.metrics.charged(self.identity.key_name, self.label, usage, self.cost)
+        await self._record(self.model, usage, self.cost)
 
     async def release(self) -> None:
         """A request that failed before any answer: nothing is charged, the slot freed."""
         if self.settled:
             return
         self.settled = True
-        await self._record("", Usage(0, 0))
+        await self._record("", Usage(0, 0), 0)
 
-    async def _record(self, model: str, usage: Usage) -> None:
+    async def _record(self, model: str, usage: Usage, cost: int | None) -> None:
         settlement = Settlement(
             key_id=self.identity.key_id,
             request_id=self.identity.request_id,
@@ -70,6 +90,9 @@ class Ticket:
             admitted_at=self.admitted_at,
             cached_tokens=usage.cached_tokens,
             reasoning_tokens=usage.reasoning_tokens,
+            group=self.identity.plan.budget_group,
+            reserved_cost=self.reserved_cost,
+            cost=cost,
         )
         await self.ledger.settle(settlement, self._quota_used)
 
@@ -93,8 +116,19 @@ class Ticket:
         await self.settle(Usage(self.prompt_estimate, completion_tokens, estimated=True))
 
 
+def cost_text(cost: int | None) -> str:
+    """What a caller is shown of a cost (``x-gateway-cost-usd``)."""
+    return "unknown" if cost is None else format_usd(cost)
+
+
+def cost_event(cost: int | None) -> bytes:
+    """A stream's cost, as its last event: an SSE comment, which clients' parsers skip."""
+    return f": {h.COST_USD} {cost_text(cost)}\n\n".encode()
+
+
 async def metered_stream(response: HopResponse, ticket: Ticket) -> AsyncIterator[bytes]:
-    """Relay the router's stream event by event, taking out its usage trailer."""
+    """Relay the router's stream event by event, taking out its usage trailer; a stream
+    that ends with the router's usage ends with its cost (``cost_event``)."""
     framer = EventFramer()
     content_events = 0
     usage: Usage | None = None
@@ -110,6 +144,8 @@ async def metered_stream(response: HopResponse, ticket: Ticket) -> AsyncIterator
                 out.append(event)
             if out:
                 yield b"".join(out)
+        if usage is not None:
+            yield cost_event(ticket.cost_of(usage))
     except HopError:
         # Router died mid-stream: the client must see the stream fail, not end.
         yield data_event(upstream_lost().to_body())

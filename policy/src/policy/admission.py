@@ -2,8 +2,14 @@
 
 The rules on a request's output tokens live here: a request may not ask for more than
 its plan's ``max_tokens``; one that asks for nothing is reserved, and sent to the
-provider with, the plan's cap (the router applies it: ``wire.admission``), or reserved
-``default_completion_tokens`` when the plan has no cap.
+provider with, the plan's cap (the router applies it: ``wire.admission``), or with
+``default_completion_tokens`` when the plan has no cap (sent only for a key with a USD
+budget, whose worst case must be finite; otherwise that is only what is reserved).
+
+A key with a USD budget reserves the request's worst-case cost: every prompt token and
+every output token it allows at the highest rate of its alias (``policy.prices``). An
+alias whose rates are unknown cannot be bounded: the request is refused (400
+``model_not_priced``) rather than run unbudgeted.
 """
 
 from __future__ import annotations
@@ -15,12 +21,15 @@ from redis.exceptions import RedisError
 
 from gateway_shared.errors import GatewayError, model_not_found
 from gateway_shared.observability.logs import ThrottledLog
+from gateway_shared.plans import Plan
+from gateway_shared.prices import Prices
 from gateway_shared.wire.admission import Admitted
 from gateway_shared.wire.identity import Api, Identity, RequestSummary
 from policy.accounting import Ticket
 from policy.ledger import Ledger
 from policy.limits.limiter import UNLIMITED, Decision, Limiter
 from policy.metrics import LIMITER_UNAVAILABLE, PolicyMetrics
+from policy.prices import PriceBook
 from policy.rejections import rejection
 from policy.settings import FailureMode, PolicySettings
 from policy.usage import utcnow
@@ -35,6 +44,7 @@ class Admission:
         settings: PolicySettings,
         metrics: PolicyMetrics | None = None,
         ledger: Ledger | None = None,
+        prices: PriceBook | None = None,
     ) -> None:
         self._limiter = limiter
         self._settings = settings
@@ -45,6 +55,7 @@ class Admission:
             keep_seconds=settings.settle_keep_seconds,
             metrics=metrics,
         )
+        self._prices = prices
         self._fail_open_log = ThrottledLog(log)
         self.unmetered = 0  # requests admitted without Redis (fail-open mode)
 
@@ -65,7 +76,10 @@ class Admission:
             return asked, Admitted()
         if cap is not None:
             return cap, Admitted(output_cap=cap)
-        return self._settings.default_completion_tokens, Admitted()
+        default = self._settings.default_completion_tokens
+        if identity.plan.has_budget:
+            return default, Admitted(output_cap=default)
+        return default, Admitted()
 
     def check(self, identity: Identity, summary: RequestSummary) -> tuple[int, Admitted]:
         """What the plan allows of the request, before any limit: the model and the output
@@ -82,13 +96,15 @@ class Admission:
         estimate = summary.prompt_tokens + bound
         admitted_at = utcnow()
         try:
+            quote, worst_cost = await self._quote(plan, summary, bound)
             decision = await self._limiter.admit(
-                identity.key_id, plan, identity.request_id, estimate
+                identity.key_id, plan, identity.request_id, estimate, worst_cost
             )
         except RedisError as exc:
+            quote, worst_cost = self._prices.get(summary.model) if self._prices else None, 0
             decision = self._redis_down(identity, exc)
         if not decision.admitted:
-            self._rejected(identity, decision, summary, estimate)
+            self._rejected(identity, decision, summary, estimate, worst_cost)
         ticket = Ticket(
             self.ledger,
             identity,
@@ -98,8 +114,35 @@ class Admission:
             summary.prompt_tokens,
             admitted_at,
             metrics=self._metrics,
+            quote=quote,
+            reserved_cost=decision.reserved_cost,
         )
         return ticket, decision, admitted
+
+    async def _quote(
+        self, plan: Plan, summary: RequestSummary, bound: int
+    ) -> tuple[Prices | None, int]:
+        """The alias's prices, and the request's worst-case cost to reserve (nano-USD;
+        0 without a budget)."""
+        if self._prices is None:
+            quote = None
+        elif plan.has_budget:
+            quote = await self._prices.lookup(summary.model)
+        else:
+            quote = self._prices.get(summary.model)
+        if not plan.has_budget:
+            return quote, 0
+        worst = quote.worst_case_nusd(summary.prompt_tokens, bound) if quote else None
+        if worst is None:
+            raise GatewayError(
+                f"The model '{summary.model}' has no prices in the gateway's catalog, and "
+                "this key has a USD budget: its cost cannot be bounded. Ask the gateway's "
+                "operator to price it, or use a priced model.",
+                status=400,
+                param="model",
+                code="model_not_priced",
+            )
+        return quote, worst
 
     async def admit_hit(self, identity: Identity, summary: RequestSummary) -> Decision:
         """A request the response cache answers: checked like any other, counted against
@@ -116,11 +159,18 @@ class Admission:
         return decision
 
     def _rejected(
-        self, identity: Identity, decision: Decision, summary: RequestSummary, estimate: int
+        self,
+        identity: Identity,
+        decision: Decision,
+        summary: RequestSummary,
+        estimate: int,
+        cost: int = 0,
     ) -> NoReturn:
         if self._metrics is not None and decision.reason is not None:
             self._metrics.rejected(decision.reason, identity.key_name)
-        raise rejection(identity.plan, decision, estimate, anthropic=summary.api is Api.MESSAGES)
+        raise rejection(
+            identity.plan, decision, estimate, cost, anthropic=summary.api is Api.MESSAGES
+        )
 
     def _redis_down(self, identity: Identity, exc: RedisError) -> Decision:
         if self._settings.redis_failure_mode is FailureMode.CLOSED:

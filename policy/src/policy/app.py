@@ -7,15 +7,20 @@ a settlement Redis could not take is replayed when it answers again (``ledger``)
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from redis.exceptions import RedisError
 
 from gateway_shared.hop import HopClient
 from gateway_shared.observability import Observability
+from gateway_shared.observability.logs import ThrottledLog
 from gateway_shared.observability.redis_calls import RedisCalls, server_address
-from gateway_shared.redis_client import connect, discover, redis_ready
+from gateway_shared.redis_client import RedisClient, connect, discover, redis_ready
 from gateway_shared.tier.app import tier_app
 from gateway_shared.tier.health import add_health_routes
 from gateway_shared.tier.settings import load
@@ -26,8 +31,25 @@ from policy.deps import PolicyServices
 from policy.ledger import marker_seconds
 from policy.limits.limiter import Limiter
 from policy.metrics import PolicyMetrics
+from policy.prices import PriceBook
 from policy.routes import routes
 from policy.settings import PolicySettings
+from policy.usage import counters_since
+
+_watch_failures = ThrottledLog(logging.getLogger("policy.prices"))
+
+
+async def _watch_redis(
+    redis: RedisClient, prices: PriceBook, metrics: PolicyMetrics, every: float
+) -> None:
+    """Keep the prices fresh and the counters' start time exported (``policy.usage``)."""
+    while True:
+        try:
+            await prices.refresh()
+            metrics.counters_started.set(await counters_since(redis, time.time()))
+        except RedisError as exc:
+            _watch_failures.warning("could not read prices: Redis unavailable (%s)", exc)
+        await asyncio.sleep(every)
 
 
 def _response_cache(settings: PolicySettings, metrics: CacheMetrics) -> ResponseCache | None:
@@ -68,15 +90,22 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
             redis_calls,
             marker_seconds=marker_seconds(settings.settle_keep_seconds),
         )
-        admission = Admission(limiter, settings, metrics)
         app.state.signer = settings.identity_signer()
         router = HopClient(settings.router_url)
+        prices = PriceBook(redis, settings.prices_refresh_seconds)
+        admission = Admission(limiter, settings, metrics, prices=prices)
         cache = _response_cache(settings, cache_metrics)
         app.state.services = PolicyServices(admission, router, redis, cache)
         replay = asyncio.create_task(admission.ledger.replay())
+        watcher = asyncio.create_task(
+            _watch_redis(redis, prices, metrics, settings.prices_refresh_seconds)
+        )
         try:
             yield
         finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             replay.cancel()
             await admission.ledger.close()
             await router.aclose()

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway_shared.observability.labels import OTHER
 from gateway_shared.plans import Plan
+from gateway_shared.prices import NANO_PER_USD
 from gateway_shared.wire.report import Usage
 from policy.limits.limiter import Reason
 
@@ -57,6 +58,26 @@ class PolicyMetrics:
             registry=registry,
         )
         self.unmetered.inc(0)
+        self.cost = Counter(
+            "gateway_cost_usd",
+            "USD charged for requests, by model alias (requests of unknown cost not "
+            "included: see gateway_unpriced_requests).",
+            ("model",),
+            registry=registry,
+        )
+        self.unpriced = Counter(
+            "gateway_unpriced_requests",
+            "Requests whose cost is unknown (a deployment without prices), by model alias.",
+            ("model",),
+            registry=registry,
+        )
+        self.counters_started = Gauge(
+            "gateway_usage_counters_start_timestamp_seconds",
+            "When the usage, quota and budget counters in Redis started (unix time): "
+            "Redis is ephemeral, and a start inside a day or month means that period's "
+            "counters restarted from zero.",
+            registry=registry,
+        )
         self.settlements_kept = Gauge(
             "gateway_policy_settlements_kept",
             "Settlements that failed for want of Redis, kept in this process for replay.",
@@ -82,8 +103,12 @@ class PolicyMetrics:
     def rejected(self, reason: Reason | str, key_name: str) -> None:
         self.rejections.labels(str(reason), key_name).inc()
 
-    def charged(self, key_name: str, model: str | None, usage: Usage) -> None:
+    def charged(self, key_name: str, model: str | None, usage: Usage, cost: int | None) -> None:
         label = model or OTHER
+        if cost is None:
+            self.unpriced.labels(label).inc()
+        else:
+            self.cost.labels(label).inc(cost / NANO_PER_USD)
         for token_type, count in (
             ("input", usage.prompt_tokens),
             ("output", usage.completion_tokens),

@@ -1,4 +1,5 @@
-"""What clients see of the limits: OpenAI's rate-limit headers and 429 errors."""
+"""What clients see of the limits: OpenAI's rate-limit headers and 429 errors, and the
+gateway's own budget header."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from datetime import datetime, timedelta
 
 from gateway_shared.errors import GatewayError
 from gateway_shared.plans import Plan
+from gateway_shared.prices import format_usd
+from gateway_shared.wire import headers as h
 from policy.limits.limiter import Decision, Reason
 from policy.usage import utcnow
 
@@ -49,24 +52,62 @@ def rate_limit_headers(
             headers["anthropic-ratelimit-tokens-limit"] = str(plan.tpm)
             headers["anthropic-ratelimit-tokens-remaining"] = remaining
             headers["anthropic-ratelimit-tokens-reset"] = _at(decision.tokens_reset_ms)
+    if plan.has_budget and decision.budget_remaining >= 0:
+        headers[h.BUDGET_REMAINING_USD] = format_usd(decision.budget_remaining)
     return headers
+
+
+_DAILY = (Reason.DAILY_QUOTA, Reason.DAILY_BUDGET, Reason.GROUP_DAILY_BUDGET)
+_BUDGETS = {
+    Reason.DAILY_BUDGET: ("daily", False),
+    Reason.MONTHLY_BUDGET: ("monthly", False),
+    Reason.GROUP_DAILY_BUDGET: ("daily", True),
+    Reason.GROUP_MONTHLY_BUDGET: ("monthly", True),
+}
+
+
+def _budget_limit(plan: Plan, reason: Reason) -> float | None:
+    return {
+        Reason.DAILY_BUDGET: plan.daily_usd,
+        Reason.MONTHLY_BUDGET: plan.monthly_usd,
+        Reason.GROUP_DAILY_BUDGET: plan.group_daily_usd,
+        Reason.GROUP_MONTHLY_BUDGET: plan.group_monthly_usd,
+    }[reason]
 
 
 def _seconds_until_next_period(reason: Reason, now: datetime) -> int:
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if reason is Reason.DAILY_QUOTA:
+    if reason in _DAILY:
         reset = day + timedelta(days=1)
     else:
         reset = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
     return math.ceil((reset - now).total_seconds())
 
 
+def _until(period: str) -> str:
+    return "00:00 UTC" + (" on the first of the month" if period == "monthly" else "")
+
+
 def rejection(
-    plan: Plan, decision: Decision, estimate: int, *, anthropic: bool = False
+    plan: Plan, decision: Decision, estimate: int, cost: int = 0, *, anthropic: bool = False
 ) -> GatewayError:
     reason = decision.reason
     assert reason is not None
     headers = rate_limit_headers(plan, decision, anthropic=anthropic)
+    if reason in _BUDGETS:
+        period, of_group = _BUDGETS[reason]
+        headers["retry-after"] = str(_seconds_until_next_period(reason, utcnow()))
+        whose = f"budget group '{plan.budget_group}'" if of_group else "this key"
+        return GatewayError(
+            f"This request could cost up to ${format_usd(cost)}, more than remains of "
+            f"{whose}'s {period} budget of ${_budget_limit(plan, reason)} "
+            f"(${format_usd(max(decision.budget_remaining, 0))} left). Send a smaller "
+            f"max_tokens or a shorter prompt, or wait: the budget resets at {_until(period)}.",
+            status=429,
+            type_="insufficient_quota",
+            code="insufficient_quota",
+            headers=headers,
+        )
     if reason in (Reason.DAILY_QUOTA, Reason.MONTHLY_QUOTA):
         period = "daily" if reason is Reason.DAILY_QUOTA else "monthly"
         limit = plan.daily_tokens if reason is Reason.DAILY_QUOTA else plan.monthly_tokens

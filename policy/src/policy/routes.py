@@ -27,12 +27,14 @@ from gateway_shared.hop import (
     stream_response,
 )
 from gateway_shared.observability import current_request
+from gateway_shared.prices import NANO_PER_USD
 from gateway_shared.wire import headers as h
 from gateway_shared.wire.identity import GENERATING_PATHS, Api
 from gateway_shared.wire.report import Report
-from policy.accounting import Ticket, metered_stream
+from policy.accounting import Ticket, cost_text, metered_stream
 from policy.cache.lookup import look_up
 from policy.deps import Vouch
+from policy.limits.limiter import nusd
 from policy.rejections import rate_limit_headers
 from policy.usage import read_usage
 
@@ -84,6 +86,7 @@ async def inference(request: Request, vouch: Vouch) -> Response:
         raise _unavailable() from None
     report = Report.from_headers(upstream.headers)
     ticket.label = report.model
+    ticket.prices = report.prices
     if ctx is not None:
         ctx.take_report(report)
     headers = returned_headers(upstream.headers, report=True)
@@ -104,6 +107,8 @@ async def inference(request: Request, vouch: Vouch) -> Response:
         await ticket.release()
         raise _unavailable() from None
     await ticket.settle_answer(upstream.status, report)
+    if upstream.status < 400:
+        headers[h.COST_USD] = cost_text(ticket.cost)
     if lookup is not None:
         await lookup.whole(upstream.status, content, content_type, report.model)
     return body_response(upstream, content, headers)
@@ -153,7 +158,7 @@ async def usage(vouch: Vouch) -> Response:
     """The calling key's own usage: the key comes from its identity, never a parameter."""
     identity, services = vouch.identity, vouch.services
     try:
-        periods = await read_usage(services.redis, identity.key_id)
+        periods = await read_usage(services.redis, identity.key_id, identity.plan.budget_group)
     except RedisError:
         raise GatewayError(
             "Usage is unavailable right now. Please retry shortly.",
@@ -168,6 +173,19 @@ async def usage(vouch: Vouch) -> Response:
     if plan.monthly_tokens:
         used = periods["month"]["charged_and_reserved_tokens"]
         remaining["monthly_tokens"] = max(0, plan.monthly_tokens - used)
+    for name, limit, where in (
+        ("daily_usd", plan.daily_usd, periods["day"]),
+        ("monthly_usd", plan.monthly_usd, periods["month"]),
+        ("group_daily_usd", plan.group_daily_usd, periods.get("budget_group", {}).get("day")),
+        (
+            "group_monthly_usd",
+            plan.group_monthly_usd,
+            periods.get("budget_group", {}).get("month"),
+        ),
+    ):
+        if limit and where is not None:
+            left = max(0, nusd(limit) - where["charged_and_reserved_nusd"])
+            remaining[name] = left / NANO_PER_USD
     document = {
         "object": "usage",
         "key": {"id": identity.key_id, "name": identity.key_name},

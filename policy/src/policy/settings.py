@@ -36,6 +36,8 @@ class PolicySettings(TierSettings):
     settle_keep_seconds: float = Field(default=600.0, gt=0)
     # Completion tokens reserved when a request sets no max_tokens and its plan no cap.
     default_completion_tokens: int = Field(default=1024, ge=0)
+    # Seconds between reads of the prices the router publishes (policy.prices).
+    prices_refresh_seconds: float = Field(default=1.0, gt=0)
     # The response cache's own Redis (allkeys-lru under a memory cap), never the state
     # Redis (noeviction). Unset: no plan's cache is used.
     cache_redis_url: SecretStr | None = Field(

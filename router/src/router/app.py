@@ -16,12 +16,14 @@ import httpx
 from fastapi import FastAPI
 
 from gateway_shared.observability import Observability
+from gateway_shared.redis_client import connect
 from gateway_shared.tier.app import tier_app
 from gateway_shared.tier.health import add_health_routes
 from gateway_shared.tier.settings import load
 from router.observability.collector import RouterCollector
 from router.observability.observed import ProviderObserver
 from router.observability.provider_metrics import ProviderMetrics
+from router.prices import PricePublisher
 from router.providers.http_client import pooled_client
 from router.providers.registry import ADAPTERS
 from router.routes import routes
@@ -58,10 +60,22 @@ def create_app(
             handle_sighup=http_client is None,
         )
         app.state.services = state
+        publisher = None
+        if settings.redis_url is not None:
+            redis = connect(settings.redis_url.get_secret_value(), timeout_seconds=1.0)
+            publisher = PricePublisher(
+                redis, lambda: state.table.catalog, settings.prices_publish_seconds
+            )
+            await publisher.publish()  # before the router reports ready
+            publisher.start()
+            state.on_reload = publisher.wake
         app.state.summary = state.table.summary()  # for the ready line
         try:
             yield
         finally:
+            if publisher is not None:
+                await publisher.aclose()
+                await redis.aclose()
             await state.aclose()
             obs.shutdown()
 

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from gateway_shared.prices import Prices
 from gateway_shared.tier.startup import ConfigurationError
 
 
@@ -97,6 +98,8 @@ class Deployment(_Strict):
     # `--scheduling-policy priority`, which refuses a priority otherwise).
     priority_scheduling: bool = False
     timeouts: Timeouts = Timeouts()
+    # USD per million tokens; None: the cost of its answers is unknown (never $0).
+    prices: Prices | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -133,6 +136,10 @@ class ModelEntry(_Strict):
     def reads_load(self) -> bool:
         """Whether routing this alias needs its engines' load (their /metrics)."""
         return self.strategy is Strategy.LOAD_AWARE or self.shed_queue_depth is not None
+
+    def highest_prices(self) -> Prices:
+        """The most a request to this alias can be charged per token, on any deployment."""
+        return Prices.highest(d.prices for d in self.deployments)
 
 
 class RetryPolicy(_Strict):

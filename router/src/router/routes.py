@@ -83,11 +83,11 @@ async def inference(request: Request, vouch: Vouch) -> Response:
     hints = Hints(priority=priority, affinity=affinity)
     started = time.perf_counter()
 
-    def report(**usage: Any) -> Report:
+    def report(**reported: Any) -> Report:
         provider_seconds = time.perf_counter() - started
         if ctx is not None:
             ctx.provider_seconds = provider_seconds
-        return Report(model=route.alias, provider_seconds=provider_seconds, **usage)
+        return Report(model=route.alias, provider_seconds=provider_seconds, **reported)
 
     try:
         if summary.stream:
@@ -95,7 +95,7 @@ async def inference(request: Request, vouch: Vouch) -> Response:
             return StreamingResponse(
                 _relayed(stream),
                 media_type="text/event-stream",
-                headers={"cache-control": "no-cache", **report().headers()},
+                headers={"cache-control": "no-cache", **report(prices=stream.prices).headers()},
             )
         result = await state.dispatcher.complete(route, bridge, body, retry, headers, hints=hints)
     except GatewayError as exc:
@@ -106,7 +106,7 @@ async def inference(request: Request, vouch: Vouch) -> Response:
         result.body,
         status_code=result.status,
         media_type=result.content_type,
-        headers=report(usage=result.usage).headers(),
+        headers=report(usage=result.usage, prices=result.prices).headers(),
     )
 
 

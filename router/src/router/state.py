@@ -62,6 +62,8 @@ class RouterState:
     # What every adapter is seen through (the provider observer); None in unit tests.
     wrap: Wrap | None = None
     watcher: CatalogWatcher | None = None
+    # Told each time a catalog is swapped in (the price publisher).
+    on_reload: Callable[[], None] | None = None
     health_checks: bool = False
     _retiring: set[asyncio.Task[None]] = field(default_factory=set)
     _retired: list[Provider] = field(default_factory=list)
@@ -101,6 +103,8 @@ class RouterState:
             self.monitor.sync(table.states, table.catalog.routing.health)
         self._sync_loads()
         self._retire(retired)
+        if self.on_reload is not None:
+            self.on_reload()
         log.info("reloaded %s", table.summary())
         return True
 

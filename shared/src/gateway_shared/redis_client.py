@@ -1,7 +1,7 @@
 """The one way tiers connect to Redis: short timeouts, so a dead Redis fails fast.
 
-Edge (key records) and policy (limits and usage) use Redis; the router does not, so its
-image carries no Redis client (``gateway-shared[redis]`` is an extra).
+Edge (key records) and policy (limits and usage) use Redis, and the router to publish
+prices (``router.prices``); the Redis client is the ``gateway-shared[redis]`` extra.
 
 ``REDIS_URL`` selects the client: ``redis://``, ``rediss://`` or ``unix://`` one server
 (or a Sentinel-managed or managed service's single endpoint);

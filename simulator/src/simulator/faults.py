@@ -20,6 +20,10 @@ Fields:
   non-streaming answer gets a body that is not JSON.
 - ``metrics_down``: ``/metrics`` answers 503 while requests are still served (a replica
   whose metrics stop, for load-aware routing to notice).
+- ``prompt_token_factor`` (1..8): report this many times the prompt tokens the
+  simulator counts (characters / 4), rounded up: a provider whose tokenizer splits the
+  text finer, as BPE tokenizers do code and non-Latin scripts. It makes the gateway's
+  prompt estimate an undercount, as it is for such prompts.
 
 A :class:`FaultConfig` is immutable: a change replaces the whole object, so a request
 reads one consistent configuration for its whole life.
@@ -57,6 +61,7 @@ class FaultConfig(BaseModel):
     disconnect_after_tokens: DisconnectAfter = None
     malformed_stream: bool = False
     metrics_down: bool = False
+    prompt_token_factor: float = Field(default=1.0, ge=1.0, le=8.0)
 
     @property
     def ttft_s(self) -> float:

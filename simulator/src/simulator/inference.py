@@ -9,6 +9,7 @@ hung, streamed, delayed or at once. Refusals are counted as ``rejected``.
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -104,6 +105,8 @@ async def serve_generation(request: Request, sim: SimState, parse: Parser) -> Re
     except VLLMError as exc:
         sim.stats.end(Outcome.REJECTED)
         return exc.to_response()
+    if faults.prompt_token_factor != 1.0:
+        job = job._replace(prompt_tokens=math.ceil(job.prompt_tokens * faults.prompt_token_factor))
 
     if job.priority and sim.profile.scheduling_policy is not SchedulingPolicy.PRIORITY:
         sim.stats.end(Outcome.REJECTED)

@@ -2,7 +2,8 @@
 
 One request costs two round trips: ``admit`` before the call (skipped when the plan has
 no limit at all) and ``settle`` after it, whatever the outcome; a response cache hit
-one, ``admit_hit``. Scripts are registered
+one, ``admit_hit``. USD budgets ride in the same scripts as the token limits: they add
+no round trip. Scripts are registered
 once; redis-py calls them by SHA and re-loads them after a Redis restart (NOSCRIPT).
 Settling is idempotent by request id (a marker kept ``marker_seconds``), so a settlement
 whose answer was lost can be applied again (``policy.ledger``).
@@ -18,6 +19,7 @@ from typing import Any
 
 from gateway_shared.observability.redis_calls import RedisCalls
 from gateway_shared.plans import Plan
+from gateway_shared.prices import NANO_PER_USD
 from gateway_shared.redis_client import RedisClient
 from policy.limits.scripts import ADMIT, ADMIT_HIT, SETTLE
 from policy.usage import DAY_TTL_SECONDS, MONTH_TTL_SECONDS, KeyLayout, utcnow
@@ -30,6 +32,10 @@ class Reason(StrEnum):
     CONCURRENCY = "concurrency"
     DAILY_QUOTA = "daily_quota"
     MONTHLY_QUOTA = "monthly_quota"
+    DAILY_BUDGET = "daily_budget"
+    MONTHLY_BUDGET = "monthly_budget"
+    GROUP_DAILY_BUDGET = "group_daily_budget"
+    GROUP_MONTHLY_BUDGET = "group_monthly_budget"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,9 @@ class Decision:
     tokens_reset_ms: int
     # Tokens this admission recorded in Redis, which settling must take back.
     reserved: int = 0
+    # Nano-USD: the least left of the plan's budgets (-1: none); the cost reserved.
+    budget_remaining: int = -1
+    reserved_cost: int = 0
 
 
 # Admitted without Redis: no limit to check (or Redis down in fail-open), nothing reserved.
@@ -50,7 +59,14 @@ UNLIMITED = Decision(True, None, 0, -1, 0, -1, 0)
 
 
 def has_limits(plan: Plan) -> bool:
-    return any((plan.rpm, plan.tpm, plan.max_concurrent, plan.daily_tokens, plan.monthly_tokens))
+    return plan.has_budget or any(
+        (plan.rpm, plan.tpm, plan.max_concurrent, plan.daily_tokens, plan.monthly_tokens)
+    )
+
+
+def nusd(usd: float | None) -> int:
+    """A budget in nano-USD; 0 (no limit) when unset."""
+    return round(usd * NANO_PER_USD) if usd else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +83,11 @@ class Settlement:
     admitted_at: datetime
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    # The key's budget group, the cost reserved at admission and the real cost (nano-USD;
+    # None: unknown).
+    group: str | None = None
+    reserved_cost: int = 0
+    cost: int | None = None
 
 
 def _accounting_keys(layout: KeyLayout, now: datetime) -> list[str]:
@@ -79,11 +100,15 @@ def _accounting_keys(layout: KeyLayout, now: datetime) -> list[str]:
         layout.day(now),
         layout.month(now),
         layout.inflight_reserved,
+        layout.inflight_cost,
+        layout.group_day(now),
+        layout.group_month(now),
     ]
 
 
-def _decision(result: list[Any], estimate: int) -> Decision:
-    admitted, reason, retry, req_left, req_reset, tok_left, tok_reset = result
+def _decision(result: list[Any], estimate: int, cost: int = 0) -> Decision:
+    """ADMIT's answer (ADMIT_HIT's has no budget_remaining: it spends no budget)."""
+    admitted, reason, retry, req_left, req_reset, tok_left, tok_reset, *budget = result
     return Decision(
         admitted=bool(admitted),
         reason=Reason(reason.decode()) if reason else None,
@@ -93,6 +118,8 @@ def _decision(result: list[Any], estimate: int) -> Decision:
         tokens_remaining=int(tok_left),
         tokens_reset_ms=int(tok_reset),
         reserved=estimate if admitted else 0,
+        budget_remaining=int(budget[0]) if budget else -1,
+        reserved_cost=cost if admitted else 0,
     )
 
 
@@ -116,10 +143,13 @@ class Limiter:
     def _observe(self, operation: str) -> AbstractContextManager[None]:
         return self._calls.observe(operation, "EVALSHA") if self._calls else nullcontext()
 
-    async def admit(self, key_id: str, plan: Plan, request_id: str, estimate: int) -> Decision:
+    async def admit(
+        self, key_id: str, plan: Plan, request_id: str, estimate: int, cost: int = 0
+    ) -> Decision:
+        """``cost``: the most the request can cost, in nano-USD (0 with no budget)."""
         if not has_limits(plan):
             return UNLIMITED
-        layout = KeyLayout(key_id)
+        layout = KeyLayout(key_id, plan.budget_group)
         now = utcnow()
         with self._observe("admit"):
             result = await self._admit(
@@ -136,14 +166,20 @@ class Limiter:
                     self._lease_ms,
                     DAY_TTL_SECONDS,
                     MONTH_TTL_SECONDS,
+                    nusd(plan.daily_usd),
+                    nusd(plan.monthly_usd),
+                    nusd(plan.group_daily_usd),
+                    nusd(plan.group_monthly_usd),
+                    cost,
+                    1 if plan.budget_group else 0,
                 ],
             )
-        return _decision(result, estimate)
+        return _decision(result, estimate, cost)
 
     async def admit_hit(self, key_id: str, plan: Plan, request_id: str, model: str) -> Decision:
         """A response cache hit: counted against ``rpm`` and as a hit of ``model``; no
         tokens reserved, nothing to settle."""
-        layout = KeyLayout(key_id)
+        layout = KeyLayout(key_id, plan.budget_group)
         now = utcnow()
         with self._observe("admit"):
             result = await self._admit_hit(
@@ -163,7 +199,7 @@ class Limiter:
         """Charge a settlement once, however often it is applied; returns the day's and
         the month's charged-plus-reserved totals."""
         s = settlement
-        layout = KeyLayout(s.key_id)
+        layout = KeyLayout(s.key_id, s.group)
         with self._observe("settle"):
             totals = await self._settle(
                 keys=[*_accounting_keys(layout, s.admitted_at), layout.settled(s.request_id)],
@@ -178,6 +214,9 @@ class Limiter:
                     s.cached_tokens,
                     s.reasoning_tokens,
                     self._marker_seconds,
+                    s.reserved_cost,
+                    -1 if s.cost is None else s.cost,
+                    1 if s.group else 0,
                 ],
             )
         return int(totals[0]), int(totals[1])

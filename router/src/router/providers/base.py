@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from gateway_shared.prices import Prices
 from gateway_shared.sse import data_event
 from gateway_shared.wire.report import Usage
 from router.catalog import Deployment
@@ -70,6 +71,8 @@ class Completion:
     usage: Usage | None
     # Seconds from sending to the first token, when the answer was read as a stream.
     first_token_seconds: float | None = None
+    # The answering deployment's prices: set by the dispatcher, not by adapters.
+    prices: Prices | None = None
 
 
 class CompletionStream(ABC):

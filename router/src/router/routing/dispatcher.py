@@ -31,6 +31,7 @@ then on nothing is retried, and the stream owns its deployment's lease until it 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
@@ -42,6 +43,7 @@ from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_ran
 
 from gateway_shared.errors import GatewayError
 from gateway_shared.plans import Priority
+from gateway_shared.prices import Prices
 from gateway_shared.wire.report import Usage
 from router.catalog import LoadPolicy, RetryPolicy
 from router.providers.base import Completion, CompletionStream, Headers, Provider
@@ -255,6 +257,11 @@ class RoutedStream:
     def usage(self) -> Usage:
         return self._stream.usage
 
+    @property
+    def prices(self) -> Prices | None:
+        """The prices of the deployment the stream came from."""
+        return self._lease.provider.deployment.prices
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for data in self._stream:
@@ -306,7 +313,7 @@ class Dispatcher:
             hints,
         )
         lease.release()
-        return completion
+        return dataclasses.replace(completion, prices=lease.provider.deployment.prices)
 
     async def stream(
         self,

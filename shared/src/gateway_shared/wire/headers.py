@@ -13,6 +13,11 @@ ADMISSION = "x-gateway-admission"
 MODEL = "x-gateway-model"
 PROVIDER_MS = "x-gateway-provider-ms"
 USAGE = "x-gateway-usage"
+PRICES = "x-gateway-prices"
+# Public, set by policy: what the request cost (non-streamed answers; "unknown" when
+# unpriced), and what remains of the tightest USD budget the key is under.
+COST_USD = "x-gateway-cost-usd"
+BUDGET_REMAINING_USD = "x-gateway-budget-remaining-usd"
 # Public: what the gateway itself added to the answer's latency, set by edge.
 OVERHEAD_MS = "x-gateway-overhead-ms"
 # Public, set by policy on plans with a response cache: hit, miss or bypass.
@@ -47,8 +52,10 @@ RETURN_RESPONSE = (
     "anthropic-ratelimit-tokens-limit",
     "anthropic-ratelimit-tokens-remaining",
     "anthropic-ratelimit-tokens-reset",
+    COST_USD,
+    BUDGET_REMAINING_USD,
     CACHE,
     REQUEST_ID,
 )
 # What policy returns to edge beside them: the router's report.
-REPORT = (MODEL, PROVIDER_MS, USAGE)
+REPORT = (MODEL, PROVIDER_MS, USAGE, PRICES)

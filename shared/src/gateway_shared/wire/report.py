@@ -4,6 +4,8 @@
   metric label takes) and the milliseconds spent on providers (all attempts, up to the
   answer or the first token), as response headers.
 - Whole answers: the tokens used, in the ``x-gateway-usage`` header.
+- The prices of the deployment that served the request (``x-gateway-prices``), from
+  which policy costs it; absent when that deployment has none.
 - Streams: the tokens used, in a trailer event after the last one - an SSE comment,
   which any client would ignore, and which policy reads for billing and drops.
 """
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from gateway_shared.prices import Prices
 from gateway_shared.wire import headers as h
 
 # Longest model label accepted from the router's header (a catalog alias).
@@ -68,6 +71,8 @@ class Report:
     provider_seconds: float | None = None
     # Whole answers only; a stream reports its usage in the trailer.
     usage: Usage | None = None
+    # The serving deployment's prices (None: unpriced, or no deployment served it).
+    prices: Prices | None = None
 
     def headers(self) -> dict[str, str]:
         out = {}
@@ -77,6 +82,8 @@ class Report:
             out[h.PROVIDER_MS] = f"{self.provider_seconds * 1000:.3f}"
         if self.usage is not None:
             out[h.USAGE] = self.usage.encode().decode()
+        if self.prices is not None:
+            out[h.PRICES] = self.prices.encode()
         return out
 
     @classmethod
@@ -87,10 +94,12 @@ class Report:
             with contextlib.suppress(ValueError):
                 provider_seconds = float(provider_ms) / 1000
         usage = headers.get(h.USAGE)
+        prices = headers.get(h.PRICES)
         return cls(
             model=model if model and len(model) <= MAX_MODEL_LABEL else None,
             provider_seconds=provider_seconds,
             usage=Usage.decode(usage) if usage else None,
+            prices=Prices.decode(prices) if prices else None,
         )
 
 
