@@ -63,6 +63,7 @@ def observed(tmp_path_factory: pytest.TempPathFactory, otlp: OTLPServer) -> Iter
             "plain": create_key(stack, "obs-plain"),
             "rpm": create_key(stack, "obs-rpm", "--rpm", "2"),
             "quota": create_key(stack, "obs-quota", "--daily-tokens", "120"),
+            "cached": create_key(stack, "obs-cached", "--cache-ttl-s", "60"),
         }
         yield ObservedStack(stack, otlp, keys)
     finally:

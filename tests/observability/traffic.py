@@ -128,6 +128,15 @@ def drive(
         # Fresh successes last, so that every rate window has them.
         for _ in range(5):
             assert send("POST", "/chat/completions", plain, json=CHAT).status_code == 200
+        # A cache miss (stored) then its hit; a new seed each drive, so each one stores.
+        cached = {**CHAT, "seed": secrets.randbelow(2**31)}
+        outcomes = [
+            send("POST", "/chat/completions", keys["cached"], json=cached).headers[
+                "x-gateway-cache"
+            ]
+            for _ in range(2)
+        ]
+        assert outcomes == ["miss", "hit"]
         assert stream(plain, {**CHAT, "stream": True}) == 200
     finally:
         admin.post("/admin/reset")
