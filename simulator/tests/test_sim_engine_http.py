@@ -55,8 +55,9 @@ def engine_sim(simulator_factory: Callable[[dict[str, str]], Any]) -> Any:
 
 async def test_instant_mode_reports_a_repeated_prefix_as_cached(sim: Any) -> None:
     client = openai.AsyncOpenAI(
-        base_url=f"{sim.url}/v1", api_key="unused"
-    )  # pragma: allowlist secret
+        base_url=f"{sim.url}/v1",
+        api_key="unused",  # pragma: allowlist secret
+    )
     messages = [{"role": "system", "content": _prompt(300)}, {"role": "user", "content": "hi"}]
     first = await client.chat.completions.create(model="sim-model", messages=messages)
     again = await client.chat.completions.create(model="sim-model", messages=messages)
@@ -86,8 +87,9 @@ async def test_a_priority_is_refused_without_priority_scheduling(sim: Any) -> No
 
 async def test_the_engine_queues_streams_and_caches(engine_sim: Any) -> None:
     client = openai.AsyncOpenAI(
-        base_url=f"{engine_sim.url}/v1", api_key="unused"
-    )  # pragma: allowlist secret
+        base_url=f"{engine_sim.url}/v1",
+        api_key="unused",  # pragma: allowlist secret
+    )
     messages = [{"role": "user", "content": _prompt(2000)}]
 
     async def streamed(priority: int = 0) -> tuple[list[str], Any]:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -438,3 +439,18 @@ def test_gateway_quota_saturation(quota: tuple[list[Answer], float]) -> None:
 def test_gateway_quota_exhausted(quota: tuple[list[Answer], float]) -> None:
     answers, _ = quota
     assert_runbook("GatewayQuotaExhausted", {answers[2]})
+
+
+def test_gateway_usage_counters_reset(routing: RoutingStack) -> None:
+    # Redis losing its data, as far as the alert can tell: the counters' start marker goes.
+    assert routing.stack.redis is not None
+    lost_at = time.time()
+    redis.Redis.from_url(routing.stack.redis.url).delete("gw:state:since")
+    replica = add_policy_replica(routing.stack)
+    try:
+        started = metric(replica.url, "gateway_usage_counters_start_timestamp_seconds")
+        assert started >= int(lost_at)  # what the alert compares with the period's start
+    finally:
+        replica.stop()
+    seen = {ask(routing, "rb-chat")}
+    assert_runbook("GatewayUsageCountersReset", seen)
