@@ -441,7 +441,10 @@ async def test_usage_equals_what_was_served_across_a_redis_cut(
     await eventually(settled, timeout=10, interval=0.1, what="every settlement replayed")
     day = await usage()
     assert day["prompt_tokens"] + day["completion_tokens"] == sum(served)
-    assert day["charged_and_reserved_tokens"] == sum(served)  # no reservation left behind
+    # An admission Redis applied but whose answer the cut lost was refused (503) and keeps
+    # its reservation until its lease expires: at most one request's worst case per 503.
+    left_behind = day["charged_and_reserved_tokens"] - sum(served)
+    assert 0 <= left_behind <= len(refused) * (50 + 100), (left_behind, len(refused))
     metrics = httpx.get(lstack.services["policy"].url + "/metrics").text
     replayed = next(
         float(line.split()[1])
