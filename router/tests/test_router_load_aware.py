@@ -194,9 +194,25 @@ def test_an_overloaded_affinity_target_is_passed_over() -> None:
     home.observe_load(EngineLoad(running=20, waiting=10, kv_usage=0.9), NOW)
     moved = balancer().choose(group, key, NOW)
     assert moved is not home
-    # Bounded loads: the next in the key's order, not merely the least loaded.
+    # Bounded loads: back home as soon as it has room again.
     home.observe_load(idle(), NOW)
     assert balancer().choose(group, key, NOW) is home
+
+
+def test_past_the_bound_the_least_loaded_engine_takes_the_prefix() -> None:
+    group = states(4, load=idle())
+    key = prefix_key(_chat(SYSTEM, "hi"))
+    home = balancer().choose(group, key, NOW)
+    home.observe_load(EngineLoad(running=20, waiting=10, kv_usage=0.9), NOW)
+    # Among equals, the key's next engine, from every router alike...
+    spilled = {balancer(seed).choose(group, key, NOW) for seed in range(5)}
+    assert len(spilled) == 1
+    # ...but a busy next engine is passed over for an idle one.
+    (second,) = spilled
+    second.observe_load(EngineLoad(running=3, waiting=0, kv_usage=0.5), NOW)
+    third = balancer().choose(group, key, NOW)
+    assert third not in (home, second)
+    assert third.load == idle()
 
 
 def test_a_reading_that_still_shows_the_turn_before_keeps_the_home() -> None:
@@ -277,6 +293,15 @@ def test_the_lowest_priority_is_shed_first(waiting: int, shed: set[Priority]) ->
     _queueing(group, waiting)
     refused = {p for p in Priority if overloaded(route(group), p, NOW, POLICY) is not None}
     assert refused == shed
+
+
+def test_requests_sent_since_the_reading_count_as_waiting_at_once() -> None:
+    group = states(2)
+    _queueing(group, 3)
+    assert overloaded(route(group), Priority.LOW, NOW, POLICY) is None
+    for state in group:
+        state.acquire()
+    assert overloaded(route(group), Priority.LOW, NOW, POLICY) is not None
 
 
 def test_nothing_is_shed_while_one_engine_has_room() -> None:

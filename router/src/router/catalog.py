@@ -191,8 +191,10 @@ class LoadPolicy(_Strict):
     # Consistent hashing with bounded loads: a prefix stays on its deployment while that
     # one's load (with this request) is at most this many times the average, or at most
     # `affinity_floor` requests: readings lag, so at low load the turn before may still
-    # show, and is no reason to leave the engine that holds the prefix.
-    affinity_bound: float = Field(default=1.25, ge=1.0)
+    # show, and is no reason to leave the engine that holds the prefix. Loads are a few
+    # requests each: a tighter bound sends prefixes away on one request's difference,
+    # and each move costs a prefill.
+    affinity_bound: float = Field(default=1.5, ge=1.0)
     affinity_floor: int = Field(default=2, ge=1)
 
 

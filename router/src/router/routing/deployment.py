@@ -113,6 +113,11 @@ class DeploymentState:
         """Requests the engine holds or is about to: running, waiting, and sent since."""
         return load.running + load.waiting + self.sent_since_load
 
+    def waiting(self, load: EngineLoad) -> int:
+        """Requests not yet started, at most: waiting at the reading, and sent since (the
+        reading is up to a scrape old; what this router sent since counts at once)."""
+        return load.waiting + self.sent_since_load
+
     def cooling(self, now: float) -> bool:
         return now < self.cooldown_until
 

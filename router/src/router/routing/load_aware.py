@@ -3,14 +3,16 @@
 Each candidate's load is what its engine last reported (requests running and waiting,
 KV cache in use; ``routing/load.py``) plus what this router sent it since. Then:
 
-- a request with a prefix key (``routing/affinity.py``) goes to the first candidate, in
-  the key's rendezvous-hash order, whose load stays within ``affinity_bound`` times the
-  average, or at most ``affinity_floor`` requests (consistent hashing with bounded
-  loads): the same prefix reaches the same engine, whose cache holds it, until that
-  engine is busier than the rest by that margin; the order depends only on the key and
-  the deployment names, so every router replica agrees on it;
-- a request without one, or whose every candidate is over the bound, goes to the
-  least loaded (queue per unit of weight, then KV cache use);
+- a request with a prefix key (``routing/affinity.py``) goes to its home: the first
+  candidate in the key's rendezvous-hash order, while the home's load stays within
+  ``affinity_bound`` times the average, or at most ``affinity_floor`` requests
+  (consistent hashing with bounded loads). The same prefix reaches the same engine,
+  whose cache holds it, and the home depends only on the key and the deployment names,
+  so every router replica agrees on it;
+- a request whose home is over the bound goes where the load is least, like one
+  without a prefix key: once replicas diverge, queueing behind a busy engine costs
+  more than the prefill a cache miss costs on an idle one. Ties go by the key's
+  rendezvous order, so a prefix spills to the same engine while loads are even;
 - when any candidate's reading is missing or stale, the whole choice is made by
   in-flight counts alone (``least_in_flight``): readings from some engines and guesses
   for others do not compare.
@@ -59,21 +61,16 @@ def choose(
             return least_in_flight(candidates, rng)
         loads.append(load)
     queues = [d.queue(load) for d, load in zip(candidates, loads, strict=True)]
-    if affinity is not None:
-        total_weight = sum(d.weight for d in candidates)
-        average = (sum(queues) + 1) / total_weight
-        ranked = sorted(
-            range(len(candidates)),
-            key=lambda i: _mix(affinity ^ candidates[i].ring_key),
-            reverse=True,
-        )
-        for i in ranked:
-            fair = average * candidates[i].weight
-            bound = max(math.ceil(policy.affinity_bound * fair), policy.affinity_floor)
-            if queues[i] + 1 <= bound:
-                return candidates[i]
     costs = [
         (q / d.weight, load.kv_usage) for d, q, load in zip(candidates, queues, loads, strict=True)
     ]
-    low = min(costs)
-    return rng.choice([d for d, c in zip(candidates, costs, strict=True) if c == low])
+    if affinity is None:
+        low = min(costs)
+        return rng.choice([d for d, c in zip(candidates, costs, strict=True) if c == low])
+    ranks = [_mix(affinity ^ d.ring_key) for d in candidates]
+    home = max(range(len(candidates)), key=ranks.__getitem__)
+    fair = (sum(queues) + 1) / sum(d.weight for d in candidates) * candidates[home].weight
+    bound = max(math.ceil(policy.affinity_bound * fair), policy.affinity_floor)
+    if queues[home] + 1 <= bound:
+        return candidates[home]
+    return candidates[min(range(len(candidates)), key=lambda i: (costs[i], -ranks[i]))]

@@ -1,9 +1,10 @@
 """The saturation guard: when a model's whole fleet is queueing, shed low priorities.
 
 An alias with ``shed_queue_depth`` refuses a request at once - before any attempt - when
-every deployment that could take it reports at least that many requests waiting, times
-its priority's multiple below: ``low`` goes first, ``normal`` when the queues are
-twice as deep, ``high`` only at four times, so high-priority requests are shed last.
+every deployment that could take it has at least that many requests waiting (as its
+last reading reports them, plus those this router sent it since), times its
+priority's multiple below: ``low`` goes first, ``normal`` when the queues are twice as
+deep, ``high`` only at four times, so high-priority requests are shed last.
 A refused client gets 503 ``server_overloaded`` (Anthropic's 529 ``overloaded_error``
 on the Messages API) with ``Retry-After``, rather than waiting into its time-out.
 
@@ -55,6 +56,6 @@ def overloaded(
         return None
     for state in serving:
         load = state.fresh_load(now, policy.stale_seconds)
-        if load is None or load.waiting < threshold:
+        if load is None or state.waiting(load) < threshold:
             return None
     return Overloaded(route.alias, max(1, math.ceil(policy.scrape_seconds)))
