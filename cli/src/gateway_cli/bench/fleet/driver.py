@@ -19,6 +19,7 @@ import httpx
 import orjson
 
 from gateway_cli.bench.fleet.workload import Session, Workload
+from gateway_shared.wire.headers import OVERHEAD_MS
 
 
 @dataclass
@@ -32,6 +33,9 @@ class Outcome:
     cached_tokens: int = 0
     output_tokens: int = 0
     retry_after: bool = False
+    # The gateway's own share of the answer (``x-gateway-overhead-ms``), in seconds: the
+    # rest of a refusal's time is the client's and the network's.
+    gateway: float | None = None
     # Refused by the saturation guard (503 server_overloaded, or the Messages API's 529).
     overloaded: bool = False
     timed_out: bool = False
@@ -87,6 +91,8 @@ class Driver:
                 refusal = await response.aread()
                 outcome.e2e = time.perf_counter() - t0
                 outcome.retry_after = "retry-after" in response.headers
+                overhead = response.headers.get(OVERHEAD_MS)
+                outcome.gateway = None if overhead is None else float(overhead) / 1000
                 outcome.overloaded = b'"server_overloaded"' in refusal
                 if not outcome.shed:
                     outcome.error = f"HTTP {response.status_code}"

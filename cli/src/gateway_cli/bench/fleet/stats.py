@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from statistics import median
 
 from gateway_cli.bench.fleet.driver import Outcome
 
@@ -35,6 +34,8 @@ class RunStats:
     tokens_per_s: float = 0.0
     hit_rate: float = 0.0
     shed_p99_ms: float | None = None
+    # The same refusals, the gateway's own time only (edge to edge).
+    shed_gateway_p99_ms: float | None = None
     shed_without_retry_after: int = 0
     gateway_cpu: float = 0.0
 
@@ -67,20 +68,12 @@ class RunStats:
             e2e_p99=percentile([o.e2e for o in ok if o.e2e is not None], 0.99),
             tokens_per_s=sum(o.output_tokens for o in ok) / seconds,
             hit_rate=sum(o.cached_tokens for o in ok) / prompt if prompt else 0.0,
-            shed_p99_ms=(
-                None if not shed else 1000 * (percentile([o.e2e or 0.0 for o in shed], 0.99) or 0.0)
-            ),
+            shed_p99_ms=_ms(percentile([o.e2e or 0.0 for o in shed], 0.99)),
+            shed_gateway_p99_ms=_ms(percentile([o.gateway or 0.0 for o in shed], 0.99)),
             shed_without_retry_after=sum(1 for o in shed if not o.retry_after),
             gateway_cpu=gateway_cpu,
         )
 
 
-def median_of(runs: list[RunStats]) -> RunStats:
-    """The run with the median TTFT p99 (the lower middle one of an even count)."""
-    ranked = sorted(runs, key=lambda r: r.ttft_p99 if r.ttft_p99 is not None else float("inf"))
-    return ranked[(len(ranked) - 1) // 2]
-
-
-def spread(values: list[float]) -> tuple[float, float, float]:
-    """Median, minimum and maximum."""
-    return median(values), min(values), max(values)
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else 1000 * seconds
