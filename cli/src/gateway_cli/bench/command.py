@@ -8,7 +8,7 @@ then the report.
     uv run gateway bench --profile perf   # where the tiers spend their time (no report)
     uv run gateway bench --compare REV    # this checkout and commit REV in the same rounds
     uv run gateway bench --fleet          # balancing policies on a simulated vLLM fleet
-                                          # (~15 min; --full: 4 cells x 5 rounds, hours):
+                                          # (~13 min; --full: 4 cells x 5 rounds, ~50 min):
                                           # writes docs/benchmarks-fleet.md
 """
 
