@@ -76,6 +76,15 @@ def test_kv_use_falls_back_to_the_name_before_vllm_0_11() -> None:
     assert parse_load(text, "qwen") == EngineLoad(running=7, waiting=3, kv_usage=0.42)
 
 
+def test_the_families_around_the_gauges_do_not_change_the_reading() -> None:
+    histogram = "".join(
+        f'vllm:time_to_first_token_seconds_bucket{{le="{b}",model_name="qwen"}} 5.0\n'
+        for b in ("0.1", "1.0", "+Inf")
+    )
+    text = f"# TYPE vllm:time_to_first_token_seconds histogram\n{histogram}{VLLM_METRICS}"
+    assert parse_load(text, "qwen") == parse_load(VLLM_METRICS, "qwen")
+
+
 def test_metrics_without_the_queue_gauges_say_nothing() -> None:
     assert parse_load("# nothing here\n", "qwen") is None
     assert parse_load(VLLM_METRICS, "not-served") is None

@@ -3,7 +3,9 @@
 Parsed with the Prometheus client library's own text parser, matching samples by name
 (and ``model_name`` where several models share a server): requests running and waiting,
 and the KV cache's usage - ``vllm:kv_cache_usage_perc`` (vLLM 0.11) or, from older
-servers, ``vllm:gpu_cache_usage_perc``.
+servers, ``vllm:gpu_cache_usage_perc``. Only those families' lines reach the parser: a
+page is mostly histograms, the parser's time grows with every line it reads, and it
+runs on the router's event loop for every engine at every scrape.
 """
 
 from __future__ import annotations
@@ -19,11 +21,26 @@ KV_USAGE_BEFORE_0_11 = "vllm:gpu_cache_usage_perc"
 _WANTED = frozenset({RUNNING, WAITING, KV_USAGE, KV_USAGE_BEFORE_0_11})
 
 
+def _wanted_lines(text: str) -> str:
+    """The samples, HELP and TYPE lines of the wanted families (all gauges: a sample's
+    name is its family's)."""
+    kept = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            words = line.split(maxsplit=3)
+            name = words[2] if len(words) > 2 else ""
+        else:
+            name = line.partition("{")[0].partition(" ")[0]
+        if name in _WANTED:
+            kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
 def parse_load(text: str, model: str) -> EngineLoad | None:
     """The load ``text`` reports for ``model`` (summed over its engines); None when the
     text has no running and waiting gauges for it."""
     found: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
+    for family in text_string_to_metric_families(_wanted_lines(text)):
         if family.name not in _WANTED:
             continue
         for sample in family.samples:
