@@ -20,6 +20,8 @@ from gateway_shared.plans import Plan, Priority
 POLICIES = ("round_robin", "least_in_flight", "load_aware")
 CAPACITY_ALIAS = "fleet-capacity"
 SCRAPE_SECONDS = 1.0
+# Generous: seven processes start at once, or four restart, on a machine that may be busy.
+START_SECONDS = 180
 
 
 @dataclass(frozen=True)
@@ -127,8 +129,7 @@ class Fleet:
         }
 
     def start(self) -> None:
-        # Generous: seven processes start at once, on a machine that may be busy.
-        self.stack.start(timeout=180)
+        self.stack.start(timeout=START_SECONDS)
 
     def stop(self) -> None:
         self.stack.stop()
@@ -139,7 +140,7 @@ class Fleet:
         for name in self.replicas:
             service = self._service(name)
             service.env |= engine.env(name)
-            service.restart()
+            service.restart(timeout=START_SECONDS)
 
     def reset(self) -> None:
         """Cold caches and empty engines on every simulator."""
