@@ -9,7 +9,6 @@ refuses it, :meth:`aclose` stops everything and closes the adapters and the clie
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable, Iterable, Mapping
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from gateway_shared.tier.tasks import cancel
 from router.catalog import CatalogError, digest, parse_catalog, read_catalog
 from router.providers.base import Provider
 from router.providers.registry import ADAPTERS
@@ -137,9 +137,7 @@ class RouterState:
         await self.monitor.aclose()
         await self.loads.aclose()
         for task in list(self._retiring):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel(task)
         for provider in [*self._retired, *(s.provider for s in self.table.states.values())]:
             await provider.aclose()
         await self.client.aclose()
