@@ -28,6 +28,8 @@ BREAKER_OPENED = "gateway_circuit_breaker_opened"
 DEPLOYMENT_IN_FLIGHT = "gateway_deployment_in_flight"
 HEALTH_CHECKS = "gateway_provider_health_checks"
 CATALOG_INFO = "gateway_router_catalog_info"
+DISCOVERED_REPLICAS = "gateway_router_discovered_replicas"
+DISCOVERY_FAILURES = "gateway_router_discovery_failures"
 
 # The dispatcher's counters (router.routing.dispatcher.RoutingCounters), as metric help.
 ROUTING_COUNTERS = {
@@ -103,7 +105,22 @@ class RouterCollector(Collector):
             "by the key's plan priority.",
             labels=["model", "priority"],
         )
+        # Labelled by the catalog's deployment name (its replicas are named after it).
+        discovered = GaugeMetricFamily(
+            DISCOVERED_REPLICAS,
+            "Addresses a discovered deployment's host last resolved to (discovery: dns).",
+            labels=["deployment"],
+        )
+        discovery_failures = CounterMetricFamily(
+            DISCOVERY_FAILURES,
+            "Failed resolutions of a discovered deployment's host (its last addresses stay).",
+            labels=["deployment"],
+        )
         if state is not None:
+            for name, resolved in state.discovery.known.items():
+                discovered.add_metric([name], len(resolved.addresses))
+            for name, count in state.discovery.failures.items():
+                discovery_failures.add_metric([name], count)
             catalog.add_metric([state.table.source.sha256[:12]], 1)
             for name, deployment in state.table.states.items():
                 labels = [name, deployment.deployment.provider, deployment.alias]
@@ -127,4 +144,4 @@ class RouterCollector(Collector):
                     shed.add_metric([alias, priority], count)
         yield from (health, breaker, opened, in_flight, checks, catalog)
         yield from routing.values()
-        yield shed
+        yield from (shed, discovered, discovery_failures)
