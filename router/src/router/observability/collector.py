@@ -3,8 +3,9 @@
 Nothing here runs per request: a collector reads the routing table in force (each
 deployment's health, circuit breaker and requests in flight) and the dispatcher's
 cumulative counters (retries, failovers, fallbacks...) when Prometheus scrapes. Label
-values are catalog names (deployment, provider type, model alias): bounded by the
-catalog, whatever clients send. Per-call metrics are recorded at the adapter boundary
+values are catalog names (deployment, provider type, model alias; a discovered
+replica's name adds its address): bounded by the catalog and the replicas found,
+whatever clients send. Per-call metrics are recorded at the adapter boundary
 (:mod:`router.observability.observed`).
 """
 
