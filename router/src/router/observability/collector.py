@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from gateway_shared.plans import Priority
 from router.routing.breaker import BreakerState
 from router.routing.deployment import Health
 from router.state import RouterState
@@ -29,6 +30,7 @@ BREAKER_OPENED = "gateway_circuit_breaker_opened"
 DEPLOYMENT_IN_FLIGHT = "gateway_deployment_in_flight"
 HEALTH_CHECKS = "gateway_provider_health_checks"
 CATALOG_INFO = "gateway_router_catalog_info"
+SHED_REQUESTS = "gateway_router_shed_requests"
 DISCOVERED_REPLICAS = "gateway_router_discovered_replicas"
 DISCOVERY_FAILURES = "gateway_router_discovery_failures"
 
@@ -101,7 +103,7 @@ class RouterCollector(Collector):
             for name, help_text in ROUTING_COUNTERS.items()
         }
         shed = CounterMetricFamily(
-            "gateway_router_shed_requests",
+            SHED_REQUESTS,
             "Requests refused by the saturation guard (every engine of the model queueing), "
             "by the key's plan priority.",
             labels=["model", "priority"],
@@ -140,9 +142,11 @@ class RouterCollector(Collector):
             values = dataclasses.asdict(state.dispatcher.counters)
             for name, family in routing.items():
                 family.add_metric([], values.get(name, 0))
-            for alias, by_priority in state.dispatcher.counters.shed.items():
-                for priority, count in by_priority.items():
-                    shed.add_metric([alias, priority], count)
+            # Every model and priority, from 0: "none shed" reads 0, not "no data".
+            counts = state.dispatcher.counters.shed
+            for alias in state.table.routes.keys() | counts.keys():
+                for priority in Priority:
+                    shed.add_metric([alias, priority], counts.get(alias, {}).get(priority, 0))
         yield from (health, breaker, opened, in_flight, checks, catalog)
         yield from routing.values()
         yield from (shed, discovered, discovery_failures)
