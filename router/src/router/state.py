@@ -20,10 +20,10 @@ from pathlib import Path
 
 import httpx
 
-from router.catalog import CatalogError, digest, parse_catalog, read_catalog
+from router.catalog import Catalog, CatalogError, digest, parse_catalog, read_catalog
 from router.providers.base import Provider
 from router.providers.registry import ADAPTERS
-from router.routing.discovery import Discovery, Resolved, Resolver, resolve
+from router.routing.discovery import Discovery, Resolver, resolve
 from router.routing.dispatcher import Dispatcher
 from router.routing.health import HealthMonitor
 from router.routing.load import LoadMonitor
@@ -36,29 +36,9 @@ log = logging.getLogger("router.catalog")
 Wrap = Callable[[Provider], Provider]
 
 
-def _load(
-    path: Path,
-    client: httpx.AsyncClient,
-    adapters: Mapping[str, type[Provider]],
-    previous: RoutingTable | None,
-    *,
-    rng: random.Random,
-    wrap: Wrap | None,
-    discovered: Mapping[str, Resolved],
-) -> tuple[RoutingTable, list[Provider]]:
+def _read(path: Path, adapters: Mapping[str, type[Provider]]) -> tuple[Catalog, CatalogSource]:
     text = read_catalog(path)
-    catalog = parse_catalog(text, path, set(adapters))
-    source = CatalogSource(path, digest(text))
-    return RoutingTable.build(
-        catalog,
-        source,
-        client,
-        adapters,
-        previous=previous,
-        rng=rng,
-        wrap=wrap,
-        discovered=discovered,
-    )
+    return parse_catalog(text, path, set(adapters)), CatalogSource(path, digest(text))
 
 
 @dataclass
@@ -91,7 +71,8 @@ class RouterState:
     ) -> RouterState:
         """``resolver``: how discovered deployments' hosts are resolved (tests inject one)."""
         rng = random.Random()  # noqa: S311 - load balancing, not security
-        table, _ = _load(catalog_path, client, adapters, None, rng=rng, wrap=wrap, discovered={})
+        catalog, source = _read(catalog_path, adapters)
+        table, _ = RoutingTable.build(catalog, source, client, adapters, rng=rng, wrap=wrap)
         return cls(
             table=table,
             client=client,
@@ -113,17 +94,8 @@ class RouterState:
 
     def reload(self) -> bool:
         """Load the catalog file again; keep the running one if the new one is invalid."""
-        path = self.table.source.path
         try:
-            table, retired = _load(
-                path,
-                self.client,
-                self.adapters,
-                self.table,
-                rng=self.rng,
-                wrap=self.wrap,
-                discovered=self.discovery.known,
-            )
+            table, retired = self._build(*_read(self.table.source.path, self.adapters))
         except CatalogError as exc:
             log.error("catalog reload refused, the previous catalog stays in force: %s", exc)
             return False
@@ -137,23 +109,28 @@ class RouterState:
     def rediscovered(self) -> None:
         """Some discovered deployment's replicas changed: rebuild the table in force with
         them; the replicas that are gone retire like a reload's removed deployments."""
-        table = self.table
         try:
-            new, retired = RoutingTable.build(
-                table.catalog,
-                table.source,
-                self.client,
-                self.adapters,
-                previous=table,
-                rng=self.rng,
-                wrap=self.wrap,
-                discovered=self.discovery.known,
-            )
+            table, retired = self._build(self.table.catalog, self.table.source)
         except CatalogError as exc:
             log.error("discovered replicas refused, the previous ones stay in force: %s", exc)
             return
-        self._swap(new, retired)
-        log.info("replicas changed: %s", new.summary())
+        self._swap(table, retired)
+        log.info("replicas changed: %s", table.summary())
+
+    def _build(
+        self, catalog: Catalog, source: CatalogSource
+    ) -> tuple[RoutingTable, list[Provider]]:
+        """The table for ``catalog`` with the replicas known, after the one in force."""
+        return RoutingTable.build(
+            catalog,
+            source,
+            self.client,
+            self.adapters,
+            previous=self.table,
+            rng=self.rng,
+            wrap=self.wrap,
+            discovered=self.discovery.known,
+        )
 
     def _swap(self, table: RoutingTable, retired: list[Provider]) -> None:
         self.table = table

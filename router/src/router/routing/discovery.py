@@ -96,19 +96,21 @@ class Discovery:
         return changed
 
     async def _resolve(self, name: str, host: str) -> tuple[str, ...] | None:
+        """The host's addresses, sorted; None when it did not resolve (logged, counted)."""
         try:
             async with asyncio.timeout(self.policy.timeout_seconds):
                 addresses = tuple(sorted(set(await self._resolver(host))))
-            problem = None if addresses else "no addresses"
         except TimeoutError:
-            addresses, problem = (), f"no answer in {self.policy.timeout_seconds}s"
+            problem = f"no answer in {self.policy.timeout_seconds}s"
         except OSError as exc:  # socket.gaierror: the name is unknown, DNS unreachable
-            addresses, problem = (), str(exc)
-        if problem is None:
-            if name in self._failing:
-                self._failing.discard(name)
-                log.info("deployment %s: %s resolves again", name, host)
-            return addresses
+            problem = str(exc)
+        else:
+            if addresses:
+                if name in self._failing:
+                    self._failing.discard(name)
+                    log.info("deployment %s: %s resolves again", name, host)
+                return addresses
+            problem = "no addresses"
         self.failures[name] += 1
         if name not in self._failing:
             self._failing.add(name)
@@ -128,8 +130,11 @@ class Discovery:
 
     async def _run(self, on_change: Callable[[], None]) -> None:
         while True:
-            if await self.refresh():
-                on_change()
+            try:
+                if await self.refresh():
+                    on_change()
+            except Exception:  # a bug must not end discovery: the last replicas stay
+                log.exception("replica discovery failed unexpectedly")
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.policy.interval_seconds):
                     await self._wake.wait()
