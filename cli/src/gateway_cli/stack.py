@@ -119,9 +119,12 @@ class Service:
             return None
         if code < 0:
             return f"{self.name} was killed by {signal.Signals(-code).name} (log: {self.log_path})"
-        # A tier that stops on its own says why last (a port in use, a bad setting).
+        # A tier that stops on its own says why in its last error (a port in use, a bad
+        # setting); a background task may still log a warning after it.
         lines = self.log_path.read_text(errors="replace").strip().splitlines()
-        last = f": {lines[-1][:300]}" if lines else ""
+        errors = [line for line in lines if '"level":"error"' in line.replace(" ", "")]
+        why = errors or lines
+        last = f": {why[-1][:300]}" if why else ""
         return f"{self.name} exited ({code}){last} (log: {self.log_path})"
 
     def wait_ready(self, timeout: float) -> None:
