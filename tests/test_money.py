@@ -11,11 +11,14 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
 import orjson
 import pytest
+from anthropic.types import RawMessageStreamEvent
+from pydantic import TypeAdapter
 from redis.asyncio import Redis
 
 from edge.validation import Bodies, Limits
@@ -25,6 +28,7 @@ from gateway_shared.wire.identity import Api
 from policy.usage import KeyLayout, read_usage
 from tests.conftest import create_key
 from tests.support.limits import Caller, add_policy_replica
+from tests.support.openapi import schema_errors, stream_event_component
 from tests.support.waiting import eventually
 
 INPUT_NUSD, OUTPUT_NUSD = 2000, 8000  # per token: $2 and $8 per million
@@ -112,14 +116,13 @@ def _chat(
 async def _stream(
     client: httpx.AsyncClient, body: dict[str, object], headers: dict[str, str]
 ) -> tuple[int, int | None, tuple[int, int] | None]:
-    """Status, the cost the stream ended with (nano-USD), and its usage chunk's tokens."""
+    """Status, the cost in the stream's usage chunk (nano-USD), and the chunk's tokens."""
     cost = usage = None
     async with client.stream("POST", "/chat/completions", json=body, headers=headers) as response:
         async for line in response.aiter_lines():
-            if line.startswith(": x-gateway-cost-usd "):
-                cost = _nusd(line.split()[-1])
-            elif line.startswith("data: {") and (chunk := orjson.loads(line[6:])).get("usage"):
+            if line.startswith("data: {") and (chunk := orjson.loads(line[6:])).get("usage"):
                 usage = (chunk["usage"]["prompt_tokens"], chunk["usage"]["completion_tokens"])
+                cost = _nusd(str(chunk["usage"]["cost"]))
         return response.status_code, cost, usage
 
 
@@ -152,16 +155,13 @@ async def test_usage_sums_the_costs_callers_saw_streams_and_cuts_included(
             assert tokens is not None
             assert cost == tokens[0] * INPUT_NUSD + tokens[1] * OUTPUT_NUSD
             seen.append(cost)
-        # A stream the provider cuts is costed (the router's estimate) and says so.
+        # A stream the provider cuts reports no usage, so no cost; it is charged the
+        # router's estimate all the same.
         sim.put(
             "/admin/config", json={"disconnect_after_tokens": 3, "itl_ms": 5}
         ).raise_for_status()
-        status, cut_cost, _ = await _stream(client, _chat(stream=True), headers)
-        assert status == 200
-        assert cut_cost is not None
-        assert cut_cost > 0
-        seen.append(cut_cost)
-        # A client that leaves mid-stream sees no cost, but is charged for what it got.
+        assert await _stream(client, _chat(stream=True), headers) == (200, None, None)
+        # A client that leaves mid-stream sees no cost either, and is charged for what it got.
         sim.put(
             "/admin/config", json={"disconnect_after_tokens": None, "itl_ms": 50}
         ).raise_for_status()
@@ -175,9 +175,9 @@ async def test_usage_sums_the_costs_callers_saw_streams_and_cuts_included(
     await _settled(redis, KeyLayout(record_id))
     async with httpx.AsyncClient(base_url=mstack.base_url, timeout=30) as client:
         day = (await client.get("/usage", headers=headers)).json()["day"]
-    assert day["requests"] == len(seen) + 1
+    assert day["requests"] == len(seen) + 2
     left_cost = _nusd(str(day["cost_usd"])) - sum(seen)
-    assert left_cost > 0  # the disconnected request was costed...
+    assert left_cost > 0  # the cut and the disconnected requests were costed...
     # ...like every other, at the prices of the tokens charged.
     assert (
         _nusd(str(day["cost_usd"]))
@@ -186,6 +186,79 @@ async def test_usage_sums_the_costs_callers_saw_streams_and_cuts_included(
     assert day["by_model"]["sim-chat"]["cost_usd"] == day["cost_usd"]
     metrics = httpx.get(mstack.services["policy"].url + "/metrics").text
     assert 'gateway_cost_usd_total{model="sim-chat"}' in metrics
+
+
+HELLO = [{"role": "user", "content": "hello"}]
+# A streamed request per API, each asking for its usage where the API makes it optional.
+STREAMS: dict[str, dict[str, object]] = {
+    "/chat/completions": _chat(stream=True),
+    "/completions": {
+        "model": "sim-chat",
+        "prompt": "hello",
+        "max_tokens": 10,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    },
+    "/responses": {"model": "sim-chat", "input": "hello", "max_output_tokens": 16, "stream": True},
+    "/messages": {"model": "sim-chat", "max_tokens": 10, "messages": HELLO, "stream": True},
+}
+
+
+def _usage_event(path: str, text: str) -> dict[str, Any] | None:
+    """The event in which the API reports a stream's usage, checked against its schema."""
+    for line in text.splitlines():
+        if not line.startswith("data: {"):
+            continue
+        event = orjson.loads(line[6:])
+        if path == "/responses" and event["type"] == "response.completed":
+            assert schema_errors(stream_event_component(event["type"]), event) == [], event
+            return dict(event["response"]["usage"])
+        if path == "/messages" and event["type"] == "message_delta":
+            TypeAdapter(RawMessageStreamEvent).validate_python(event)
+            return dict(event["usage"])
+        if path in ("/chat/completions", "/completions") and event["choices"] == []:
+            if path == "/chat/completions":
+                assert schema_errors("CreateChatCompletionStreamResponse", event) == [], event
+            return dict(event["usage"])
+    return None
+
+
+@pytest.mark.parametrize("path", list(STREAMS))
+async def test_a_streams_usage_carries_the_cost_usage_counted(
+    mstack: Stack, redis: Redis, path: str
+) -> None:
+    key = create_key(mstack, "stream-cost" + path.replace("/", "-"))
+    headers = {"authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=mstack.base_url, headers=headers, timeout=30) as client:
+        response = await client.post(path, json=STREAMS[path])
+        assert response.status_code == 200, response.text
+        usage = _usage_event(path, response.text)
+        assert usage is not None, response.text
+        key_id = (await client.get("/usage")).json()["key"]["id"]
+        await _settled(redis, KeyLayout(key_id))
+        day = (await client.get("/usage")).json()["day"]
+    assert isinstance(usage["cost"], float)  # a JSON number of USD, as OpenRouter's
+    assert _nusd(str(usage["cost"])) == _nusd(str(day["cost_usd"])) > 0
+
+
+def test_an_unpriced_streams_cost_is_null_and_a_stream_without_usage_gets_none(
+    mstack: Stack,
+) -> None:
+    key = create_key(mstack, "stream-unpriced")
+    headers = {"authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=mstack.base_url, headers=headers, timeout=30) as client:
+        unpriced = client.post(
+            "/chat/completions", json=_chat(stream=True) | {"model": "sim-unpriced"}
+        )
+        usage = _usage_event("/chat/completions", unpriced.text)
+        assert usage is not None
+        assert usage["cost"] is None  # unknown, never 0
+        # No usage asked for: the stream is its chunks and [DONE], nothing more.
+        plain = client.post("/chat/completions", json=_chat() | {"stream": True})
+    chunks = [line for line in plain.text.splitlines() if line]
+    assert chunks[-1] == "data: [DONE]"
+    assert all(line.startswith("data: ") for line in chunks)
+    assert all(orjson.loads(line[6:])["choices"] for line in chunks[:-1])
 
 
 def test_an_unpriced_model_costs_unknown_and_a_budgeted_key_is_refused_it(mstack: Stack) -> None:
