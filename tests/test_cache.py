@@ -93,6 +93,12 @@ def test_the_same_request_twice_is_a_hit_with_the_same_bytes_and_no_tokens(
     assert second.status_code == 200
     assert _cache(second) == "hit"
     assert second.content == first.content
+    # What the hit cost: nothing (the miss's model is unpriced in this stack).
+    assert (first.headers["x-gateway-cost-usd"], second.headers["x-gateway-cost-usd"]) == (
+        "unknown",
+        "0.000000000",
+    )
+    assert float(second.headers["x-gateway-overhead-ms"]) >= 0
     after = cached.day()
     for counted in ("prompt_tokens", "completion_tokens", "requests"):
         assert after[counted] == before[counted], counted
@@ -266,9 +272,10 @@ def _assert_valid_stream(path: str, answer: httpx.Response) -> None:
 
 
 def _answer(miss: httpx.Response) -> bytes:
-    """A missed stream's answer byte for byte, without its cost event (docs/policy.md),
-    which belongs to the request that was charged, not to the answer."""
-    return miss.content.removesuffix(b": x-gateway-cost-usd unknown\n\n")
+    """A missed stream as a hit replays it: byte for byte, but for the cost in its usage
+    (docs/policy.md), which is the request's: the miss's unknown, the hit's 0."""
+    assert miss.content.count(b'"cost":null') <= 1
+    return miss.content.replace(b'"cost":null', b'"cost":0.0')
 
 
 @pytest.mark.parametrize("stored", ["whole", "stream"])
@@ -284,6 +291,8 @@ def test_stream_replay_validates_against_the_apis_schema(
     replayed = cached.post(path, body | {"stream": True})
     assert _cache(replayed) == "hit"
     _assert_valid_stream(path, replayed)
+    if path == "/responses":
+        assert _data(replayed)[-1]["response"]["usage"]["cost"] == 0
     if stored == "stream":
         assert replayed.content == _answer(first)
     elif path == "/chat/completions":
@@ -302,7 +311,10 @@ def test_a_replayed_chat_stream_sends_its_usage_only_when_asked(cached: Caller) 
     assert all(chunk["choices"] for chunk in _data(without))
     again = cached.post("/chat/completions", asked)
     assert again.content == _answer(first)
-    assert _data(again)[-1]["usage"]["completion_tokens"] > 0
+    assert _data(first)[-1]["usage"]["cost"] is None  # unpriced in this stack
+    usage = _data(again)[-1]["usage"]
+    assert usage["completion_tokens"] > 0
+    assert usage["cost"] == 0  # what the hit cost
 
 
 @pytest.mark.parametrize("stored", ["whole", "stream"])
@@ -320,9 +332,12 @@ def test_a_replayed_messages_stream_is_anthropics(
         with claude.messages.stream(**body) as stream:
             original = stream.get_final_message()
     with claude.messages.stream(**body) as stream:
-        kinds = [event.type for event in stream]
+        events = list(stream)
         replayed = stream.get_final_message()
         assert stream.response.headers["x-gateway-cache"] == "hit"
+    kinds = [event.type for event in events]
+    delta = next(e for e in events if e.type == "message_delta")
+    assert getattr(delta.usage, "cost", None) == 0  # what the hit cost (an extra field)
     assert kinds[0] == "message_start"
     assert kinds[-1] == "message_stop"
     assert [b.model_dump() for b in replayed.content] == [
