@@ -1,7 +1,7 @@
 """The response cache through every tier (docs/policy.md, "Response cache"): a repeated
 request is a hit with the same bytes and no tokens; any field in the key changes it;
-scopes, errors, cut streams, cache control, rpm and revocation; every API's stream
-replay against its schema."""
+scopes, errors, cut streams, cache control and rpm; every API's stream replay against
+its schema. Revocation's purge, with two policy replicas, is in tests/test_money.py."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ import pytest
 import redis
 
 from gateway_cli.stack import Stack
-from gateway_shared.cache_layout import index_key
-from tests.conftest import create_key, gateway_cli
+from tests.conftest import create_key
 from tests.support.openapi import schema_errors, stream_event_component
 from tests.support.waiting import wait_until
 
@@ -369,21 +368,6 @@ def test_a_hit_counts_against_rpm(stack: Stack) -> None:
         refused = caller.post("/chat/completions", CHAT)
         assert refused.status_code == 429
         assert refused.json()["error"]["code"] == "rate_limit_exceeded"
-
-
-def test_a_revoked_keys_entries_are_purged(stack: Stack) -> None:
-    cache = redis.Redis.from_url(stack.cache_redis_url)
-    with cached_caller(stack, "cache-revoked") as caller:
-        caller.post("/chat/completions", CHAT)
-        index = index_key(f"key:{caller.key_id()}")
-        entries = cache.zrange(index, 0, -1)
-        assert entries
-        assert cache.exists(*entries) == len(entries)
-        gateway_cli(stack, "keys", "revoke", "cache-revoked")
-        # Edge's registry check purges (every few seconds).
-        wait_until(lambda: cache.exists(*entries) == 0, timeout=20, what="the purge")
-        assert not cache.exists(index)
-    cache.close()
 
 
 def _calls(server: redis.Redis, command: str) -> int:

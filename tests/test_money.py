@@ -1,4 +1,5 @@
-"""Cost per request and USD budgets through the whole stack, with two policy replicas.
+"""Cost per request, USD budgets and the response cache through the whole stack, with
+two policy replicas.
 
 One stack for every money test: the simulator behind a priced alias (``sim-chat``, $2 in
 and $8 out per million tokens) and an unpriced one (``sim-unpriced``).
@@ -19,17 +20,19 @@ import orjson
 import pytest
 from anthropic.types import RawMessageStreamEvent
 from pydantic import TypeAdapter
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from edge.validation import Bodies, Limits
 from gateway_cli.stack import Ports, Service, Stack
-from gateway_shared.plans import Plan
+from gateway_shared.cache_layout import index_key
+from gateway_shared.plans import CachePlan, Plan
 from gateway_shared.wire.identity import Api
 from policy.usage import KeyLayout, read_usage
-from tests.conftest import create_key
+from tests.conftest import create_key, gateway_cli
 from tests.support.limits import Caller, add_policy_replica
 from tests.support.openapi import schema_errors, stream_event_component
-from tests.support.waiting import eventually
+from tests.support.waiting import eventually, wait_until
 
 INPUT_NUSD, OUTPUT_NUSD = 2000, 8000  # per token: $2 and $8 per million
 NANO = Decimal(10**9)
@@ -366,3 +369,42 @@ async def test_a_group_budget_holds_over_its_keys_under_50_callers(
     worst = max(c for _, c, _ in answered)
     assert spent >= budget * NANO - 50 * worst
     assert f"budget group '{group}''s daily budget" in refusals[0]
+
+
+async def test_the_cache_is_shared_by_the_replicas_and_a_revoked_keys_entries_go_for_both(
+    mstack: Stack, replica: Service
+) -> None:
+    """An answer stored through one policy replica is a hit through the other (one cache
+    Redis), both ways; revoking the key purges its entries for both."""
+    key = create_key(mstack, "cache-replicas", "--cache-ttl-s", "300")
+    with httpx.Client(base_url=mstack.base_url, timeout=30) as client:
+        usage = client.get("/usage", headers={"authorization": f"Bearer {key}"})
+    key_id = usage.json()["key"]["id"]
+    caller = Caller(mstack, Plan(cache=CachePlan(ttl_s=300)), key_id)
+    replicas = [mstack.services["policy"].url + "/v1", replica.url + "/v1"]
+    bodies = [_chat("stored by the first"), _chat("stored by the second")]
+
+    def send(url: str, body: dict[str, object]) -> httpx.Response:
+        response = httpx.post(url + "/chat/completions", json=body, headers=caller.headers(body)[1])
+        assert response.status_code == 200, response.text
+        return response
+
+    for stored_by, body in enumerate(bodies):
+        miss = send(replicas[stored_by], body)
+        assert miss.headers["x-gateway-cache"] == "miss"
+        hit = send(replicas[1 - stored_by], body)
+        assert hit.headers["x-gateway-cache"] == "hit"
+        assert hit.content == miss.content
+    cache = SyncRedis.from_url(mstack.cache_redis_url)
+    try:
+        entries = cache.zrange(index_key(f"key:{key_id}"), 0, -1)
+        assert len(entries) == len(bodies)
+        gateway_cli(mstack, "keys", "revoke", "cache-replicas")
+        # Edge's registry check purges (every few seconds).
+        wait_until(lambda: cache.exists(*entries) == 0, timeout=20, what="the purge")
+        assert not cache.exists(index_key(f"key:{key_id}"))
+    finally:
+        cache.close()
+    for url in replicas:
+        for body in bodies:
+            assert send(url, body).headers["x-gateway-cache"] == "miss"
