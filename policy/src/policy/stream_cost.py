@@ -24,7 +24,7 @@ from gateway_shared.prices import NANO_PER_USD
 from gateway_shared.wire.identity import Api
 
 # The usage object as JSON encoders write it, compact or not.
-_MARKS = (b'"usage":{', b'"usage": {')
+_MARK, _SPACED_MARK = b'"usage":{', b'"usage": {'
 _RESPONSE_ENDS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
@@ -61,7 +61,7 @@ class UsageEvent:
 
 def find_usage_event(api: Api, event: bytes) -> UsageEvent | None:
     """``event`` parsed if it reports the stream's usage; None for any other."""
-    if not any(mark in event for mark in _MARKS):
+    if _MARK not in event and _SPACED_MARK not in event:
         return None
     lines = event.split(b"\n")
     data = [i for i, line in enumerate(lines) if line.startswith(b"data:")]
