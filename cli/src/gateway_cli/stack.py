@@ -68,7 +68,8 @@ def write_simulator_catalog(path: Path, simulator_port: int) -> None:
 
 class Service:
     """One tier's process; ``python``: the interpreter (of another checkout's venv, when
-    the benchmark compares two commits)."""
+    the benchmark compares two commits); ``host``: the loopback address it listens on
+    (its env says so to the process)."""
 
     def __init__(
         self,
@@ -79,9 +80,11 @@ class Service:
         logdir: Path,
         *,
         python: str = sys.executable,
+        host: str = "127.0.0.1",
     ) -> None:
         self.name = name
         self.module = module
+        self.host = host
         self.env = env
         self.port = port
         self.logdir = logdir
@@ -90,7 +93,7 @@ class Service:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def log_path(self) -> Path:
