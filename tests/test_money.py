@@ -1,4 +1,5 @@
-"""Cost per request and USD budgets through the whole stack, with two policy replicas.
+"""Cost per request, USD budgets and the response cache through the whole stack, with
+two policy replicas.
 
 One stack for every money test: the simulator behind a priced alias (``sim-chat``, $2 in
 and $8 out per million tokens) and an unpriced one (``sim-unpriced``).
@@ -11,21 +12,27 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
 import orjson
 import pytest
+from anthropic.types import RawMessageStreamEvent
+from pydantic import TypeAdapter
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from edge.validation import Bodies, Limits
 from gateway_cli.stack import Ports, Service, Stack
-from gateway_shared.plans import Plan
+from gateway_shared.cache_layout import index_key
+from gateway_shared.plans import CachePlan, Plan
 from gateway_shared.wire.identity import Api
 from policy.usage import KeyLayout, read_usage
-from tests.conftest import create_key
+from tests.conftest import create_key, gateway_cli
 from tests.support.limits import Caller, add_policy_replica
-from tests.support.waiting import eventually
+from tests.support.openapi import schema_errors, stream_event_component
+from tests.support.waiting import eventually, wait_until
 
 INPUT_NUSD, OUTPUT_NUSD = 2000, 8000  # per token: $2 and $8 per million
 NANO = Decimal(10**9)
@@ -112,14 +119,13 @@ def _chat(
 async def _stream(
     client: httpx.AsyncClient, body: dict[str, object], headers: dict[str, str]
 ) -> tuple[int, int | None, tuple[int, int] | None]:
-    """Status, the cost the stream ended with (nano-USD), and its usage chunk's tokens."""
+    """Status, the cost in the stream's usage chunk (nano-USD), and the chunk's tokens."""
     cost = usage = None
     async with client.stream("POST", "/chat/completions", json=body, headers=headers) as response:
         async for line in response.aiter_lines():
-            if line.startswith(": x-gateway-cost-usd "):
-                cost = _nusd(line.split()[-1])
-            elif line.startswith("data: {") and (chunk := orjson.loads(line[6:])).get("usage"):
+            if line.startswith("data: {") and (chunk := orjson.loads(line[6:])).get("usage"):
                 usage = (chunk["usage"]["prompt_tokens"], chunk["usage"]["completion_tokens"])
+                cost = _nusd(str(chunk["usage"]["cost"]))
         return response.status_code, cost, usage
 
 
@@ -152,16 +158,13 @@ async def test_usage_sums_the_costs_callers_saw_streams_and_cuts_included(
             assert tokens is not None
             assert cost == tokens[0] * INPUT_NUSD + tokens[1] * OUTPUT_NUSD
             seen.append(cost)
-        # A stream the provider cuts is costed (the router's estimate) and says so.
+        # A stream the provider cuts reports no usage, so no cost; it is charged the
+        # router's estimate all the same.
         sim.put(
             "/admin/config", json={"disconnect_after_tokens": 3, "itl_ms": 5}
         ).raise_for_status()
-        status, cut_cost, _ = await _stream(client, _chat(stream=True), headers)
-        assert status == 200
-        assert cut_cost is not None
-        assert cut_cost > 0
-        seen.append(cut_cost)
-        # A client that leaves mid-stream sees no cost, but is charged for what it got.
+        assert await _stream(client, _chat(stream=True), headers) == (200, None, None)
+        # A client that leaves mid-stream sees no cost either, and is charged for what it got.
         sim.put(
             "/admin/config", json={"disconnect_after_tokens": None, "itl_ms": 50}
         ).raise_for_status()
@@ -175,9 +178,9 @@ async def test_usage_sums_the_costs_callers_saw_streams_and_cuts_included(
     await _settled(redis, KeyLayout(record_id))
     async with httpx.AsyncClient(base_url=mstack.base_url, timeout=30) as client:
         day = (await client.get("/usage", headers=headers)).json()["day"]
-    assert day["requests"] == len(seen) + 1
+    assert day["requests"] == len(seen) + 2
     left_cost = _nusd(str(day["cost_usd"])) - sum(seen)
-    assert left_cost > 0  # the disconnected request was costed...
+    assert left_cost > 0  # the cut and the disconnected requests were costed...
     # ...like every other, at the prices of the tokens charged.
     assert (
         _nusd(str(day["cost_usd"]))
@@ -186,6 +189,79 @@ async def test_usage_sums_the_costs_callers_saw_streams_and_cuts_included(
     assert day["by_model"]["sim-chat"]["cost_usd"] == day["cost_usd"]
     metrics = httpx.get(mstack.services["policy"].url + "/metrics").text
     assert 'gateway_cost_usd_total{model="sim-chat"}' in metrics
+
+
+HELLO = [{"role": "user", "content": "hello"}]
+# A streamed request per API, each asking for its usage where the API makes it optional.
+STREAMS: dict[str, dict[str, object]] = {
+    "/chat/completions": _chat(stream=True),
+    "/completions": {
+        "model": "sim-chat",
+        "prompt": "hello",
+        "max_tokens": 10,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    },
+    "/responses": {"model": "sim-chat", "input": "hello", "max_output_tokens": 16, "stream": True},
+    "/messages": {"model": "sim-chat", "max_tokens": 10, "messages": HELLO, "stream": True},
+}
+
+
+def _usage_event(path: str, text: str) -> dict[str, Any] | None:
+    """The event in which the API reports a stream's usage, checked against its schema."""
+    for line in text.splitlines():
+        if not line.startswith("data: {"):
+            continue
+        event = orjson.loads(line[6:])
+        if path == "/responses" and event["type"] == "response.completed":
+            assert schema_errors(stream_event_component(event["type"]), event) == [], event
+            return dict(event["response"]["usage"])
+        if path == "/messages" and event["type"] == "message_delta":
+            TypeAdapter(RawMessageStreamEvent).validate_python(event)
+            return dict(event["usage"])
+        if path in ("/chat/completions", "/completions") and event["choices"] == []:
+            if path == "/chat/completions":
+                assert schema_errors("CreateChatCompletionStreamResponse", event) == [], event
+            return dict(event["usage"])
+    return None
+
+
+@pytest.mark.parametrize("path", list(STREAMS))
+async def test_a_streams_usage_carries_the_cost_usage_counted(
+    mstack: Stack, redis: Redis, path: str
+) -> None:
+    key = create_key(mstack, "stream-cost" + path.replace("/", "-"))
+    headers = {"authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=mstack.base_url, headers=headers, timeout=30) as client:
+        response = await client.post(path, json=STREAMS[path])
+        assert response.status_code == 200, response.text
+        usage = _usage_event(path, response.text)
+        assert usage is not None, response.text
+        key_id = (await client.get("/usage")).json()["key"]["id"]
+        await _settled(redis, KeyLayout(key_id))
+        day = (await client.get("/usage")).json()["day"]
+    assert isinstance(usage["cost"], float)  # a JSON number of USD, as OpenRouter's
+    assert _nusd(str(usage["cost"])) == _nusd(str(day["cost_usd"])) > 0
+
+
+def test_an_unpriced_streams_cost_is_null_and_a_stream_without_usage_gets_none(
+    mstack: Stack,
+) -> None:
+    key = create_key(mstack, "stream-unpriced")
+    headers = {"authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=mstack.base_url, headers=headers, timeout=30) as client:
+        unpriced = client.post(
+            "/chat/completions", json=_chat(stream=True) | {"model": "sim-unpriced"}
+        )
+        usage = _usage_event("/chat/completions", unpriced.text)
+        assert usage is not None
+        assert usage["cost"] is None  # unknown, never 0
+        # No usage asked for: the stream is its chunks and [DONE], nothing more.
+        plain = client.post("/chat/completions", json=_chat() | {"stream": True})
+    chunks = [line for line in plain.text.splitlines() if line]
+    assert chunks[-1] == "data: [DONE]"
+    assert all(line.startswith("data: ") for line in chunks)
+    assert all(orjson.loads(line[6:])["choices"] for line in chunks[:-1])
 
 
 def test_an_unpriced_model_costs_unknown_and_a_budgeted_key_is_refused_it(mstack: Stack) -> None:
@@ -293,3 +369,42 @@ async def test_a_group_budget_holds_over_its_keys_under_50_callers(
     worst = max(c for _, c, _ in answered)
     assert spent >= budget * NANO - 50 * worst
     assert f"budget group '{group}''s daily budget" in refusals[0]
+
+
+async def test_the_cache_is_shared_by_the_replicas_and_a_revoked_keys_entries_go_for_both(
+    mstack: Stack, replica: Service
+) -> None:
+    """An answer stored through one policy replica is a hit through the other (one cache
+    Redis), both ways; revoking the key purges its entries for both."""
+    key = create_key(mstack, "cache-replicas", "--cache-ttl-s", "300")
+    with httpx.Client(base_url=mstack.base_url, timeout=30) as client:
+        usage = client.get("/usage", headers={"authorization": f"Bearer {key}"})
+    key_id = usage.json()["key"]["id"]
+    caller = Caller(mstack, Plan(cache=CachePlan(ttl_s=300)), key_id)
+    replicas = [mstack.services["policy"].url + "/v1", replica.url + "/v1"]
+    bodies = [_chat("stored by the first"), _chat("stored by the second")]
+
+    def send(url: str, body: dict[str, object]) -> httpx.Response:
+        response = httpx.post(url + "/chat/completions", json=body, headers=caller.headers(body)[1])
+        assert response.status_code == 200, response.text
+        return response
+
+    for stored_by, body in enumerate(bodies):
+        miss = send(replicas[stored_by], body)
+        assert miss.headers["x-gateway-cache"] == "miss"
+        hit = send(replicas[1 - stored_by], body)
+        assert hit.headers["x-gateway-cache"] == "hit"
+        assert hit.content == miss.content
+    cache = SyncRedis.from_url(mstack.cache_redis_url)
+    try:
+        entries = cache.zrange(index_key(f"key:{key_id}"), 0, -1)
+        assert len(entries) == len(bodies)
+        gateway_cli(mstack, "keys", "revoke", "cache-replicas")
+        # Edge's registry check purges (every few seconds).
+        wait_until(lambda: cache.exists(*entries) == 0, timeout=20, what="the purge")
+        assert not cache.exists(index_key(f"key:{key_id}"))
+    finally:
+        cache.close()
+    # Each replica misses what it hit before (and stores it again).
+    for stored_by, body in enumerate(bodies):
+        assert send(replicas[1 - stored_by], body).headers["x-gateway-cache"] == "miss"

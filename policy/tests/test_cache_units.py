@@ -112,13 +112,20 @@ def _recorded(events: list[bytes], *, tool_calls: bool = False, max_bytes: int =
 HELLO_STREAM = [_chunk({"role": "assistant", "content": "Hel"}), _chunk({"content": "lo"}, "stop")]
 
 
-def test_a_complete_stream_is_stored_without_its_usage_chunk() -> None:
-    usage = data_event({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2}})
-    entry = _recorded([*HELLO_STREAM, usage, DONE])
+def _usage_chunk(**extra: object) -> bytes:
+    return data_event(
+        {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2, **extra}}
+    )
+
+
+def test_a_complete_stream_is_stored_without_its_usage_chunk_whose_cost_is_a_hits() -> None:
+    # As the miss's caller saw it: with the miss's cost.
+    entry = _recorded([*HELLO_STREAM, _usage_chunk(cost=0.000038), DONE])
     assert entry is not None
     assert entry.body == b"".join([*HELLO_STREAM, DONE])
-    assert entry.usage_event == usage
-    assert replay.stream(entry, Api.CHAT, include_usage=True).endswith(usage + DONE)
+    assert entry.usage_event == _usage_chunk(cost=0.0)
+    replayed = replay.stream(entry, Api.CHAT, include_usage=True)
+    assert replayed.endswith(_usage_chunk(cost=0.0) + DONE)
     assert replay.stream(entry, Api.CHAT, include_usage=False) == entry.body
 
 
@@ -162,7 +169,7 @@ def test_a_chat_tool_call_replays_as_chunks() -> None:
         assert schema_errors("CreateChatCompletionStreamResponse", chunk) == [], chunk
     assert chunks[0]["choices"][0]["delta"]["tool_calls"] == [{"index": 0, **TOOL_CALL}]
     assert chunks[1]["choices"][0]["finish_reason"] == "tool_calls"
-    assert chunks[-1]["usage"] == CHAT_ANSWER["usage"]
+    assert chunks[-1]["usage"] == CHAT_ANSWER["usage"] | {"cost": 0}  # a hit costs nothing
 
 
 def test_a_responses_function_call_replays_as_its_events() -> None:
@@ -228,3 +235,5 @@ def test_a_messages_tool_use_replays_as_its_blocks() -> None:
     ]
     assert events[5]["delta"] == {"type": "input_json_delta", "partial_json": '{"a":1}'}
     assert events[-2]["delta"]["stop_reason"] == "tool_use"
+    assert events[-2]["usage"] == message["usage"] | {"cost": 0}
+    assert "cost" not in events[0]["message"]["usage"]  # only the usage that counts has it

@@ -3,6 +3,7 @@ stream, and what policy does when Redis fails - against the session's real Redis
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -13,7 +14,9 @@ from redis.asyncio import Redis
 
 from gateway_shared.errors import GatewayError
 from gateway_shared.plans import Plan
+from gateway_shared.prices import Prices
 from gateway_shared.redis_client import connect
+from gateway_shared.sse import DONE, data_event
 from gateway_shared.wire.admission import Admitted
 from gateway_shared.wire.identity import Api, Identity, RequestSummary
 from gateway_shared.wire.report import Report, Usage, usage_trailer
@@ -22,6 +25,7 @@ from policy.admission import Admission
 from policy.limits.limiter import Limiter
 from policy.settings import FailureMode, PolicySettings
 from policy.usage import KeyLayout, read_usage
+from tests.support.waiting import eventually
 
 DEFAULT_COMPLETION = 64
 
@@ -163,8 +167,32 @@ class FakeResponse:
         self.closed = True
 
 
-async def _drain(response: FakeResponse, ticket: Ticket) -> bytes:
-    return b"".join([chunk async for chunk in metered_stream(response, ticket)])  # type: ignore[arg-type]
+class Router:
+    """A router stream the test feeds chunk by chunk; ``asked`` counts the reads."""
+
+    def __init__(self) -> None:
+        self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.asked = 0
+        self.response = FakeResponse([])
+        self.response.content = self  # type: ignore[assignment]
+
+    def send(self, chunk: bytes) -> None:
+        self._chunks.put_nowait(chunk)
+
+    def end(self) -> None:
+        self._chunks.put_nowait(None)
+
+    async def iter_any(self) -> AsyncIterator[bytes]:
+        while True:
+            self.asked += 1
+            chunk = await self._chunks.get()
+            if chunk is None:
+                return
+            yield chunk
+
+
+async def _drain(response: FakeResponse, ticket: Ticket, api: Api = Api.CHAT) -> bytes:
+    return b"".join([c async for c in metered_stream(response, ticket, api)])  # type: ignore[arg-type]
 
 
 async def _ticket(redis: Redis) -> tuple[Ticket, Identity]:
@@ -175,17 +203,65 @@ async def _ticket(redis: Redis) -> tuple[Ticket, Identity]:
     return ticket, caller
 
 
+CONTENT = b'data: {"choices":[{"delta":{"content":"a"}}],"usage":null}\n\n'
+
+
 async def test_the_trailer_is_billed_and_never_reaches_the_client(redis: Redis) -> None:
     ticket, caller = await _ticket(redis)
-    events = b'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: [DONE]\n\n'
+    events = CONTENT + DONE
     # The trailer split across chunks, as a socket may deliver it.
     trailer = usage_trailer(Usage(11, 2))
     response = FakeResponse([events, trailer[:9], trailer[9:]])
     relayed = await _drain(response, ticket)
-    # The trailer is replaced by the cost (unknown here: no prices).
-    assert relayed == events + b": x-gateway-cost-usd unknown\n\n"
+    assert relayed == events  # no usage chunk asked for: no cost added anywhere
     assert response.closed
     assert (await day(redis, caller.key_id))["charged_and_reserved_tokens"] == 13
+
+
+def _usage_chunk(**extra: object) -> bytes:
+    usage = {"prompt_tokens": 11, "completion_tokens": 2, "total_tokens": 13, **extra}
+    return data_event({"id": "c", "choices": [], "usage": usage})
+
+
+@pytest.mark.parametrize(
+    ("prices", "cost"),
+    # 11 tokens in at $2, 2 out at $8 per million: 38,000 nano-USD.
+    [(Prices(input=2.0, output=8.0), 38_000), (None, None)],
+    ids=["priced", "unpriced"],
+)
+async def test_the_usage_chunk_carries_the_cost_once_the_trailer_says_it(
+    redis: Redis, prices: Prices | None, cost: int | None
+) -> None:
+    ticket, _ = await _ticket(redis)
+    ticket.prices = prices
+    router = Router()
+    relayed = metered_stream(router.response, ticket, Api.CHAT)  # type: ignore[arg-type]
+    router.send(CONTENT)
+    assert await anext(relayed) == CONTENT  # content goes on at once
+    router.send(_usage_chunk() + DONE)
+    sent = asyncio.create_task(anext(relayed))
+
+    async def read_on() -> bool:
+        return router.asked == 3
+
+    await eventually(read_on, timeout=5, what="the usage chunk read")
+    assert not sent.done()  # held back: the cost is not known yet
+    router.send(usage_trailer(Usage(11, 2)))
+    usd = None if cost is None else 0.000038  # a JSON number; null when unknown
+    assert await sent == _usage_chunk(cost=usd) + DONE
+    router.end()
+    assert [c async for c in relayed] == []
+    assert ticket.cost == cost
+
+
+async def test_a_stream_cut_before_the_trailer_sends_its_usage_chunk_as_it_came(
+    redis: Redis,
+) -> None:
+    ticket, _ = await _ticket(redis)
+    events = CONTENT + _usage_chunk() + DONE
+    relayed = await _drain(FakeResponse([events, aiohttp.ClientPayloadError("cut")]), ticket)
+    assert relayed.startswith(events)
+    assert b'"code":"upstream_unavailable"' in relayed
 
 
 async def test_a_stream_cut_without_a_trailer_is_charged_an_estimate(redis: Redis) -> None:

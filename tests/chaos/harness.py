@@ -83,9 +83,7 @@ def _read_stream(text: str) -> tuple[int, str, int, str]:
         model = event.get("model", model)
         if event.get("usage"):
             tokens = event["usage"]["total_tokens"]
-    # The last data line; SSE comments (policy's trailing cost) are not events.
-    data = [line for line in text.splitlines() if line.startswith("data:")]
-    done = bool(data) and data[-1] == "data: [DONE]"
+    done = text.rstrip().endswith("data: [DONE]")
     return (200, "", tokens, model) if done else (502, "incomplete_stream", 0, model)
 
 

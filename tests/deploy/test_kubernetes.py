@@ -477,6 +477,30 @@ def test_vllm_requests_a_gpu() -> None:
     assert {"startupProbe", "livenessProbe", "readinessProbe"} <= set(vllm)
 
 
+@pytest.mark.parametrize("overlay", [o for o in OVERLAYS if o.startswith("prod")])
+def test_the_router_sees_each_vllm_pod(overlay: str) -> None:
+    """A headless Service names the vLLM pods, and the catalog discovers them by it."""
+    objects = render(overlay)
+    service = one(objects, "Service", "vllm")
+    deployment = one(objects, "Deployment", "vllm")
+    assert deployment["spec"]["replicas"] == 2
+    assert service["spec"]["clusterIP"] == "None"
+    assert selects({"matchLabels": service["spec"]["selector"]}, pod_labels(deployment))
+    # Only ready pods are in its answer.
+    assert not service["spec"].get("publishNotReadyAddresses", False)
+    (port,) = service["spec"]["ports"]
+    text = one_generated(objects, "router-catalog")["data"]["catalog.yaml"]
+    catalog = yaml.safe_load(text)
+    (local,) = [d for m in catalog["models"] for d in m["deployments"] if d["provider"] == "vllm"]
+    assert local["discovery"] == "dns"
+    assert local["base_url"] == f"http://{service['metadata']['name']}:{port['port']}/v1"
+    # A pod leaving keeps answering until the routers have resolved the name again
+    # (after the DNS cache's TTL, CoreDNS's default).
+    interval = catalog_for(REPO / "k8s/base/router/catalog.yaml").routing.discovery
+    seconds = seconds_of_prestop(container(deployment))
+    assert seconds >= 5 + interval.interval_seconds + interval.timeout_seconds
+
+
 def test_service_monitor_scrapes_every_tier(objects: list[Obj]) -> None:
     monitor = one(objects, "ServiceMonitor", "gateway-tiers")
     for tier in TIERS:

@@ -6,15 +6,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 
-from gateway_cli.stack import Stack
+from gateway_cli.stack import Ports, Stack, write_simulator_catalog
 from tests.conftest import create_key
 from tests.observability.otlp import OTLPServer
 from tests.observability.prometheus import Prometheus
-from tests.observability.traffic import Traffic, drive
+from tests.observability.traffic import PRICED, Traffic, drive
 from tests.support.waiting import wait_until
 
 TIERS = ("edge", "policy", "router")
@@ -46,6 +47,22 @@ def otlp() -> Iterator[OTLPServer]:
         server.stop()
 
 
+def _catalog(workdir: Path, simulator_port: int) -> Path:
+    """The simulator's catalog, and a priced alias: the quotas dashboard's spend has data
+    (the others have no prices, its unpriced panel's)."""
+    path = workdir / "catalog.yaml"
+    write_simulator_catalog(path, simulator_port)
+    with path.open("a") as catalog:
+        catalog.write(
+            f"  - alias: {PRICED}\n"
+            "    deployments:\n"
+            f"      - {{name: sim-priced-1, provider: vllm, model: sim-model,\n"
+            f"          base_url: 'http://127.0.0.1:{simulator_port}/v1',\n"
+            "          prices: {input: 2.0, output: 8.0}}\n"
+        )
+    return path
+
+
 @pytest.fixture(scope="session")
 def observed(tmp_path_factory: pytest.TempPathFactory, otlp: OTLPServer) -> Iterator[ObservedStack]:
     env = {
@@ -56,7 +73,11 @@ def observed(tmp_path_factory: pytest.TempPathFactory, otlp: OTLPServer) -> Iter
         "OTEL_BSP_SCHEDULE_DELAY": "100",
         "OTEL_SERVICE_NAME": "",
     }
-    stack = Stack(tmp_path_factory.mktemp("observed"), extra_env=env)
+    workdir = tmp_path_factory.mktemp("observed")
+    ports = Ports()
+    stack = Stack(
+        workdir, ports=ports, catalog_path=_catalog(workdir, ports.simulator), extra_env=env
+    )
     try:
         stack.start()
         keys = {

@@ -1,9 +1,10 @@
 """One mix of traffic through the whole stack: answers, streams, every kind of error.
 
-It covers what the dashboards and alerts look at: successes on every inference route,
-streams (time to first token), 401s, 404s, 400s, 429s for requests per minute and for
-a daily quota, provider failures that the router retries until it gives up (502), a
-client that leaves in the middle of a stream and a stream the provider breaks.
+It covers what the dashboards and alerts look at: successes on every inference route
+(priced and unpriced), streams (time to first token), 401s, 404s, 400s, 429s for
+requests per minute and for a daily quota, provider failures that the router retries
+until it gives up (502), a client that leaves in the middle of a stream and a stream
+the provider breaks.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import httpx
 from gateway_cli.stack import Stack
 
 CHAT = {"model": "sim-chat", "messages": [{"role": "user", "content": "Hello there"}]}
+PRICED = "sim-priced"  # the one alias with prices (conftest's catalog)
 
 
 @dataclass
@@ -67,6 +69,9 @@ def drive(
         for _ in range(2):
             for _ in range(5):
                 assert send("POST", "/chat/completions", plain, json=CHAT).status_code == 200
+            # Early, so that its cost counter has samples enough for an hour's increase.
+            priced = {**CHAT, "model": PRICED}
+            assert send("POST", "/chat/completions", plain, json=priced).status_code == 200
             for i in range(3):
                 body = {**CHAT, "stream": True}
                 if i == 0:

@@ -35,8 +35,8 @@ def add_policy_replica(stack: Stack, **env: str) -> Service:
 class Caller:
     """Calls policy replicas directly, as edge does, for one key and plan."""
 
-    def __init__(self, stack: Stack, plan: Plan) -> None:
-        self.key_id = "key_" + uuid.uuid4().hex[:12]
+    def __init__(self, stack: Stack, plan: Plan, key_id: str | None = None) -> None:
+        self.key_id = key_id or "key_" + uuid.uuid4().hex[:12]
         self.plan = plan
         self._signer = IdentitySigner(stack.secrets.internal_secret.encode())
 

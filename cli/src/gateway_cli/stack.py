@@ -68,7 +68,8 @@ def write_simulator_catalog(path: Path, simulator_port: int) -> None:
 
 class Service:
     """One tier's process; ``python``: the interpreter (of another checkout's venv, when
-    the benchmark compares two commits)."""
+    the benchmark compares two commits); ``host``: the loopback address it listens on
+    (its env says so to the process)."""
 
     def __init__(
         self,
@@ -79,9 +80,11 @@ class Service:
         logdir: Path,
         *,
         python: str = sys.executable,
+        host: str = "127.0.0.1",
     ) -> None:
         self.name = name
         self.module = module
+        self.host = host
         self.env = env
         self.port = port
         self.logdir = logdir
@@ -90,7 +93,7 @@ class Service:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def log_path(self) -> Path:
@@ -116,9 +119,12 @@ class Service:
             return None
         if code < 0:
             return f"{self.name} was killed by {signal.Signals(-code).name} (log: {self.log_path})"
-        # A tier that stops on its own says why last (a port in use, a bad setting).
+        # A tier that stops on its own says why in its last error (a port in use, a bad
+        # setting); a background task may still log a warning after it.
         lines = self.log_path.read_text(errors="replace").strip().splitlines()
-        last = f": {lines[-1][:300]}" if lines else ""
+        errors = [line for line in lines if '"level":"error"' in line.replace(" ", "")]
+        why = errors or lines
+        last = f": {why[-1][:300]}" if why else ""
         return f"{self.name} exited ({code}){last} (log: {self.log_path})"
 
     def wait_ready(self, timeout: float) -> None:

@@ -25,12 +25,12 @@ import anyio
 from gateway_shared.hop import HopError, HopResponse, abandon, body_chunks, upstream_lost
 from gateway_shared.prices import Prices, format_usd
 from gateway_shared.sse import EventFramer, data_event
-from gateway_shared.wire import headers as h
-from gateway_shared.wire.identity import Identity
+from gateway_shared.wire.identity import Api, Identity
 from gateway_shared.wire.report import Report, Usage, is_usage_trailer, parse_usage_trailer
 from policy.ledger import Ledger
 from policy.limits.limiter import Settlement
 from policy.metrics import PolicyMetrics
+from policy.stream_cost import UsageEvent, find_usage_event
 
 
 @dataclass
@@ -121,34 +121,40 @@ def cost_text(cost: int | None) -> str:
     return "unknown" if cost is None else format_usd(cost)
 
 
-def cost_event(cost: int | None) -> bytes:
-    """A stream's cost, as its last event: an SSE comment, which clients' parsers skip."""
-    return f": {h.COST_USD} {cost_text(cost)}\n\n".encode()
+async def metered_stream(response: HopResponse, ticket: Ticket, api: Api) -> AsyncIterator[bytes]:
+    """Relay the router's stream event by event, taking out its usage trailer.
 
-
-async def metered_stream(response: HopResponse, ticket: Ticket) -> AsyncIterator[bytes]:
-    """Relay the router's stream event by event, taking out its usage trailer; a stream
-    that ends with the router's usage ends with its cost (``cost_event``)."""
+    The event that reports the stream's usage (``policy.stream_cost``) and the few after
+    it are held back until the trailer, at the stream's very end, says what the request
+    cost; they go on with the cost in that usage. A stream cut before the trailer
+    releases them as they are."""
     framer = EventFramer()
     content_events = 0
     usage: Usage | None = None
+    usage_event: UsageEvent | None = None
+    held: list[bytes] = []
     try:
         async for raw in body_chunks(response):
             out = []
             for event in framer.feed(raw):
                 if is_usage_trailer(event):
                     usage = parse_usage_trailer(event)
+                    if usage is not None and usage_event is not None:
+                        out += [usage_event.with_cost(ticket.cost_of(usage)), *held[1:]]
+                        usage_event, held = None, []
                     continue
                 if event.startswith(b"data: {") or b"\ndata: {" in event:
                     content_events += 1
-                out.append(event)
+                if usage is None and usage_event is None:
+                    usage_event = find_usage_event(api, event)
+                (out if usage_event is None else held).append(event)
             if out:
                 yield b"".join(out)
-        if usage is not None:
-            yield cost_event(ticket.cost_of(usage))
+        if held:
+            yield b"".join(held)
     except HopError:
         # Router died mid-stream: the client must see the stream fail, not end.
-        yield data_event(upstream_lost().to_body())
+        yield b"".join([*held, data_event(upstream_lost().to_body())])
     finally:
         # Shielded: a client that disconnected cancels this generator, and the charge
         # and the slot must still be settled (bounded by the Redis timeout).

@@ -7,7 +7,6 @@ a settlement Redis could not take is replayed when it answers again (``ledger``)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -24,6 +23,7 @@ from gateway_shared.redis_client import RedisClient, connect, discover, redis_re
 from gateway_shared.tier.app import tier_app
 from gateway_shared.tier.health import add_health_routes
 from gateway_shared.tier.settings import load
+from gateway_shared.tier.tasks import cancel
 from policy.admission import Admission
 from policy.cache.metrics import CacheMetrics
 from policy.cache.store import ResponseCache
@@ -103,9 +103,7 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            await cancel(watcher)
             replay.cancel()
             await admission.ledger.close()
             await router.aclose()

@@ -24,6 +24,9 @@ REJECTIONS = "gateway_ratelimit_rejections"
 TOKENS = "gateway_tokens"
 QUOTA_USED = "gateway_quota_used_ratio"
 UNMETERED = "gateway_policy_unmetered_requests"
+COST = "gateway_cost_usd"
+UNPRICED = "gateway_unpriced_requests"
+COUNTERS_STARTED = "gateway_usage_counters_start_timestamp_seconds"
 
 
 class PolicyMetrics:
@@ -59,20 +62,20 @@ class PolicyMetrics:
         )
         self.unmetered.inc(0)
         self.cost = Counter(
-            "gateway_cost_usd",
+            COST,
             "USD charged for requests, by model alias (requests of unknown cost not "
             "included: see gateway_unpriced_requests).",
             ("model",),
             registry=registry,
         )
         self.unpriced = Counter(
-            "gateway_unpriced_requests",
+            UNPRICED,
             "Requests whose cost is unknown (a deployment without prices), by model alias.",
             ("model",),
             registry=registry,
         )
         self.counters_started = Gauge(
-            "gateway_usage_counters_start_timestamp_seconds",
+            COUNTERS_STARTED,
             "When the usage, quota and budget counters in Redis started (unix time): "
             "Redis is ephemeral, and a start inside a day or month means that period's "
             "counters restarted from zero.",

@@ -95,7 +95,7 @@ async def inference(request: Request, vouch: Vouch) -> Response:
     if lookup is not None:
         headers[h.CACHE] = lookup.outcome
     if is_event_stream(upstream):
-        chunks = metered_stream(upstream, ticket)
+        chunks = metered_stream(upstream, ticket, summary.api)
         if lookup is not None:
             chunks = lookup.recorded(chunks, content_type, report.model)
         # The background task covers a client gone before the stream started: it drops

@@ -27,17 +27,22 @@ from router.prices import PricePublisher
 from router.providers.http_client import pooled_client
 from router.providers.registry import ADAPTERS
 from router.routes import routes
+from router.routing.discovery import Resolver, resolve
 from router.settings import RouterSettings
 from router.state import RouterState
 
 
 def create_app(
-    settings: RouterSettings | None = None, *, http_client: httpx.AsyncClient | None = None
+    settings: RouterSettings | None = None,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    resolver: Resolver = resolve,
 ) -> FastAPI:
     """The router app.
 
     ``http_client`` replaces the pooled client to providers (tests inject a mock
     transport); with one, SIGHUP is left alone (the file is still watched).
+    ``resolver`` replaces DNS for discovered deployments (routing/discovery.py).
     """
     settings = settings or load(RouterSettings)
     obs = Observability("router")
@@ -53,6 +58,7 @@ def create_app(
             http_client or pooled_client(tracing=obs.tracing),
             ADAPTERS,
             wrap=observer.wrap,
+            resolver=resolver,
         )
         state.start(
             poll_seconds=settings.catalog_poll_seconds,

@@ -12,7 +12,8 @@ import hashlib
 import os
 from enum import StrEnum
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -97,6 +98,9 @@ class Deployment(_Strict):
     # The server orders requests by the key's plan priority (vLLM started with
     # `--scheduling-policy priority`, which refuses a priority otherwise).
     priority_scheduling: bool = False
+    # "dns": the base URL's host names every replica (a Kubernetes headless Service):
+    # each address it resolves to is a deployment of its own (routing/discovery.py).
+    discovery: Literal["dns"] | None = None
     timeouts: Timeouts = Timeouts()
     # USD per million tokens; None: the cost of its answers is unknown (never $0).
     prices: Prices | None = None
@@ -112,6 +116,33 @@ class Deployment(_Strict):
         if not parts.hostname:
             raise ValueError("the base URL has no host")
         return value
+
+    @model_validator(mode="after")
+    def _discoverable(self) -> Deployment:
+        if self.discovery is not None and urlsplit(self.base_url).scheme != "http":
+            # Each replica is called at its address, which no certificate names.
+            raise ValueError("discovery needs an http:// base URL (inside the cluster)")
+        return self
+
+    @property
+    def host(self) -> str:
+        host = urlsplit(self.base_url).hostname
+        assert host is not None  # checked by the validator
+        return host
+
+    def at_address(self, address: str) -> Deployment:
+        """One discovered replica: this deployment at ``address``, named after it."""
+        parts = urlsplit(self.base_url)
+        host = f"[{address}]" if ":" in address else address
+        netloc = host if parts.port is None else f"{host}:{parts.port}"
+        return self.model_copy(
+            update={
+                # "@" is outside catalog names: a replica's name is never another's.
+                "name": f"{self.name}@{address}",
+                "base_url": urlunsplit(parts._replace(netloc=netloc)),
+                "discovery": None,
+            }
+        )
 
     def same_endpoint(self, other: Deployment) -> bool:
         """True when ``other`` is the same upstream, so its runtime state carries over."""
@@ -198,11 +229,19 @@ class LoadPolicy(_Strict):
     affinity_floor: int = Field(default=2, ge=1)
 
 
+class DiscoveryPolicy(_Strict):
+    """Resolving the hosts of ``discovery: dns`` deployments, in the background."""
+
+    interval_seconds: float = Field(default=5.0, ge=0.5, le=300)
+    timeout_seconds: float = Field(default=2.0, gt=0)
+
+
 class Routing(_Strict):
     retry: RetryPolicy = RetryPolicy()
     breaker: BreakerPolicy = BreakerPolicy()
     health: HealthPolicy = HealthPolicy()
     load: LoadPolicy = LoadPolicy()
+    discovery: DiscoveryPolicy = DiscoveryPolicy()
 
 
 class Catalog(_Strict):

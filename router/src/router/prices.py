@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from gateway_shared.observability.logs import ThrottledLog
 from gateway_shared.prices import PRICES_KEY
 from gateway_shared.redis_client import RedisClient
+from gateway_shared.tier.tasks import cancel
 from router.catalog import Catalog
 
 log = logging.getLogger("router.prices")
@@ -74,8 +75,5 @@ class PricePublisher:
             self._wake.clear()
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None

@@ -8,6 +8,7 @@ bad body gets the same answer wherever it is found.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -41,3 +42,17 @@ def requested_output_tokens(body: dict[str, Any]) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     return None
+
+
+def texts(value: Any, keys: tuple[str, ...]) -> Iterator[str]:
+    """The strings of a body's field, in order: a string, or the strings nested in its
+    lists and, under ``keys``, its objects (content parts, items, blocks)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from texts(item, keys)
+    elif isinstance(value, dict):
+        for key in keys:
+            if key in value:
+                yield from texts(value[key], keys)

@@ -18,12 +18,12 @@ import base64
 import hashlib
 import math
 import struct
-from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
 
+from gateway_shared.bodies import texts
 from simulator.tools import ToolCall
 
 WORDS: tuple[str, ...] = (
@@ -128,22 +128,9 @@ def last_text(content: Any) -> str:
     return texts[-1] if texts else ""
 
 
-def _texts(value: Any) -> Iterator[str]:
-    """The strings :func:`text_characters` counts, in order."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list):
-        for item in value:
-            yield from _texts(item)
-    elif isinstance(value, dict):
-        for key in _TEXT_KEYS:
-            if key in value:
-                yield from _texts(value[key])
-
-
 def chat_prompt_text(messages: list[Any]) -> str:
     """The text a chat prompt's tokens are counted from (what its prefix blocks hash)."""
-    return "".join(text for m in messages for text in _texts(m.get("content")))
+    return "".join(text for m in messages for text in texts(m.get("content"), _TEXT_KEYS))
 
 
 def prompt_text(prompt: str | list[int]) -> str:

@@ -52,6 +52,8 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 RUNNING = "vllm:num_requests_running"
 WAITING = "vllm:num_requests_waiting"
+KV_USAGE = "vllm:kv_cache_usage_perc"
+KV_USAGE_BEFORE_0_11 = "vllm:gpu_cache_usage_perc"
 REQUEST_SUCCESS = "vllm:request_success"
 PROMPT_TOKENS = "vllm:prompt_tokens"
 GENERATION_TOKENS = "vllm:generation_tokens"
@@ -113,13 +115,13 @@ class SimMetrics:
             registry=self.registry,
         )
         self.kv_usage = Gauge(
-            "vllm:kv_cache_usage_perc",
+            KV_USAGE,
             "KV-cache usage. 1 means 100 percent usage.",
             labels,
             registry=self.registry,
         )
         self.old_kv_usage = Gauge(
-            "vllm:gpu_cache_usage_perc",
+            KV_USAGE_BEFORE_0_11,
             "GPU KV-cache usage. 1 means 100 percent usage (the name before vLLM 0.11).",
             labels,
             registry=self.registry,

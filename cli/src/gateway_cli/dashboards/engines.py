@@ -1,18 +1,20 @@
 """LLM gateway / vLLM engines: what the inference servers say about themselves.
 
 Read from vLLM's own ``/metrics`` (``vllm:*``; the simulator serves the same names), so
-the queue and the engine's latency show whether slowness is the gateway's or the
-model's.
+the queue, the KV cache and the engine's latency show whether slowness is the gateway's
+or the model's.
 """
 
 from __future__ import annotations
 
 from gateway_cli.dashboards.board import Board, Row, Variable
 from gateway_cli.dashboards.panels import Query, timeseries_panel
-from gateway_cli.dashboards.promql import quantile, rate, series, sum_
+from gateway_cli.dashboards.promql import max_, quantile, rate, series, sum_
 from simulator.metrics import (
     E2E_LATENCY,
     GENERATION_TOKENS,
+    KV_USAGE,
+    KV_USAGE_BEFORE_0_11,
     PROMPT_TOKENS,
     REQUEST_SUCCESS,
     RUNNING,
@@ -52,6 +54,23 @@ def _queue() -> Row:
                 ],
                 "reqps",
                 stacked=True,
+            ),
+            timeseries_panel(
+                "KV cache use per replica",
+                "Share of each engine's KV cache in use (1: full; new requests then wait). "
+                "One full while the others have room: the balancing keeps sending it work "
+                "(prefix affinity), or its prompts are longer. vLLM before 0.11 names it "
+                f"{KV_USAGE_BEFORE_0_11}, read where {KV_USAGE} is missing.",
+                [
+                    Query(
+                        " or ".join(
+                            max_(series(name, MODEL), "instance, model_name")
+                            for name in (KV_USAGE, KV_USAGE_BEFORE_0_11)
+                        ),
+                        "{{instance}} {{model_name}}",
+                    )
+                ],
+                "percentunit",
             ),
         ],
     )
@@ -126,8 +145,8 @@ def board() -> Board:
     return Board(
         uid="gateway-engines",
         title="LLM gateway / vLLM engines",
-        description="The inference servers' own metrics (vllm:*): queue, engine latency "
-        "and token throughput per served model.",
+        description="The inference servers' own metrics (vllm:*): queue, KV cache, engine "
+        "latency and token throughput per served model.",
         variables=[Variable("model_name", "Served model", RUNNING)],
         rows=[_queue(), _engine_latency(), _tokens()],
     )

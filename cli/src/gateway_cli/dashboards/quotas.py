@@ -1,12 +1,13 @@
-"""LLM gateway / Keys and quotas: per key, token usage, quota saturation and refusals."""
+"""LLM gateway / Keys and quotas: per key, token usage, quota saturation and refusals;
+spend by model, requests of unknown cost, and when the usage counters started."""
 
 from __future__ import annotations
 
 from gateway_cli.dashboards.board import Board, Row, Variable
-from gateway_cli.dashboards.panels import Query, table_panel, timeseries_panel
+from gateway_cli.dashboards.panels import Query, stat_panel, table_panel, timeseries_panel
 from gateway_cli.dashboards.promql import increase, max_, rate, series, sum_
 from gateway_cli.dashboards.tier import job
-from policy.metrics import QUOTA_USED, REJECTIONS, TOKENS
+from policy.metrics import COST, COUNTERS_STARTED, QUOTA_USED, REJECTIONS, TOKENS, UNPRICED
 
 POLICY = job("policy")
 KEY = 'key_name=~"$key_name"'
@@ -18,8 +19,8 @@ def board() -> Board:
     return Board(
         uid="gateway-quotas",
         title="LLM gateway / Keys and quotas",
-        description="Per key: token usage, quota saturation and rejections by reason. Key "
-        "names come from the key registry.",
+        description="Per key: token usage, quota saturation and rejections by reason; "
+        "spend by model. Key names come from the key registry.",
         variables=[Variable("key_name", "Key", series(f"{TOKENS}_total", POLICY))],
         rows=[
             Row(
@@ -66,6 +67,46 @@ def board() -> Board:
                         "Which keys use which models.",
                         [Query(sum_(rate(tokens), "key_name, model"), "{{key_name}} {{model}}")],
                         "short",
+                    ),
+                ],
+            ),
+            Row(
+                "Spend",
+                [
+                    timeseries_panel(
+                        "Spend by model (USD per hour)",
+                        "USD charged over the past hour, by model alias (docs/policy.md, "
+                        '"Prices and cost"). Requests of unknown cost are not in it.',
+                        [
+                            Query(
+                                sum_(increase(series(f"{COST}_total", POLICY), "1h"), "model"),
+                                "{{model}}",
+                            )
+                        ],
+                        "currencyUSD",
+                        stacked=True,
+                    ),
+                    timeseries_panel(
+                        "Unpriced requests by model (per hour)",
+                        "Requests of unknown cost over the past hour: their deployments have "
+                        "no prices in the catalog, so no spend above counts them.",
+                        [
+                            Query(
+                                sum_(increase(series(f"{UNPRICED}_total", POLICY), "1h"), "model"),
+                                "{{model}}",
+                            )
+                        ],
+                        "short",
+                        stacked=True,
+                    ),
+                    stat_panel(
+                        "Usage counters started",
+                        "When the usage, quota and budget counters in Redis started: Redis "
+                        "is ephemeral, so a start inside today or this month means that "
+                        "period's counters restarted from zero (GatewayUsageCountersReset).",
+                        # Grafana's date units read milliseconds.
+                        f"{max_(series(COUNTERS_STARTED, POLICY), '')} * 1000",
+                        "dateTimeFromNow",
                     ),
                 ],
             ),

@@ -7,7 +7,7 @@ from gateway_cli.dashboards.panels import Query, timeseries_panel
 from gateway_cli.dashboards.promql import quantile, rate, series, sum_
 from gateway_cli.dashboards.tier import INSTANCE, instance_variable, job, load_row, process_row
 from gateway_shared.observability.metrics import HTTP_REQUEST_DURATION
-from router.observability.collector import DEPLOYMENT_IN_FLIGHT, routing_counter
+from router.observability.collector import DEPLOYMENT_IN_FLIGHT, SHED_REQUESTS, routing_counter
 from router.observability.provider_metrics import PROVIDER_TTFT
 
 TIER = "router"
@@ -54,6 +54,24 @@ def board() -> Board:
                             for name in routing
                         ],
                         "reqps",
+                    ),
+                    timeseries_panel(
+                        "Shed requests/s by priority",
+                        "Refused at once by the saturation guard (503 server_overloaded, "
+                        "Retry-After) because every engine of the model had queued past its "
+                        "shed_queue_depth: low priority first, high last. 0 for a model "
+                        "without the guard.",
+                        [
+                            Query(
+                                sum_(
+                                    rate(series(f"{SHED_REQUESTS}_total", *on)),
+                                    "model, priority",
+                                ),
+                                "{{model}} {{priority}}",
+                            )
+                        ],
+                        "reqps",
+                        stacked=True,
                     ),
                     timeseries_panel(
                         "In flight per deployment",

@@ -12,7 +12,8 @@ An entry is the answer as the client saw it: a whole answer's bytes (replayed as
 are, or rebuilt into a stream, :mod:`policy.cache.replay`), or a stream's events (replayed
 to streams only: a stream's answer is never reassembled into a whole one). A chat or
 completions stream's usage chunk is kept apart, so a hit sends it only to a caller that
-asked for it (``stream_options``).
+asked for it (``stream_options``). A stored stream's usage says ``cost`` 0, what a hit
+costs (``policy.stream_cost``), not what the stored request did.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import orjson
 
 from gateway_shared.sse import DONE, EventFramer
 from gateway_shared.wire.identity import Api
+from policy.stream_cost import with_cost
 
 # The event that ends a complete stream, where it is not ``data: [DONE]``.
 _STREAM_ENDS = {
@@ -171,6 +173,7 @@ class StreamRecorder:
         if self._ended:
             self._spoiled = True
             return
+        event = with_cost(self._api, event, 0)
         if data == DONE[6:].strip():
             self._ended = True
         else:

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from gateway_shared import cache_layout
 from gateway_shared.wire import headers as h
 from gateway_shared.wire.identity import Api, Identity, RequestSummary
+from policy.accounting import cost_text
 from policy.cache import replay
 from policy.cache.entry import Entry, Form, StreamRecorder, storable_answer
 from policy.cache.request import Mode, digest, mode, wants_usage
@@ -57,6 +58,7 @@ class CacheLookup:
         if entry.model is not None:
             out[h.MODEL] = entry.model
         if not self.summary.stream:
+            out[h.COST_USD] = cost_text(0)  # a hit uses no tokens
             return Response(entry.body, headers=out, media_type=entry.content_type)
         body = replay.stream(entry, self.summary.api, include_usage=self.include_usage)
         out |= {"cache-control": "no-cache", "x-accel-buffering": "no"}

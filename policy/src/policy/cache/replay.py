@@ -21,7 +21,8 @@ usage, its text in one delta per part (a hit has nothing to wait for):
   ``message_delta`` with the stop reason and usage; ``message_stop``.
 
 A stored stream (:class:`~policy.cache.entry.Form` ``SSE``) is replayed as it was sent,
-its usage chunk only to a caller that asked for one.
+its usage chunk only to a caller that asked for one. Either way the usage says what the
+hit cost: ``cost`` 0 (``policy.stream_cost``; a stored stream's was set when stored).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import orjson
 from gateway_shared.sse import DONE, data_event
 from gateway_shared.wire.identity import Api
 from policy.cache.entry import Entry, Form
+from policy.stream_cost import with_cost
 
 _CHUNK_HEAD = ("id", "created", "model", "system_fingerprint", "service_tier")
 _REASONING = ("reasoning", "reasoning_content")
@@ -48,7 +50,7 @@ def stream(entry: Entry, api: Api, *, include_usage: bool) -> bytes:
         body = entry.body.removesuffix(DONE)
         return body + entry.usage_event + DONE
     answer = orjson.loads(entry.body)
-    return b"".join(_BUILDERS[api](answer, include_usage))
+    return b"".join(with_cost(api, event, 0) for event in _BUILDERS[api](answer, include_usage))
 
 
 def _chunk(answer: dict[str, Any], obj: str, choices: list[Any], **extra: Any) -> bytes:

@@ -3,8 +3,9 @@
 Nothing here runs per request: a collector reads the routing table in force (each
 deployment's health, circuit breaker and requests in flight) and the dispatcher's
 cumulative counters (retries, failovers, fallbacks...) when Prometheus scrapes. Label
-values are catalog names (deployment, provider type, model alias): bounded by the
-catalog, whatever clients send. Per-call metrics are recorded at the adapter boundary
+values are catalog names (deployment, provider type, model alias; a discovered
+replica's name adds its address): bounded by the catalog and the replicas found,
+whatever clients send. Per-call metrics are recorded at the adapter boundary
 (:mod:`router.observability.observed`).
 """
 
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from gateway_shared.plans import Priority
 from router.routing.breaker import BreakerState
 from router.routing.deployment import Health
 from router.state import RouterState
@@ -28,6 +30,9 @@ BREAKER_OPENED = "gateway_circuit_breaker_opened"
 DEPLOYMENT_IN_FLIGHT = "gateway_deployment_in_flight"
 HEALTH_CHECKS = "gateway_provider_health_checks"
 CATALOG_INFO = "gateway_router_catalog_info"
+SHED_REQUESTS = "gateway_router_shed_requests"
+DISCOVERED_REPLICAS = "gateway_router_discovered_replicas"
+DISCOVERY_FAILURES = "gateway_router_discovery_failures"
 
 # The dispatcher's counters (router.routing.dispatcher.RoutingCounters), as metric help.
 ROUTING_COUNTERS = {
@@ -98,12 +103,27 @@ class RouterCollector(Collector):
             for name, help_text in ROUTING_COUNTERS.items()
         }
         shed = CounterMetricFamily(
-            "gateway_router_shed_requests",
+            SHED_REQUESTS,
             "Requests refused by the saturation guard (every engine of the model queueing), "
             "by the key's plan priority.",
             labels=["model", "priority"],
         )
+        # Labelled by the catalog's deployment name (its replicas are named after it).
+        discovered = GaugeMetricFamily(
+            DISCOVERED_REPLICAS,
+            "Addresses a discovered deployment's host last resolved to (discovery: dns).",
+            labels=["deployment"],
+        )
+        discovery_failures = CounterMetricFamily(
+            DISCOVERY_FAILURES,
+            "Failed resolutions of a discovered deployment's host (its last addresses stay).",
+            labels=["deployment"],
+        )
         if state is not None:
+            for name, resolved in state.discovery.known.items():
+                discovered.add_metric([name], len(resolved.addresses))
+            for name, count in state.discovery.failures.items():
+                discovery_failures.add_metric([name], count)
             catalog.add_metric([state.table.source.sha256[:12]], 1)
             for name, deployment in state.table.states.items():
                 labels = [name, deployment.deployment.provider, deployment.alias]
@@ -122,9 +142,11 @@ class RouterCollector(Collector):
             values = dataclasses.asdict(state.dispatcher.counters)
             for name, family in routing.items():
                 family.add_metric([], values.get(name, 0))
-            for alias, by_priority in state.dispatcher.counters.shed.items():
-                for priority, count in by_priority.items():
-                    shed.add_metric([alias, priority], count)
+            # Every model and priority, from 0: "none shed" reads 0, not "no data".
+            counts = state.dispatcher.counters.shed
+            for alias in state.table.routes.keys() | counts.keys():
+                for priority in Priority:
+                    shed.add_metric([alias, priority], counts.get(alias, {}).get(priority, 0))
         yield from (health, breaker, opened, in_flight, checks, catalog)
         yield from routing.values()
-        yield shed
+        yield from (shed, discovered, discovery_failures)

@@ -10,23 +10,15 @@ system prompts apart, short enough that every turn of a conversation shares it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from typing import Any
+
+from gateway_shared.bodies import texts
 
 PREFIX_CHARS = 1024
 
 
-def _texts(value: Any) -> Iterator[str]:
-    """The strings of a field, in order: a string, or content parts / items holding them."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list):
-        for item in value:
-            yield from _texts(item)
-    elif isinstance(value, dict):
-        for name in ("text", "content", "input_text"):
-            if name in value:
-                yield from _texts(value[name])
+# Where a message, part or item holds the text an engine's prefix cache sees.
+_TEXT_KEYS = ("text", "content", "input_text")
 
 
 def prefix_key(body: dict[str, Any]) -> int | None:
@@ -34,7 +26,7 @@ def prefix_key(body: dict[str, Any]) -> int | None:
     parts: list[str] = []
     size = 0
     for field in ("instructions", "system", "messages", "input", "prompt"):
-        for text in _texts(body.get(field)):
+        for text in texts(body.get(field), _TEXT_KEYS):
             parts.append(text[: PREFIX_CHARS - size])
             size += len(parts[-1])
             if size >= PREFIX_CHARS:

@@ -18,6 +18,8 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+from gateway_shared.tier.tasks import cancel
+
 log = logging.getLogger("router.catalog")
 
 Signature = tuple[int, int, int] | None
@@ -70,8 +72,5 @@ class CatalogWatcher:
         if self._signal:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             self._signal = False
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None

@@ -21,6 +21,7 @@ from router.catalog import Catalog, CatalogError, ModelEntry
 from router.providers.base import Provider
 from router.routing.balancer import Balancer
 from router.routing.deployment import DeploymentState
+from router.routing.discovery import Resolved, replicas
 
 
 @dataclass(frozen=True)
@@ -77,17 +78,20 @@ class RoutingTable:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         wrap: Callable[[Provider], Provider] | None = None,
+        discovered: Mapping[str, Resolved] | None = None,
     ) -> tuple[RoutingTable, list[Provider]]:
         """The new table, and the adapters of the previous one it no longer uses.
 
         ``wrap``: what each new adapter is seen through (the router's observer).
+        ``discovered``: the replicas' addresses of ``discovery`` deployments, by name.
         Raises :class:`CatalogError` if an adapter refuses its deployment.
         """
         rng = rng or random.Random()  # noqa: S311 - load balancing, not security
         kept = previous.states if previous else {}
+        members = {e.alias: replicas(e.deployments, discovered or {}) for e in catalog.models}
         # 1. Everything that can fail, touching nothing.
         built: dict[str, Provider] = {}
-        for deployment in catalog.deployments():
+        for deployment in (d for group in members.values() for d in group):
             old = kept.get(deployment.name)
             if old is not None and old.deployment == deployment:
                 continue
@@ -102,7 +106,7 @@ class RoutingTable:
         retired: list[Provider] = []
         routes: dict[str, Route] = {}
         for entry in catalog.models:
-            for deployment in entry.deployments:
+            for deployment in members[entry.alias]:
                 old = kept.get(deployment.name)
                 provider = built.get(deployment.name)
                 if old is not None and old.deployment.same_endpoint(deployment):
@@ -118,7 +122,9 @@ class RoutingTable:
                     states[deployment.name] = DeploymentState(
                         entry.alias, deployment, provider, policy, clock
                     )
-            ordered = sorted((states[d.name] for d in entry.deployments), key=lambda s: s.priority)
+            ordered = sorted(
+                (states[d.name] for d in members[entry.alias]), key=lambda s: s.priority
+            )
             routes[entry.alias] = Route(
                 entry,
                 tuple(ordered),

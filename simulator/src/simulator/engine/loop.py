@@ -9,9 +9,9 @@ the loop sleeps on an event while the engine is idle.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 
+from gateway_shared.tier.tasks import cancel
 from simulator.engine.scheduler import EngineRequest, Scheduler
 
 
@@ -85,8 +85,5 @@ class EngineLoop:
                 self._on_step(scheduler)
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
