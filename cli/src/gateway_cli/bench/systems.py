@@ -14,10 +14,12 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
 from gateway_cli.bench.baseline import Baseline
 from gateway_cli.bench.pinning import Layout, pin
 from gateway_cli.ports import free_port
-from gateway_cli.stack import Service, Stack
+from gateway_cli.stack import Ports, Service, Stack
 from gateway_shared.keys import Registry
 from gateway_shared.plans import CachePlan, Plan
 
@@ -77,11 +79,18 @@ class Systems:
         self.baseline = baseline
         self.baseline_stack = None
         if baseline is not None:
+            ports = Ports()
             self.baseline_stack = Stack(
-                workdir / "baseline-stack", extra_env=SIMULATOR_ENV, python=baseline.python
+                workdir / "baseline-stack",
+                ports=ports,
+                catalog_path=_baseline_catalog(workdir / "baseline-stack", ports.simulator),
+                extra_env=SIMULATOR_ENV,
+                python=baseline.python,
             )
             self.baseline_stack.registry_path.unlink(missing_ok=True)
-            self._keys["baseline"] = _bench_key(self.baseline_stack, "bench", BENCH_PLAN)
+            self._keys["baseline"] = _bench_key(
+                self.baseline_stack, "bench", BENCH_PLAN, minimal=True
+            )
         self._floor = floor
         self._hop_clients = hop_clients
         self.hops: dict[str, Service] = {}
@@ -205,10 +214,29 @@ class Systems:
         self.stop()
 
 
-def _bench_key(stack: Stack, name: str, plan: Plan) -> str:
+def _bench_key(stack: Stack, name: str, plan: Plan, *, minimal: bool = False) -> str:
     # Each run has fresh secrets (the registry is emptied first): keys from an earlier
     # run could not be verified anyway.
     registry = Registry.load(stack.registry_path)
     key, _ = registry.add(name, plan, stack.secrets.key_pepper.encode())
     registry.save(stack.registry_path)
+    if minimal:
+        # Fields at their defaults left out: an older edge refuses fields it lacks.
+        dumped = registry.model_dump(mode="json", exclude_defaults=True)
+        stack.registry_path.write_bytes(orjson.dumps(dumped, option=orjson.OPT_INDENT_2))
     return key
+
+
+def _baseline_catalog(workdir: Path, simulator_port: int) -> Path:
+    """Only ``sim-chat``, in the fields every commit's catalog accepts: the current
+    simulator catalog may use fields an older router refuses."""
+    path = workdir / "catalog.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    base = f"http://127.0.0.1:{simulator_port}/v1"
+    path.write_text(
+        "models:\n"
+        "  - alias: sim-chat\n"
+        "    deployments:\n"
+        f"      - {{name: sim-chat-1, provider: vllm, base_url: '{base}', model: sim-model}}\n"
+    )
+    return path
