@@ -544,8 +544,13 @@ async def test_a_primary_killed_under_load_fails_over(
     )
     assert {a.status for a in answers} <= {200, 503}  # fail-closed in the window, no 500
     assert {a.code for a in failed} <= {"rate_limiter_unavailable", "key_store_unavailable"}
-    assert slowest < 2.0  # none hung: each Redis call is bounded by its short timeout
-    assert back <= cluster.node_timeout_ms / 1000 + 2
+    # None hung, and service came back with the promotion: each Redis call is bounded by
+    # its short timeout, so an answer in the window takes at most the node timeout and a
+    # retry longer than the machine's own pace under this load (the slowest answer before
+    # the kill), far from the client's timeout.
+    paced = max(a.ended - a.started for a in answers if a.ended < killed_at)
+    assert slowest < paced + cluster.node_timeout_ms / 1000 + 2.0, (slowest, paced)
+    assert back <= paced + cluster.node_timeout_ms / 1000 + 2, (back, paced)
     # Never counted twice (a replayed settlement finds its marker, or its charge is gone
     # with it); at most what the old primary acknowledged but had not yet replicated is
     # lost: the calls in flight to it, one per client.
