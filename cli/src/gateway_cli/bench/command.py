@@ -7,6 +7,7 @@ then the report.
     uv run gateway bench --soak 300 ...   # add (or, with --quick, force) the soak
     uv run gateway bench --profile perf   # where the tiers spend their time (no report)
     uv run gateway bench --compare REV    # this checkout and commit REV in the same rounds
+                                          # (report: .gateway-bench/benchmarks.md)
     uv run gateway bench --fleet          # balancing policies on a simulated vLLM fleet
                                           # (~13 min; --full: 4 cells x 5 rounds, ~50 min):
                                           # writes docs/benchmarks-fleet.md
@@ -97,11 +98,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--compare",
         metavar="REV",
         help="also measure the gateway at git revision REV, interleaved with this checkout "
-        "(checked out and installed under the workdir)",
+        "(checked out and installed under the workdir; the report goes there too)",
     )
     bench.add_argument("--sut-cores", help="cores for the system under test (default: 0)")
     bench.add_argument("--workdir", type=Path, default=Path(".gateway-bench"))
-    bench.add_argument("--output", type=Path, help="report (docs/benchmarks.md; quick: workdir)")
+    bench.add_argument(
+        "--output", type=Path, help="report (docs/benchmarks.md; quick, compare: workdir)"
+    )
     bench.add_argument(
         "--profile",
         choices=profiling.PROFILERS,
@@ -150,8 +153,9 @@ def run(args: argparse.Namespace) -> int:
         return profiling.run(args.profile, workdir, layout, args.duration or 15.0, say)
     settings = _settings(args)
     compared = baseline.prepare(args.compare, workdir) if args.compare else None
+    # Only a full run of this checkout alone is the committed report.
     output: Path = args.output or (
-        workdir / "benchmarks.md" if args.quick else Path("docs/benchmarks.md")
+        workdir / "benchmarks.md" if args.quick or args.compare else Path("docs/benchmarks.md")
     )
     argv = sys.argv[1:]
     results = Results(
