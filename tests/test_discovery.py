@@ -16,11 +16,9 @@ import pytest
 
 from gateway_cli.ports import free_port
 from gateway_cli.stack import Service
-from gateway_shared.plans import Plan
-from gateway_shared.wire.identity import Identity
 from router.app import create_app
 from router.settings import RouterSettings
-from tests.support.routerkit import VouchedAs
+from tests.support.routerkit import router_client
 from tests.support.waiting import eventually
 
 SECRET = "s" * 32
@@ -84,13 +82,7 @@ async def router(tmp_path: Path, port: int) -> AsyncIterator[tuple[httpx.AsyncCl
     )
     dns = Dns()
     app = create_app(settings, http_client=httpx.AsyncClient(), resolver=dns)
-    auth = VouchedAs(SECRET, Identity("kid", "tests", Plan(), "req-1"))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://router", auth=auth
-        ) as client,
-    ):
+    async with router_client(app, SECRET) as client:
         yield client, dns
 
 

@@ -17,12 +17,10 @@ import httpx
 import orjson
 import pytest
 
-from gateway_shared.plans import Plan
-from gateway_shared.wire.identity import Identity
 from gateway_shared.wire.report import Usage, parse_usage_trailer
 from router.app import create_app
 from router.settings import RouterSettings
-from tests.support.routerkit import Chunks, VLLMUpstream, VouchedAs
+from tests.support.routerkit import Chunks, VLLMUpstream, router_client
 
 SECRET = "s" * 32
 CATALOG = """
@@ -87,13 +85,7 @@ async def router(tmp_path: Path, upstreams: Upstreams) -> AsyncIterator[httpx.As
     )
     mock = httpx.AsyncClient(transport=httpx.MockTransport(upstreams.handle))
     app = create_app(settings, http_client=mock)
-    auth = VouchedAs(SECRET, Identity("kid", "tests", Plan(), "req-1"))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://router", auth=auth
-        ) as client,
-    ):
+    async with router_client(app, SECRET) as client:
         yield client
 
 

@@ -9,6 +9,7 @@ against all three adapters.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import random
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -17,8 +18,10 @@ from typing import Any
 
 import httpx
 import orjson
+from fastapi import FastAPI
 
 from edge.validation import Bodies, Limits
+from gateway_shared.plans import Plan
 from gateway_shared.wire.identity import API_BY_PATH, Identity, IdentitySigner
 from router.catalog import Catalog, Deployment, ModelEntry, Routing, Strategy, Timeouts
 from router.providers.anthropic import Anthropic
@@ -601,3 +604,16 @@ class VouchedAs(httpx.Auth):
             dataclasses.replace(self._identity, request=summary)
         )
         yield request
+
+
+@contextlib.asynccontextmanager
+async def router_client(app: FastAPI, secret: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A router app run in process (its lifespan included), called as policy would."""
+    auth = VouchedAs(secret, Identity("kid", "tests", Plan(), "req-1"))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://router", auth=auth
+        ) as client,
+    ):
+        yield client
