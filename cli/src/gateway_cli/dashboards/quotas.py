@@ -3,6 +3,8 @@ spend by model, requests of unknown cost, and when the usage counters started.""
 
 from __future__ import annotations
 
+from grafana_foundation_sdk.builders import timeseries
+
 from gateway_cli.dashboards.board import Board, Row, Variable
 from gateway_cli.dashboards.panels import Query, stat_panel, table_panel, timeseries_panel
 from gateway_cli.dashboards.promql import increase, max_, rate, series, sum_
@@ -73,31 +75,19 @@ def board() -> Board:
             Row(
                 "Spend",
                 [
-                    timeseries_panel(
+                    _hourly_by_model(
                         "Spend by model (USD per hour)",
                         "USD charged over the past hour, by model alias (docs/policy.md, "
                         '"Prices and cost"). Requests of unknown cost are not in it.',
-                        [
-                            Query(
-                                sum_(increase(series(f"{COST}_total", POLICY), "1h"), "model"),
-                                "{{model}}",
-                            )
-                        ],
+                        COST,
                         "currencyUSD",
-                        stacked=True,
                     ),
-                    timeseries_panel(
+                    _hourly_by_model(
                         "Unpriced requests by model (per hour)",
                         "Requests of unknown cost over the past hour: their deployments have "
                         "no prices in the catalog, so no spend above counts them.",
-                        [
-                            Query(
-                                sum_(increase(series(f"{UNPRICED}_total", POLICY), "1h"), "model"),
-                                "{{model}}",
-                            )
-                        ],
+                        UNPRICED,
                         "short",
-                        stacked=True,
                     ),
                     stat_panel(
                         "Usage counters started",
@@ -144,3 +134,9 @@ def board() -> Board:
             ),
         ],
     )
+
+
+def _hourly_by_model(title: str, description: str, counter: str, unit: str) -> timeseries.Panel:
+    """A policy counter's increase over the past hour, stacked by model alias."""
+    query = sum_(increase(series(f"{counter}_total", POLICY), "1h"), "model")
+    return timeseries_panel(title, description, [Query(query, "{{model}}")], unit, stacked=True)
