@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway_shared.errors import GatewayError
 from gateway_shared.plans import Plan
@@ -22,7 +23,7 @@ from gateway_shared.wire.identity import Api, Identity, RequestSummary
 from gateway_shared.wire.report import Report, Usage, usage_trailer
 from policy.accounting import Ticket, metered_stream
 from policy.admission import Admission
-from policy.limits.limiter import Limiter
+from policy.limits.limiter import Decision, Limiter
 from policy.settings import FailureMode, PolicySettings
 from policy.usage import KeyLayout, read_usage
 from tests.support.waiting import eventually
@@ -302,3 +303,37 @@ async def test_redis_down_open_admits_unmetered_and_settling_does_not_raise(
     assert admission.unmetered == 1
     await ticket.settle(Usage(1, 1))  # logged, not raised: the answer was already served
     assert ticket.settled
+
+
+class _AnswerLost(Limiter):
+    """Admits in Redis, then loses the answer: the client's timeout under load."""
+
+    async def admit(
+        self, key_id: str, plan: Plan, request_id: str, estimate: int, cost: int = 0
+    ) -> Decision:
+        await super().admit(key_id, plan, request_id, estimate, cost)
+        raise RedisTimeoutError("Timeout reading from socket")
+
+
+async def test_an_admission_whose_answer_was_lost_and_refused_holds_no_slot(
+    redis: Redis,
+) -> None:
+    admission = Admission(_AnswerLost(redis, 60, 60), settings(FailureMode.CLOSED))
+    caller = identity(Plan(max_concurrent=1, daily_tokens=10_000))
+    with pytest.raises(GatewayError) as caught:
+        await admission.admit(caller, summary(max_output=20))
+    assert (caught.value.status, caught.value.code) == (503, "rate_limiter_unavailable")
+    assert await in_flight(redis, caller.key_id) == 0
+    assert (await day(redis, caller.key_id))["charged_and_reserved_tokens"] == 0
+
+
+async def test_an_admission_whose_answer_was_lost_and_admitted_open_settles_exactly(
+    redis: Redis,
+) -> None:
+    admission = Admission(_AnswerLost(redis, 60, 60), settings(FailureMode.OPEN))
+    caller = identity(Plan(max_concurrent=1, daily_tokens=10_000))
+    ticket, decision, _ = await admission.admit(caller, summary(max_output=20))
+    assert decision.admitted
+    await ticket.settle(Usage(10, 5))
+    assert await in_flight(redis, caller.key_id) == 0
+    assert (await day(redis, caller.key_id))["charged_and_reserved_tokens"] == 15

@@ -95,29 +95,44 @@ class Admission:
         bound, admitted = self.check(identity, summary)
         estimate = summary.prompt_tokens + bound
         admitted_at = utcnow()
+        quote, worst_cost = None, 0
+
+        def ticket(reserved: int, reserved_cost: int) -> Ticket:
+            return Ticket(
+                self.ledger,
+                identity,
+                summary.model,
+                reserved,
+                estimate,
+                summary.prompt_tokens,
+                admitted_at,
+                metrics=self._metrics,
+                quote=quote,
+                reserved_cost=reserved_cost,
+            )
+
         try:
             quote, worst_cost = await self._quote(plan, summary, bound)
             decision = await self._limiter.admit(
                 identity.key_id, plan, identity.request_id, estimate, worst_cost
             )
         except RedisError as exc:
-            quote, worst_cost = self._prices.get(summary.model) if self._prices else None, 0
-            decision = self._redis_down(identity, exc)
+            if quote is None and self._prices is not None:
+                quote = self._prices.get(summary.model)
+            # The call may have run with only its answer lost (a timeout under load): the
+            # ticket holds what it would have reserved, and settling it gives back exactly
+            # what was (SETTLE finds the lease or not). Else a refused request's slot
+            # stayed taken until its lease expired.
+            unsure = ticket(estimate, worst_cost)
+            try:
+                decision = self._redis_down(identity, exc)
+            except GatewayError:
+                await unsure.release()
+                raise
+            return unsure, decision, admitted
         if not decision.admitted:
             self._rejected(identity, decision, summary, estimate, worst_cost)
-        ticket = Ticket(
-            self.ledger,
-            identity,
-            summary.model,
-            decision.reserved,
-            estimate,
-            summary.prompt_tokens,
-            admitted_at,
-            metrics=self._metrics,
-            quote=quote,
-            reserved_cost=decision.reserved_cost,
-        )
-        return ticket, decision, admitted
+        return ticket(decision.reserved, decision.reserved_cost), decision, admitted
 
     async def _quote(
         self, plan: Plan, summary: RequestSummary, bound: int
