@@ -226,6 +226,10 @@ def benchmark(
                     names = [
                         n for n in order if mode not in BRIDGES or n in ("gateway", "baseline")
                     ]
+                    # Every other round in reverse: no system is always measured first or
+                    # always right after the same other one.
+                    if round_ % 2 == 0:
+                        names.reverse()
                     for name in names:
                         target = systems.targets[name]
                         say(f"{mode:9} {clients:>3} clients  {target.title}  round {round_}")
