@@ -1,6 +1,6 @@
 """Fixtures every test folder may use (a throwaway Redis server, and a Redis Cluster, per
 test session), the ``system`` mark: tests that start the stack, or any of its services,
-as processes, and how the suite is shared between pytest-xdist's workers.
+as processes.
 
 The quick tier leaves the system tests out: ``uv run pytest -m "not system"``.
 """
@@ -23,9 +23,6 @@ PROCESSES = (
     ROOT / "tests" / "deploy" / "test_image_commands.py",
     ROOT / "cli" / "tests" / "test_cli_dev.py",
 )
-# Folders whose files share one session-scoped stack: each runs on a single worker, so
-# that stack is started once.
-SHARED_STACKS = (ROOT / "tests" / "observability",)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -34,10 +31,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         cross_service = path.is_relative_to(ROOT / "tests") and not path.is_relative_to(OFFLINE)
         if cross_service or path in PROCESSES:
             item.add_marker(pytest.mark.system)
-        # A file's tests stay on one worker (``--dist loadgroup``): its module-scoped
-        # stacks start once, and its tests run in the order they are written.
-        group = next((str(d) for d in SHARED_STACKS if path.is_relative_to(d)), str(path))
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
