@@ -33,8 +33,9 @@ def _runs(cell: dict[str, Any], policy: str, load: float) -> list[dict[str, Any]
 def _table(cell: dict[str, Any]) -> list[str]:
     lines = [
         "| policy | load | req/s | TTFT p50 | TTFT p99 | e2e p99 | output tok/s | prefix hit "
-        "| shed low/normal/high | shed p99 (gateway's part) | failed | gateway CPU |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| shed low/normal/high | shed p99 (gateway's part) | failed | gateway CPU "
+        "| machine busy |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for load, name in LOAD_NAMES.items():
         for policy in POLICIES:
@@ -47,7 +48,8 @@ def _table(cell: dict[str, Any]) -> list[str]:
                 f"| {_fmt(_med(runs, 'ttft_p99'))} | {_fmt(_med(runs, 'e2e_p99'))} "
                 f"| {_med(runs, 'tokens_per_s') or 0:.1f} | {_med(runs, 'hit_rate') or 0:.0%} "
                 f"| {shed} | {_shed_time(runs)} "
-                f"| {sum(r['failed'] for r in runs)} | {_med(runs, 'gateway_cpu') or 0:.0f}% |"
+                f"| {sum(r['failed'] for r in runs)} | {_med(runs, 'gateway_cpu') or 0:.0f}% "
+                f"| {_med(runs, 'machine_busy') or 0:.0f}% |"
             )
     return lines
 
@@ -181,9 +183,11 @@ def write(results: dict[str, Any], output: Path) -> None:
         "rounds. Capacity is what round-robin completes with clients "
         "always waiting; loads are shares of it. Every policy's alias has the same "
         f"saturation guard (shed_queue_depth {settings['shed_queue_depth']}). Gateway CPU: "
-        "edge + policy + router, in % of one core, over the run. Shed p99 is the client's "
-        "time to the refusal; in brackets, the gateway's own part of it "
-        "(`x-gateway-overhead-ms`).",
+        "edge + policy + router, in % of one core, over the run; machine busy: all cores, "
+        "simulators and load included (near 100%, every figure the client times grows). "
+        "Shed p99 is the client's time to the refusal; in brackets, the gateway's own part "
+        "of it (`x-gateway-overhead-ms`: edge's time from the request's arrival to the "
+        "answer's first byte, the body's upload included).",
         "",
         f"Cost of a load-aware decision (prefix key and choice, 8 replicas, a 2,000-token "
         f"prompt): {results['policy_cost_us']:.1f} µs of CPU (target < 50 µs).",

@@ -173,7 +173,8 @@ def _run_cell(
                 say(
                     f"  round {round_ + 1} {policy:16} {load:4.0%}: ttft p99 "
                     f"{_s(stats.ttft_p99)}  hit {stats.hit_rate:.0%}  shed {stats.shed}  "
-                    f"failed {stats.failed}  gateway cpu {stats.gateway_cpu:.0f}%"
+                    f"failed {stats.failed}  gateway cpu {stats.gateway_cpu:.0f}%  "
+                    f"machine busy {stats.machine_busy:.0f}%"
                 )
     return {
         "name": cell.name,
@@ -225,7 +226,14 @@ def _open(
     asyncio.run(open_loop(driver, workload, rate, seconds, settings.seed + round_))
     measured = meter.stop()
     cpu = sum(measured.cpu_percent(n) for n in ("edge", "policy", "router"))
+    busy = sum(measured.core_busy.values()) / len(measured.core_busy)
     outcomes = window(driver.outcomes, settings.warmup, seconds)
     return RunStats.of(
-        policy, load=load, rate=rate, seconds=settings.duration, outcomes=outcomes, gateway_cpu=cpu
+        policy,
+        load=load,
+        rate=rate,
+        seconds=settings.duration,
+        outcomes=outcomes,
+        gateway_cpu=cpu,
+        machine_busy=busy,
     )

@@ -38,6 +38,9 @@ class RunStats:
     shed_gateway_p99_ms: float | None = None
     shed_without_retry_after: int = 0
     gateway_cpu: float = 0.0
+    # Every core's busy share over the run, in %: the simulators and the load itself share
+    # the machine with the gateway, and a saturated machine delays what the client times.
+    machine_busy: float = 0.0
 
     @classmethod
     def of(
@@ -49,6 +52,7 @@ class RunStats:
         seconds: float,
         outcomes: list[Outcome],
         gateway_cpu: float,
+        machine_busy: float,
     ) -> RunStats:
         ok = [o for o in outcomes if o.ok]
         shed = [o for o in outcomes if o.shed]
@@ -72,6 +76,7 @@ class RunStats:
             shed_gateway_p99_ms=_ms(percentile([o.gateway or 0.0 for o in shed], 0.99)),
             shed_without_retry_after=sum(1 for o in shed if not o.retry_after),
             gateway_cpu=gateway_cpu,
+            machine_busy=machine_busy,
         )
 
 
