@@ -292,6 +292,8 @@ async def test_redis_down_closed_refuses_with_503(dead_redis: Redis) -> None:
         await admission.admit(identity(Plan(rpm=10)), summary())
     assert (caught.value.status, caught.value.code) == (503, "rate_limiter_unavailable")
     assert caught.value.headers == {"retry-after": "1"}
+    # A refused connection ran nothing: no release waits in the ledger for Redis.
+    assert admission.ledger.kept == 0
 
 
 async def test_redis_down_open_admits_unmetered_and_settling_does_not_raise(

@@ -18,6 +18,7 @@ import logging
 from typing import NoReturn
 
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway_shared.errors import GatewayError, model_not_found
 from gateway_shared.observability.logs import ThrottledLog
@@ -119,15 +120,17 @@ class Admission:
         except RedisError as exc:
             if quote is None and self._prices is not None:
                 quote = self._prices.get(summary.model)
-            # The call may have run with only its answer lost (a timeout under load): the
-            # ticket holds what it would have reserved, and settling it gives back exactly
-            # what was (SETTLE finds the lease or not). Else a refused request's slot
-            # stayed taken until its lease expired.
+            # A call that timed out may have run, its answer lost: the ticket holds what it
+            # would have reserved, and settling it gives back exactly what was (SETTLE
+            # finds the lease or not). Else a refused request's slot stayed taken until its
+            # lease expired. A refused connection ran nothing: releasing it would only fill
+            # the ledger's queue for as long as Redis is down.
             unsure = ticket(estimate, worst_cost)
             try:
                 decision = self._redis_down(identity, exc)
             except GatewayError:
-                await unsure.release()
+                if isinstance(exc, RedisTimeoutError):
+                    await unsure.release()
                 raise
             return unsure, decision, admitted
         if not decision.admitted:

@@ -104,7 +104,8 @@ def create_app(settings: PolicySettings | None = None) -> FastAPI:
             yield
         finally:
             await cancel(watcher)
-            replay.cancel()
+            # Stopped, not only told to: its replay and close's last pass share the queue.
+            await cancel(replay)
             await admission.ledger.close()
             await router.aclose()
             await redis.aclose()
