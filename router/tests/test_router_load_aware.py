@@ -20,6 +20,7 @@ from router.providers.vllm_metrics import parse_load
 from router.routing.affinity import prefix_key
 from router.routing.balancer import Balancer
 from router.routing.deployment import DeploymentState
+from router.routing.placement import mix
 from router.routing.saturation import overloaded
 from router.routing.table import Route
 from tests.support.routerkit import UNUSED_CLIENT, FakeClock, FakeProvider, fake_deployment
@@ -182,10 +183,12 @@ def test_the_prefix_key_reads_every_apis_fields() -> None:
 
 def test_a_prefix_goes_to_the_same_deployment_from_every_router() -> None:
     # Two routers: their own states (in-flight counts), the same engines' readings.
-    keys = [prefix_key(_chat(f"tenant {i} " * 200, "hi")) for i in range(40)]
+    # Fed the same prefixes in the same order, each places them alike.
+    keys = _keys(40)
     one, other = states(4, load=idle()), states(4, load=idle())
-    picks_one = [balancer(1).choose(one, k, NOW).name for k in keys]
-    picks_other = [balancer(2).choose(list(reversed(other)), k, NOW).name for k in keys]
+    router_one, router_other = balancer(1), balancer(2)
+    picks_one = [router_one.choose(one, k, NOW).name for k in keys]
+    picks_other = [router_other.choose(list(reversed(other)), k, NOW).name for k in keys]
     assert picks_one == picks_other
     assert len(set(picks_one)) == 4  # and the prefixes spread over the fleet
 
@@ -224,14 +227,81 @@ def test_past_the_bound_the_least_loaded_engine_takes_the_prefix() -> None:
     assert third.load == idle()
 
 
-def test_a_reading_that_still_shows_the_turn_before_keeps_the_home() -> None:
+def test_a_busy_batch_keeps_the_home_and_a_queue_moves_the_prefix() -> None:
     group = states(3, load=idle())
     key = prefix_key(_chat(SYSTEM, "hi"))
     home = balancer().choose(group, key, NOW)
-    home.observe_load(EngineLoad(running=1, waiting=0, kv_usage=0.1), NOW)
+    # Running requests: continuous batching takes the next one in at once.
+    home.observe_load(EngineLoad(running=30, waiting=0, kv_usage=0.8), NOW)
     assert balancer().choose(group, key, NOW) is home
-    home.observe_load(EngineLoad(running=3, waiting=0, kv_usage=0.1), NOW)
+    # Requests sent since a reading that showed no queue were taken in too.
+    for _ in range(3):
+        home.acquire()
+    assert balancer().choose(group, key, NOW) is home
+    # Requests waiting for the next step on an engine with room are no queue...
+    home.observe_load(EngineLoad(running=2, waiting=1, kv_usage=0.3), NOW)
+    home.acquire()
+    assert balancer().choose(group, key, NOW) is home
+    # ...a queue behind a full KV cache is, and those sent since join it.
+    home.observe_load(EngineLoad(running=30, waiting=1, kv_usage=1.0), NOW)
+    assert balancer().choose(group, key, NOW) is home
+    home.acquire()
     assert balancer().choose(group, key, NOW) is not home
+
+
+# --- placing prefixes ---------------------------------------------------------------------
+
+
+def _keys(count: int, prefix: str = "tenant") -> list[int]:
+    keys = [prefix_key(_chat(f"{prefix} {i} " * 200, "hi")) for i in range(count)]
+    return [k for k in keys if k is not None]
+
+
+def test_prefixes_are_spread_evenly_where_hashing_alone_is_lopsided() -> None:
+    keys = _keys(12)
+    group = states(4, load=idle())
+    hashed = Counter(max(group, key=lambda d: mix(k ^ d.ring_key)).name for k in keys)
+    assert max(hashed.values()) >= 5  # what rendezvous hashing alone does with these
+    shared = balancer()
+    homes = Counter(shared.choose(group, k, NOW).name for k in keys)
+    assert sorted(homes.values()) == [3, 3, 3, 3]
+    # And each stays where it was put.
+    assert Counter(shared.choose(group, k, NOW + 1).name for k in reversed(keys)) == homes
+
+
+def test_weights_set_each_engines_share_of_prefixes() -> None:
+    group = states(2, load=idle())
+    group[0].deployment = group[0].deployment.model_copy(update={"weight": 3.0})
+    shared = balancer()
+    homes = Counter(shared.choose(group, k, NOW).name for k in _keys(8))
+    assert homes == {"vllm-0": 6, "vllm-1": 2}
+
+
+def test_a_prefix_unseen_for_the_window_frees_its_share() -> None:
+    group = states(2, load=idle())
+    shared = balancer()
+    old, new = _keys(2, "old"), _keys(2, "new")
+    for k in old:
+        shared.choose(group, k, NOW)
+    assert len(shared.placement) == 2
+    later = NOW + POLICY.affinity_window_seconds + 1
+    for state in group:
+        state.observe_load(idle(), later)
+    homes = Counter(shared.choose(group, k, later).name for k in new)
+    assert len(shared.placement) == 2
+    assert sorted(homes.values()) == [1, 1]
+
+
+def test_an_unavailable_home_lends_its_prefix_and_gets_it_back() -> None:
+    group = states(4, load=idle())
+    shared = balancer()
+    key = _keys(1)[0]
+    home = shared.choose(group, key, NOW)
+    others = [d for d in group if d is not home]
+    stand_in = shared.choose(others, key, NOW)  # its breaker is open, say
+    assert stand_in is not home
+    assert shared.choose(others, key, NOW) is stand_in
+    assert shared.choose(group, key, NOW) is home
 
 
 def test_a_request_done_since_the_reading_no_longer_counts() -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from router.catalog import Strategy
+from router.providers.base import EngineLoad
 from router.routing.breaker import BreakerState
 from router.state import RouterState
 from tests.support.routerkit import (
@@ -68,6 +70,25 @@ def test_new_upstream_or_removed_deployment_starts_fresh_or_retires(clock: FakeC
     assert second.states["a"].breaker.state is BreakerState.CLOSED
     assert "b" not in second.states
     assert set(retired) == {first.states["a"].provider, first.states["b"].provider}
+
+
+def test_a_reload_moves_no_prefix(clock: FakeClock) -> None:
+    deployments = [fake_deployment(n) for n in "abcd"]
+    catalog = fake_catalog(*deployments, strategy=Strategy.LOAD_AWARE)
+    first, _ = build_table(catalog, clock)
+    route = first.routes["chat"]
+    for state in route.deployments:
+        state.observe_load(EngineLoad(running=0, waiting=0, kv_usage=0.0), clock())
+    homes = {k: route.balancer.choose(route.deployments, k, clock()).name for k in range(1, 13)}
+    window = {"load": {"affinity_window_seconds": 30}}
+    reloaded = fake_catalog(*deployments, strategy=Strategy.LOAD_AWARE, routing=window)
+    second, _ = build_table(reloaded, clock, previous=first)
+    again = second.routes["chat"]
+    assert again.balancer.placement is route.balancer.placement
+    assert again.balancer.placement.window == 30
+    # Asked in another order, a fresh placement would put them elsewhere.
+    later = {k: again.balancer.choose(again.deployments, k, clock()).name for k in reversed(homes)}
+    assert later == homes
 
 
 def test_in_flight_request_keeps_its_adapter_across_a_reload(clock: FakeClock) -> None:

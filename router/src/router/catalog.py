@@ -219,14 +219,16 @@ class LoadPolicy(_Strict):
     # A reading older than this is not trusted: the alias balances by in-flight alone.
     stale_seconds: float = Field(default=5.0, gt=0)
     timeout_seconds: float = Field(default=1.0, gt=0)
-    # Consistent hashing with bounded loads: a prefix stays on its deployment while that
-    # one's load (with this request) is at most this many times the average, or at most
-    # `affinity_floor` requests: readings lag, so at low load the turn before may still
-    # show, and is no reason to leave the engine that holds the prefix. Loads are a few
-    # requests each: a tighter bound sends prefixes away on one request's difference,
-    # and each move costs a prefill.
+    # Consistent hashing with bounded loads: a prefix stays on its home while that one's
+    # backlog - requests it has not started - (with this request) is at most this many
+    # times the average, or at most `affinity_floor`: a request that waits briefly
+    # behind a queue costs less than the prefill a move costs, and each move also
+    # evicts another prefix where it lands.
     affinity_bound: float = Field(default=1.5, ge=1.0)
     affinity_floor: int = Field(default=2, ge=1)
+    # A prefix not seen for this long loses its home (routing/placement.py), freeing its
+    # share of the engines for the prefixes in use.
+    affinity_window_seconds: float = Field(default=60.0, gt=0)
 
 
 class DiscoveryPolicy(_Strict):

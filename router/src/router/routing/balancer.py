@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from router.catalog import LoadPolicy, Strategy
 from router.routing import load_aware
 from router.routing.deployment import DeploymentState
+from router.routing.placement import Placement
 
 LATENCY_EXPLORE = 20
 
@@ -35,12 +36,20 @@ class Balancer:
     """The balancing state of one model alias (round-robin positions live here)."""
 
     def __init__(
-        self, strategy: Strategy, rng: random.Random, load: LoadPolicy | None = None
+        self,
+        strategy: Strategy,
+        rng: random.Random,
+        load: LoadPolicy | None = None,
+        placement: Placement | None = None,
     ) -> None:
+        """``placement``: the prefixes' homes the alias had before a reload, kept so
+        that a reload moves no prefix."""
         self.strategy = strategy
         self._rng = rng
         self._load = load or LoadPolicy()
         self._current: dict[str, float] = {}
+        self.placement = placement or Placement(self._load.affinity_window_seconds)
+        self.placement.window = self._load.affinity_window_seconds
 
     def choose(
         self, candidates: Sequence[DeploymentState], affinity: int | None = None, now: float = 0.0
@@ -59,7 +68,14 @@ class Balancer:
             case Strategy.LATENCY:
                 return self._latency(candidates)
             case Strategy.LOAD_AWARE:
-                return load_aware.choose(candidates, affinity, now, self._load, self._rng)
+                return load_aware.choose(
+                    candidates,
+                    affinity,
+                    now,
+                    policy=self._load,
+                    placement=self.placement,
+                    rng=self._rng,
+                )
 
     def _weighted(self, candidates: Sequence[DeploymentState]) -> DeploymentState:
         return self._rng.choices(candidates, weights=[d.weight for d in candidates])[0]

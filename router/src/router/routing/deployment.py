@@ -22,6 +22,19 @@ from router.routing.breaker import CircuitBreaker
 # Weight of the newest sample in the time-to-first-token average.
 EWMA_ALPHA = 0.3
 
+# When an engine's waiting requests are a queue: requests arrive while a step runs and
+# wait for the next one on any engine, so a reading often shows one or two waiting on an
+# idle engine; a queue that lasts forms behind a full KV cache, or once the waiting are
+# many. The thresholds are the Inference Extension's saturation detector's defaults
+# (pkg/epp/saturationdetector/config.go: queue depth 5, KV cache utilisation 0.8).
+QUEUE_DEPTH = 5
+QUEUE_KV_USAGE = 0.8
+
+
+def queueing(load: EngineLoad) -> bool:
+    """Does this reading show an engine that cannot start what it is sent?"""
+    return load.waiting >= QUEUE_DEPTH or (load.waiting > 0 and load.kv_usage >= QUEUE_KV_USAGE)
+
 
 class Health(StrEnum):
     UNKNOWN = "unknown"
@@ -112,6 +125,12 @@ class DeploymentState:
     def queue(self, load: EngineLoad) -> int:
         """Requests the engine holds or is about to: running, waiting, and sent since."""
         return load.running + load.waiting + self.sent_since_load
+
+    def backlog(self, load: EngineLoad) -> int:
+        """Requests the engine has not started because it cannot, as far as this router
+        can tell: none unless it was queueing at the reading; then those waiting, and
+        those sent since, which join the queue."""
+        return load.waiting + self.sent_since_load if queueing(load) else 0
 
     def waiting(self, load: EngineLoad) -> int:
         """Requests not yet started, at most: waiting at the reading, and sent since (the

@@ -3,12 +3,15 @@
 Each candidate's load is what its engine last reported (requests running and waiting,
 KV cache in use; ``routing/load.py``) plus what this router sent it since. Then:
 
-- a request with a prefix key (``routing/affinity.py``) goes to its home: the first
-  candidate in the key's rendezvous-hash order, while the home's load stays within
-  ``affinity_bound`` times the average, or at most ``affinity_floor`` requests
-  (consistent hashing with bounded loads). The same prefix reaches the same engine,
-  whose cache holds it, and the home depends only on the key and the deployment names,
-  so every router replica agrees on it;
+- a request with a prefix key (``routing/affinity.py``) goes to its home
+  (``routing/placement.py``), whose cache holds the prefix, while the home's backlog
+  stays within ``affinity_bound`` times the average, or at most ``affinity_floor``
+  (consistent hashing with bounded loads). The backlog is what the engine cannot start
+  (``DeploymentState.backlog``): requests it is running do not count, since continuous
+  batching takes a newcomer into the next step and a few more sequences slow a step far
+  less than a prefill costs, nor do the few that wait for the next step on an engine
+  with room; what a newcomer waits behind is the queue that forms once the KV cache is
+  full;
 - a request whose home is over the bound goes where the load is least, like one
   without a prefix key: once replicas diverge, queueing behind a busy engine costs
   more than the prefill a cache miss costs on an idle one. Ties go by the key's
@@ -30,15 +33,7 @@ from collections.abc import Sequence
 from router.catalog import LoadPolicy
 from router.providers.base import EngineLoad
 from router.routing.deployment import DeploymentState
-
-_MASK = (1 << 64) - 1
-
-
-def _mix(value: int) -> int:
-    """splitmix64's finaliser: a well-spread 64-bit number from a key and a name."""
-    value = (value ^ (value >> 30)) * 0xBF58476D1CE4E5B9 & _MASK
-    value = (value ^ (value >> 27)) * 0x94D049BB133111EB & _MASK
-    return value ^ (value >> 31)
+from router.routing.placement import Placement, rank
 
 
 def least_in_flight(candidates: Sequence[DeploymentState], rng: random.Random) -> DeploymentState:
@@ -51,7 +46,9 @@ def choose(
     candidates: Sequence[DeploymentState],
     affinity: int | None,
     now: float,
+    *,
     policy: LoadPolicy,
+    placement: Placement,
     rng: random.Random,
 ) -> DeploymentState:
     loads: list[EngineLoad] = []
@@ -60,17 +57,17 @@ def choose(
         if load is None:
             return least_in_flight(candidates, rng)
         loads.append(load)
-    queues = [d.queue(load) for d, load in zip(candidates, loads, strict=True)]
     costs = [
-        (q / d.weight, load.kv_usage) for d, q, load in zip(candidates, queues, loads, strict=True)
+        (d.queue(load) / d.weight, load.kv_usage) for d, load in zip(candidates, loads, strict=True)
     ]
     if affinity is None:
         low = min(costs)
         return rng.choice([d for d, c in zip(candidates, costs, strict=True) if c == low])
-    ranks = [_mix(affinity ^ d.ring_key) for d in candidates]
-    home = max(range(len(candidates)), key=ranks.__getitem__)
-    fair = (sum(queues) + 1) / sum(d.weight for d in candidates) * candidates[home].weight
+    home = placement.home(affinity, candidates, now)
+    backlogs = [d.backlog(load) for d, load in zip(candidates, loads, strict=True)]
+    fair = (sum(backlogs) + 1) / sum(d.weight for d in candidates) * candidates[home].weight
     bound = max(math.ceil(policy.affinity_bound * fair), policy.affinity_floor)
-    if queues[home] + 1 <= bound:
+    if backlogs[home] + 1 <= bound:
         return candidates[home]
+    ranks = [rank(affinity, d) for d in candidates]
     return candidates[min(range(len(candidates)), key=lambda i: (costs[i], -ranks[i]))]

@@ -125,10 +125,12 @@ class RoutingTable:
             ordered = sorted(
                 (states[d.name] for d in members[entry.alias]), key=lambda s: s.priority
             )
+            before = previous.routes.get(entry.alias) if previous else None
+            placement = before.balancer.placement if before else None
             routes[entry.alias] = Route(
                 entry,
                 tuple(ordered),
-                Balancer(entry.strategy, rng, catalog.routing.load),
+                Balancer(entry.strategy, rng, catalog.routing.load, placement),
                 policy.panic_routing,
             )
         retired.extend(s.provider for name, s in kept.items() if name not in states)
