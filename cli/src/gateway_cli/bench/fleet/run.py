@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from gateway_cli.bench.fleet import cost, report
-from gateway_cli.bench.fleet.driver import Driver, closed_loop, open_loop, window
+from gateway_cli.bench.fleet.driver import Driver, Outcome, closed_loop, open_loop, window
 from gateway_cli.bench.fleet.fleet import CAPACITY_ALIAS, POLICIES, Engine, Fleet, alias
 from gateway_cli.bench.fleet.stats import RunStats
 from gateway_cli.bench.fleet.workload import Shape, Workload
@@ -158,7 +158,7 @@ def _run_cell(
     fleet.reset()
     capacity = _capacity(fleet, cell, settings)
     say(f"  capacity {capacity:.2f} req/s")
-    runs: list[RunStats] = []
+    runs: list[dict[str, object]] = []
     loads = [load for load in cell.loads if load in settings.loads]
     for round_ in range(settings.rounds):
         for load in loads if round_ == 0 else [x for x in loads if x == TARGET_LOAD]:
@@ -166,10 +166,11 @@ def _run_cell(
             order = POLICIES[round_ % 3 :] + POLICIES[: round_ % 3]
             for policy in order:
                 fleet.reset()
-                stats = _open(
+                stats, outcomes = _open(
                     fleet, cell, settings, policy, load=load, rate=capacity * load, round_=round_
                 )
-                runs.append(stats)
+                # Each request too, so that a tail can be looked into (results.json).
+                runs.append(asdict(stats) | {"outcomes": [asdict(o) for o in outcomes]})
                 say(
                     f"  round {round_ + 1} {policy:16} {load:4.0%}: ttft p99 "
                     f"{_s(stats.ttft_p99)}  hit {stats.hit_rate:.0%}  shed {stats.shed}  "
@@ -181,7 +182,7 @@ def _run_cell(
         "kv_blocks": cell.kv_blocks,
         "shape": asdict(cell.shape),
         "capacity": capacity,
-        "runs": [asdict(r) for r in runs],
+        "runs": runs,
     }
 
 
@@ -217,7 +218,7 @@ def _open(
     load: float,
     rate: float,
     round_: int,
-) -> RunStats:
+) -> tuple[RunStats, list[Outcome]]:
     driver = Driver(fleet.base_url, fleet.keys, alias(policy))
     workload = Workload(cell.shape, settings.seed + round_)
     meter = Meter(fleet.gateway_pids())
@@ -228,7 +229,7 @@ def _open(
     cpu = sum(measured.cpu_percent(n) for n in ("edge", "policy", "router"))
     busy = sum(measured.core_busy.values()) / len(measured.core_busy)
     outcomes = window(driver.outcomes, settings.warmup, seconds)
-    return RunStats.of(
+    stats = RunStats.of(
         policy,
         load=load,
         rate=rate,
@@ -237,3 +238,4 @@ def _open(
         gateway_cpu=cpu,
         machine_busy=busy,
     )
+    return stats, outcomes

@@ -3,8 +3,11 @@
 Deterministic under a seed. Each tenant has a system prompt of ``system_tokens`` tokens
 (4 characters a token, as the simulator counts them) and a plan priority; a session is
 one tenant's conversation of a few turns, each turn adding a short user message and the
-model's answer to the prompt. The control workload has no shared prefix: every request
-starts with text of its own.
+model's answer to the prompt. Every tenant is active from the start: the first sessions
+are one per tenant, in a shuffled order, so that a run's warm-up has seen each of them
+and what it measures is the fleet in its steady state, not the first sight of a tenant
+(a cold prefill under every policy); later sessions go to tenants at random. The
+control workload has no shared prefix: every request starts with text of its own.
 """
 
 from __future__ import annotations
@@ -55,16 +58,17 @@ class Workload:
         self.shape = shape
         self._rng = random.Random(seed)  # noqa: S311 - a workload, not security
         self._systems = [_text(self._rng, shape.system_tokens) for _ in range(shape.tenants)]
+        self._unseen = self._rng.sample(range(shape.tenants), shape.tenants)
         self.sessions: list[Session] = []
 
     def next_request(self) -> tuple[Session, dict[str, Any]]:
         """The next turn: of an idle session that has turns left, else a new session's."""
         shape, rng = self.shape, self._rng
         idle = [s for s in self.sessions if not s.busy and s.turns_left > 0]
-        if idle and rng.random() < 0.7:
+        if idle and not self._unseen and rng.random() < 0.7:
             session = rng.choice(idle)
         else:
-            tenant = rng.randrange(shape.tenants)
+            tenant = self._unseen.pop() if self._unseen else rng.randrange(shape.tenants)
             system = self._systems[tenant] if shape.shared else _text(rng, shape.system_tokens)
             session = Session(
                 tenant,
