@@ -114,6 +114,8 @@ def test_a_plan_without_a_cache_is_never_cached(stack: Stack, api_key: str) -> N
 
 # Each changes one field the answer depends on; none may be answered from CHAT's entry.
 CHANGED: dict[str, dict[str, Any]] = {
+    # Another alias of the same simulated model: the same answer, another entry.
+    "model alias": {"model": "sim-native"},
     "messages": {"messages": [{"role": "user", "content": "Hello cache!"}]},
     "system message": {"messages": [{"role": "system", "content": "Brief."}, *HELLO]},
     "max_tokens": {"max_tokens": 11},
@@ -389,6 +391,19 @@ def test_a_hit_costs_one_round_trip_to_each_redis_and_never_reaches_a_provider(
     # The hit's admission (one script, no settlement), the entry's read, no store.
     assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 0]
     assert simulator.get("/admin/stats").json()["requests"] == served
+    state.close()
+    cache.close()
+
+
+def test_the_state_redis_never_evicts_and_the_cache_redis_evicts_lru_under_a_cap(
+    stack: Stack,
+) -> None:
+    # What `gateway dev` (and these tests) run; Compose and Kubernetes: tests/deploy.
+    state = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    cache = redis.Redis.from_url(stack.cache_redis_url, decode_responses=True)
+    assert state.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+    assert cache.config_get("maxmemory-policy") == {"maxmemory-policy": "allkeys-lru"}
+    assert int(cache.config_get("maxmemory")["maxmemory"]) > 0
     state.close()
     cache.close()
 

@@ -105,6 +105,21 @@ def test_every_part_of_the_stack_is_there(services: dict[str, Any]) -> None:
     assert set(services) == EXPECTED
 
 
+def _redis_flags(service: dict[str, Any]) -> str:
+    return " ".join(service["command"])
+
+
+def test_state_redis_never_evicts_and_the_cache_evicts_lru_under_a_cap(
+    services: dict[str, Any],
+) -> None:
+    # Quota and budget counters carry TTLs: any volatile-* policy would evict them first.
+    for name in ("redis", *sorted(REDIS_CLUSTER - {"redis-cluster-create"})):
+        assert "--maxmemory-policy noeviction" in _redis_flags(services[name]), name
+    cache = _redis_flags(services["cache-redis"])
+    assert "--maxmemory-policy allkeys-lru" in cache
+    assert re.search(r"--maxmemory \d+[kmg]b", cache)
+
+
 def test_the_redis_cluster_profile_creates_3_primaries_with_a_replica_each(
     services: dict[str, Any],
 ) -> None:

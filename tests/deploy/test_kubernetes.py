@@ -6,6 +6,7 @@ topology spread, a NetworkPolicy chain, a graceful termination, its Doppler secr
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 from pathlib import Path
@@ -350,6 +351,24 @@ def test_network_policies_chain_the_tiers(objects: list[Obj], overlay: str) -> N
     assert set(deployments) == set(expected)
     for name, deployment in deployments.items():
         assert allowed_sources(objects, pod_labels(deployment)) == expected[name], name
+
+
+def test_state_redis_never_evicts_and_the_cache_evicts_lru_under_a_cap(
+    objects: list[Obj], overlay: str
+) -> None:
+    def flags(obj: Obj) -> dict[str, str]:
+        args = [str(a) for a in container(obj).get("args", [])]
+        return dict(itertools.pairwise(args))
+
+    state = (
+        one(objects, "StatefulSet", "redis-cluster")
+        if overlay == "prod-redis-cluster"
+        else one(objects, "Deployment", "redis")
+    )
+    assert flags(state)["--maxmemory-policy"] == "noeviction"
+    cache = flags(one(objects, "Deployment", "cache-redis"))
+    assert cache["--maxmemory-policy"] == "allkeys-lru"
+    assert re.fullmatch(r"\d+[kmg]b", cache["--maxmemory"])
 
 
 def test_ingress_reaches_edge_only_and_streams(objects: list[Obj]) -> None:
