@@ -20,7 +20,7 @@ from router.providers.vllm_metrics import parse_load
 from router.routing.affinity import prefix_key
 from router.routing.balancer import Balancer
 from router.routing.deployment import DeploymentState
-from router.routing.placement import mix
+from router.routing.placement import rank
 from router.routing.saturation import overloaded
 from router.routing.table import Route
 from tests.support.routerkit import UNUSED_CLIENT, FakeClock, FakeProvider, fake_deployment
@@ -260,7 +260,7 @@ def _keys(count: int, prefix: str = "tenant") -> list[int]:
 def test_prefixes_are_spread_evenly_where_hashing_alone_is_lopsided() -> None:
     keys = _keys(12)
     group = states(4, load=idle())
-    hashed = Counter(max(group, key=lambda d: mix(k ^ d.ring_key)).name for k in keys)
+    hashed = Counter(max(group, key=lambda d: rank(k, d)).name for k in keys)
     assert max(hashed.values()) >= 5  # what rendezvous hashing alone does with these
     shared = balancer()
     homes = Counter(shared.choose(group, k, NOW).name for k in keys)

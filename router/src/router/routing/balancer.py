@@ -48,8 +48,9 @@ class Balancer:
         self._rng = rng
         self._load = load or LoadPolicy()
         self._current: dict[str, float] = {}
-        self.placement = placement or Placement(self._load.affinity_window_seconds)
-        self.placement.window = self._load.affinity_window_seconds
+        window = self._load.affinity_window_seconds
+        self.placement = placement or Placement(window)
+        self.placement.window = window
 
     def choose(
         self, candidates: Sequence[DeploymentState], affinity: int | None = None, now: float = 0.0

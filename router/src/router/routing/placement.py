@@ -11,8 +11,9 @@ prefix's prefill again - and a prefix unseen for the window is forgotten, which 
 its share.
 
 Every router computes the same rendezvous order and, fed the same prefixes in the same
-order, the same homes; two routers disagree only about prefixes that arrive at once
-while the shares are about to fill. While a home cannot take requests (breaker open,
+order, the same homes; two routers can place a prefix differently when their counts
+differ at that moment (one has seen a prefix the other has not), and each then keeps
+its own home for it (docs/decisions.md). While a home cannot take requests (breaker open,
 at its cap, tried already) its prefix goes where it would be placed now, without moving
 its home: back home once it is available, its cache likely still warm.
 """
@@ -28,7 +29,7 @@ from router.routing.deployment import DeploymentState
 _MASK = (1 << 64) - 1
 
 
-def mix(value: int) -> int:
+def _mix(value: int) -> int:
     """splitmix64's finaliser: a well-spread 64-bit number from a key and a name."""
     value = (value ^ (value >> 30)) * 0xBF58476D1CE4E5B9 & _MASK
     value = (value ^ (value >> 27)) * 0x94D049BB133111EB & _MASK
@@ -37,13 +38,14 @@ def mix(value: int) -> int:
 
 def rank(key: int, deployment: DeploymentState) -> int:
     """The deployment's place in the key's rendezvous order (highest first)."""
-    return mix(key ^ deployment.ring_key)
+    return _mix(key ^ deployment.ring_key)
 
 
 class Placement:
     """The homes of one alias's prefix keys, least recently seen first."""
 
     def __init__(self, window: float) -> None:
+        # Set again by the alias's balancer when a reload keeps this placement.
         self.window = window
         self._homes: OrderedDict[int, tuple[str, float]] = OrderedDict()
         self._counts: Counter[str] = Counter()
