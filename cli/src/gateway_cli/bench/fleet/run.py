@@ -26,9 +26,12 @@ from gateway_cli.bench.fleet.workload import Shape, Workload
 from gateway_cli.bench.sampling import Meter
 
 LOADS = (0.5, 0.8, 1.0, 1.5)
-# The load the ratio targets are set at: it runs every round, the others in the first
-# only (their rows show the curve's shape; no target is a ratio of them).
+# The loads the targets are set at run every round (the overload's targets are ratios to
+# the 80% run of the same round), the others in the first only: their rows show the
+# curve's shape, and no target is a ratio of them.
 TARGET_LOAD = 0.8
+OVERLOAD = 1.5
+TARGET_LOADS = (TARGET_LOAD, OVERLOAD)
 CAPACITY_SECONDS = 15.0
 
 
@@ -161,7 +164,7 @@ def _run_cell(
     runs: list[dict[str, object]] = []
     loads = [load for load in cell.loads if load in settings.loads]
     for round_ in range(settings.rounds):
-        for load in loads if round_ == 0 else [x for x in loads if x == TARGET_LOAD]:
+        for load in loads if round_ == 0 else [x for x in loads if x in TARGET_LOADS]:
             # Each round starts the policies in another order, so drift reaches them alike.
             order = POLICIES[round_ % 3 :] + POLICIES[: round_ % 3]
             for policy in order:
