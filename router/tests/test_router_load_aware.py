@@ -211,20 +211,24 @@ def test_an_overloaded_affinity_target_is_passed_over() -> None:
     assert balancer().choose(group, key, NOW) is home
 
 
-def test_past_the_bound_the_least_loaded_engine_takes_the_prefix() -> None:
+def test_a_spilled_prefix_goes_to_its_next_engine_within_the_bound() -> None:
     group = states(4, load=idle())
     key = prefix_key(_chat(SYSTEM, "hi"))
     home = balancer().choose(group, key, NOW)
-    home.observe_load(EngineLoad(running=20, waiting=10, kv_usage=0.9), NOW)
-    # Among equals, the key's next engine, from every router alike...
+    queue = EngineLoad(running=20, waiting=10, kv_usage=0.9)
+    home.observe_load(queue, NOW)
+    # One next engine, from every router alike, so that it alone pays the prefill...
     spilled = {balancer(seed).choose(group, key, NOW) for seed in range(5)}
     assert len(spilled) == 1
-    # ...but a busy next engine is passed over for an idle one.
     (second,) = spilled
+    # ...and keeps the prefix while it has room, busier than the others or not.
     second.observe_load(EngineLoad(running=3, waiting=0, kv_usage=0.5), NOW)
-    third = balancer().choose(group, key, NOW)
-    assert third not in (home, second)
-    assert third.load == idle()
+    assert balancer().choose(group, key, NOW) is second
+    # Once it queues too, the next one in the key's order takes over.
+    second.observe_load(queue, NOW)
+    thirds = {balancer(seed).choose(group, key, NOW) for seed in range(5)}
+    assert len(thirds) == 1
+    assert thirds.isdisjoint({home, second})
 
 
 def test_a_busy_batch_keeps_the_home_and_a_queue_moves_the_prefix() -> None:

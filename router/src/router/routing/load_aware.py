@@ -12,10 +12,14 @@ KV cache in use; ``routing/load.py``) plus what this router sent it since. Then:
   less than a prefill costs, nor do the few that wait for the next step on an engine
   with room; what a newcomer waits behind is the queue that forms once the KV cache is
   full;
-- a request whose home is over the bound goes where the load is least, like one
-  without a prefix key: once replicas diverge, queueing behind a busy engine costs
-  more than the prefill a cache miss costs on an idle one. Ties go by the key's
-  rendezvous order, so a prefix spills to the same engine while loads are even;
+- a request whose home is over the bound goes to the next engine in the key's
+  rendezvous order that is within it (the bound is relative to the fleet's average,
+  so some engine always is): once replicas diverge, queueing behind a busy engine
+  costs more than the prefill a cache miss costs on one with room. Spills follow the
+  key's order rather than the least load so that a prefix spills to one engine, which
+  then holds it too: spills scattered over the fleet would each pay a whole prefill
+  and evict other prefixes from KV caches that have no room to spare;
+- a request without a prefix key goes where the load is least;
 - when any candidate's reading is missing or stale, the whole choice is made by
   in-flight counts alone (``least_in_flight``): readings from some engines and guesses
   for others do not compare.
@@ -57,17 +61,25 @@ def choose(
         if load is None:
             return least_in_flight(candidates, rng)
         loads.append(load)
-    costs = [
-        (d.queue(load) / d.weight, load.kv_usage) for d, load in zip(candidates, loads, strict=True)
-    ]
     if affinity is None:
+        costs = [
+            (d.queue(load) / d.weight, load.kv_usage)
+            for d, load in zip(candidates, loads, strict=True)
+        ]
         low = min(costs)
         return rng.choice([d for d, c in zip(candidates, costs, strict=True) if c == low])
     home = placement.home(affinity, candidates, now)
     backlogs = [d.backlog(load) for d, load in zip(candidates, loads, strict=True)]
-    fair = (sum(backlogs) + 1) / sum(d.weight for d in candidates) * candidates[home].weight
-    bound = max(math.ceil(policy.affinity_bound * fair), policy.affinity_floor)
-    if backlogs[home] + 1 <= bound:
-        return candidates[home]
+    share = (sum(backlogs) + 1) / sum(d.weight for d in candidates)
+
+    def within_bound(i: int) -> bool:
+        fair = share * candidates[i].weight
+        return backlogs[i] + 1 <= max(
+            math.ceil(policy.affinity_bound * fair), policy.affinity_floor
+        )
+
+    # Some engine is always within the bound: were every backlog at least its
+    # ceil(bound x fair), they would add up to more than their own sum (bound >= 1).
     ranks = [rank(affinity, d) for d in candidates]
-    return candidates[min(range(len(candidates)), key=lambda i: (costs[i], -ranks[i]))]
+    spills = sorted((i for i in range(len(candidates)) if i != home), key=lambda i: -ranks[i])
+    return next(candidates[i] for i in [home, *spills] if within_bound(i))
