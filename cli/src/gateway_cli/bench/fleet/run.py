@@ -61,7 +61,7 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     group.add_argument("--fleet", action="store_true", help="compare balancing policies on a fleet")
     group.add_argument("--replicas", type=int, default=4, help="simulated replicas (4)")
     group.add_argument("--slowdown", type=float, default=10.0, help="GPU slowdown (10)")
-    group.add_argument("--full", action="store_true", help="4 cells, 5 rounds (~50 min)")
+    group.add_argument("--full", action="store_true", help="4 cells, 5 rounds (~62 min)")
     group.add_argument("--shed-queue-depth", type=int, default=2, help="(2)")
     group.add_argument("--no-control", action="store_true", help="skip the control workload")
     group.add_argument(
