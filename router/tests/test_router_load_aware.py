@@ -231,6 +231,18 @@ def test_a_spilled_prefix_goes_to_its_next_engine_within_the_bound() -> None:
     assert thirds.isdisjoint({home, second})
 
 
+def test_with_every_engine_queueing_a_prefix_still_finds_one_within_the_bound() -> None:
+    group = states(4, load=idle())
+    key = prefix_key(_chat(SYSTEM, "hi"))
+    home = balancer().choose(group, key, NOW)
+    for waiting, d in zip(
+        (40, 30, 20, 10), [home, *(d for d in group if d is not home)], strict=True
+    ):
+        d.observe_load(EngineLoad(running=20, waiting=waiting, kv_usage=0.9), NOW)
+    # The bound is 1.5x the average backlog (25): the home (40) is past it, the rest not.
+    assert balancer().choose(group, key, NOW).load.waiting < 40
+
+
 def test_a_busy_batch_keeps_the_home_and_a_queue_moves_the_prefix() -> None:
     group = states(3, load=idle())
     key = prefix_key(_chat(SYSTEM, "hi"))

@@ -78,8 +78,9 @@ def choose(
             math.ceil(policy.affinity_bound * fair), policy.affinity_floor
         )
 
+    if within_bound(home):
+        return candidates[home]
     # Some engine is always within the bound: were every backlog at least its
     # ceil(bound x fair), they would add up to more than their own sum (bound >= 1).
-    ranks = [rank(affinity, d) for d in candidates]
-    spills = sorted((i for i in range(len(candidates)) if i != home), key=lambda i: -ranks[i])
-    return next(candidates[i] for i in [home, *spills] if within_bound(i))
+    spills = sorted(range(len(candidates)), key=lambda i: -rank(affinity, candidates[i]))
+    return next(candidates[i] for i in spills if i != home and within_bound(i))
