@@ -97,6 +97,8 @@ class Fleet:
         else:
             urls, model = vllm
             models = [model] * len(urls)
+        # Each replica's base URL and served model, for reading its load (engines.py).
+        self.engines = list(zip(urls, models, strict=True))
         catalog_path.parent.mkdir(parents=True, exist_ok=True)
         catalog_path.write_text(catalog(urls, models, shed_queue_depth))
         self.keys = self._keys()

@@ -12,9 +12,13 @@ matplotlib.use("Agg")  # files only: no display on these machines
 
 import matplotlib.pyplot as plt
 
+from gateway_cli.bench.fleet.engines import SAMPLE_SECONDS
 from gateway_cli.bench.fleet.fleet import POLICIES
 
 LOAD_NAMES = {0.5: "50%", 0.8: "80%", 1.0: "100%", 1.5: "150%"}
+# The loads the targets are set at: 80%, and the overload whose targets are ratios to it.
+TARGET_LOAD = 0.8
+OVERLOAD = 1.5
 
 
 def _med(runs: list[dict[str, Any]], key: str) -> float | None:
@@ -61,17 +65,13 @@ def _shed_time(runs: list[dict[str, Any]]) -> str:
     return f"{client:.0f} ms ({_med(runs, 'shed_gateway_p99_ms') or 0:.0f} ms)"
 
 
-def _overload(cell: dict[str, Any]) -> list[str]:
+def _overload(cell: dict[str, Any], depth: int) -> list[str]:
     """The 150% targets, per policy: admitted TTFT p99 against 80%'s, time-outs, who was
-    shed, how fast, with Retry-After."""
-    out = [
-        "",
-        "At 150% load (targets: TTFT p99 <= 2x 80%'s, as the median of the rounds' ratios; "
-        "no time-out; shed p99 <= 50 ms):",
-        "",
-    ]
+    shed, how fast, with Retry-After; and how often the engines were saturated."""
+    over_name, target_name = LOAD_NAMES[OVERLOAD], LOAD_NAMES[TARGET_LOAD]
+    out = []
     for policy in POLICIES:
-        over, target = _runs(cell, policy, 1.5), _runs(cell, policy, 0.8)
+        over, target = _runs(cell, policy, OVERLOAD), _runs(cell, policy, TARGET_LOAD)
         # Both loads run in every round, in the same order: zip pairs a round's two runs.
         ratios = [
             a["ttft_p99"] / b["ttft_p99"]
@@ -81,28 +81,53 @@ def _overload(cell: dict[str, Any]) -> list[str]:
         if not ratios:
             continue
         shed = {p: sum(r["shed"][p] for r in over) for p in ("low", "normal", "high")}
-        order = (
-            "high shed while lower ones were not"
-            if shed["high"] and not (shed["low"] and shed["normal"])
-            else "high shed last"
-        )
+        if not shed["high"]:
+            order = "no high shed"
+        elif shed["low"] and shed["normal"]:
+            order = "high shed last"
+        else:
+            order = "high shed while lower ones were not"
         out.append(
-            f"- {policy}: TTFT p99 {median(ratios):.2f}x 80%'s "
+            f"- {policy}: TTFT p99 {median(ratios):.2f}x {target_name}'s "
             f"({min(ratios):.2f}-{max(ratios):.2f} over {len(ratios)} rounds); "
             f"{sum(r['timed_out'] for r in over)} timed out; "
             f"shed {shed['low']}/{shed['normal']}/{shed['high']} ({order}), "
             f"p99 {_shed_time(over)}, "
             f"{sum(r['shed_without_retry_after'] for r in over)} without Retry-After"
+            + _saturation(over, depth)
         )
-    return out
+    if not out:
+        return []
+    return [
+        "",
+        f"At {over_name} load (targets: TTFT p99 <= 2x {target_name}'s, as the median of the "
+        f"rounds' ratios; no time-out; shed p99 <= 50 ms). Engines: the share of the "
+        f"engines' readings (every {SAMPLE_SECONDS:g} s) in which every replica had at least "
+        f"{depth} waiting - the guard sheds nothing before - and in which some replica had "
+        "nothing running or waiting:",
+        "",
+        *out,
+    ]
+
+
+def _saturation(runs: list[dict[str, Any]], depth: int) -> str:
+    saturated, idle = _med(runs, "saturated"), _med(runs, "some_idle")
+    if saturated is None or idle is None:
+        return ""
+    return f"; engines: every replica >= {depth} waiting {saturated:.0%}, some idle {idle:.0%}"
 
 
 def _control(cell: dict[str, Any]) -> list[str]:
     """The control's comparison: load-aware against least-in-flight, with the spread."""
-    la, lif = _runs(cell, "load_aware", 0.8), _runs(cell, "least_in_flight", 0.8)
+    la, lif = _runs(cell, "load_aware", TARGET_LOAD), _runs(cell, "least_in_flight", TARGET_LOAD)
     if not la or not lif:
         return []
-    out = ["", "At 80% load, load-aware against least-in-flight (median, min-max of rounds):", ""]
+    out = [
+        "",
+        f"At {LOAD_NAMES[TARGET_LOAD]} load, load-aware against least-in-flight (median, "
+        "min-max of rounds):",
+        "",
+    ]
     for key, name in (
         ("ttft_p50", "TTFT p50"),
         ("ttft_p99", "TTFT p99"),
@@ -118,10 +143,10 @@ def _control(cell: dict[str, Any]) -> list[str]:
     return out
 
 
-def _ratios(cell: dict[str, Any]) -> list[str]:
+def _ratios(cell: dict[str, Any], depth: int) -> list[str]:
     if not cell["shape"]["shared"]:
-        return _control(cell) + _overload(cell)
-    la, rr = _runs(cell, "load_aware", 0.8), _runs(cell, "round_robin", 0.8)
+        return _control(cell) + _overload(cell, depth)
+    la, rr = _runs(cell, "load_aware", TARGET_LOAD), _runs(cell, "round_robin", TARGET_LOAD)
     if not la or not rr:
         return []
     ttft = [
@@ -135,7 +160,12 @@ def _ratios(cell: dict[str, Any]) -> list[str]:
         for a, b in zip(la, rr, strict=False)
         if b["tokens_per_s"]
     ]
-    out = ["", "At 80% load, load-aware against round-robin (median of the rounds' ratios):", ""]
+    out = [
+        "",
+        f"At {LOAD_NAMES[TARGET_LOAD]} load, load-aware against round-robin (median of the "
+        "rounds' ratios):",
+        "",
+    ]
     if ttft:
         out.append(f"- TTFT p99: {median(ttft):.2f}x (target <= 0.5x)")
     out.append(
@@ -145,7 +175,7 @@ def _ratios(cell: dict[str, Any]) -> list[str]:
     )
     if tokens:
         out.append(f"- output tokens/s: {median(tokens):.2f}x (target >= 1x)")
-    return out + _overload(cell)
+    return out + _overload(cell, depth)
 
 
 def _plot(cell: dict[str, Any], path: Path) -> None:
@@ -218,7 +248,7 @@ def write(results: dict[str, Any], output: Path) -> None:
             f"working set: {working:,} tokens.",
             "",
             *_table(cell),
-            *_ratios(cell),
+            *_ratios(cell, settings["shed_queue_depth"]),
             "",
             f"![TTFT p99 against load]({plot.name})",
         ]

@@ -14,23 +14,23 @@ import argparse
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from gateway_cli.bench.fleet import cost, report
+from gateway_cli.bench.fleet import cost, engines, report
 from gateway_cli.bench.fleet.driver import Driver, Outcome, closed_loop, open_loop, window
 from gateway_cli.bench.fleet.fleet import CAPACITY_ALIAS, POLICIES, Engine, Fleet, alias
+from gateway_cli.bench.fleet.report import LOAD_NAMES, OVERLOAD, TARGET_LOAD
 from gateway_cli.bench.fleet.stats import RunStats
 from gateway_cli.bench.fleet.workload import Shape, Workload
 from gateway_cli.bench.sampling import Meter
 
-LOADS = (0.5, 0.8, 1.0, 1.5)
+LOADS = tuple(LOAD_NAMES)
 # The loads the targets are set at run every round (the overload's targets are ratios to
 # the 80% run of the same round), the others in the first only: their rows show the
 # curve's shape, and no target is a ratio of them.
-TARGET_LOAD = 0.8
-OVERLOAD = 1.5
 TARGET_LOADS = (TARGET_LOAD, OVERLOAD)
 CAPACITY_SECONDS = 15.0
 
@@ -227,11 +227,14 @@ def _open(
     meter = Meter(fleet.gateway_pids())
     seconds = settings.warmup + settings.duration
     meter.start()
-    asyncio.run(open_loop(driver, workload, rate, seconds, settings.seed + round_))
+    started, readings = asyncio.run(
+        _sampled(open_loop(driver, workload, rate, seconds, settings.seed + round_), fleet)
+    )
     measured = meter.stop()
     cpu = sum(measured.cpu_percent(n) for n in ("edge", "policy", "router"))
     busy = sum(measured.core_busy.values()) / len(measured.core_busy)
     outcomes = window(driver.outcomes, settings.warmup, seconds)
+    measuring = [r for r in readings if settings.warmup <= r.at - started < seconds]
     stats = RunStats.of(
         policy,
         load=load,
@@ -240,5 +243,19 @@ def _open(
         outcomes=outcomes,
         gateway_cpu=cpu,
         machine_busy=busy,
+        engines=engines.EngineStats.of(measuring, settings.shed_queue_depth),
     )
     return stats, outcomes
+
+
+async def _sampled(
+    load: Coroutine[Any, Any, float], fleet: Fleet
+) -> tuple[float, list[engines.Reading]]:
+    """Runs ``load`` (returning when it started) while the engines' loads are read."""
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(engines.sample(fleet.engines, stop))
+    try:
+        started = await load
+    finally:
+        stop.set()
+    return started, await sampler

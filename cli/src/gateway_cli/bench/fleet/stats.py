@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gateway_cli.bench.fleet.driver import Outcome
+from gateway_cli.bench.fleet.engines import EngineStats
 
 PRIORITY_ORDER = ("low", "normal", "high")
 
@@ -41,6 +42,10 @@ class RunStats:
     # Every core's busy share over the run, in %: the simulators and the load itself share
     # the machine with the gateway, and a saturated machine delays what the client times.
     machine_busy: float = 0.0
+    # Shares of the engines' readings over the run (engines.py): every replica past the
+    # guard's depth; some replica idle. None when no reading had every replica.
+    saturated: float | None = None
+    some_idle: float | None = None
 
     @classmethod
     def of(
@@ -53,6 +58,7 @@ class RunStats:
         outcomes: list[Outcome],
         gateway_cpu: float,
         machine_busy: float,
+        engines: EngineStats | None,
     ) -> RunStats:
         ok = [o for o in outcomes if o.ok]
         shed = [o for o in outcomes if o.shed]
@@ -77,6 +83,8 @@ class RunStats:
             shed_without_retry_after=sum(1 for o in shed if not o.retry_after),
             gateway_cpu=gateway_cpu,
             machine_busy=machine_busy,
+            saturated=None if engines is None else engines.saturated,
+            some_idle=None if engines is None else engines.some_idle,
         )
 
 
