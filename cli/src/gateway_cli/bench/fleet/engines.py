@@ -1,8 +1,9 @@
 """What the fleet's engines report while a run lasts: each replica's queue, read from its
-own ``/metrics`` as the router reads it (``router/providers/vllm_metrics.py``).
+own ``/metrics`` by the vLLM adapter, as the router reads it.
 
-The client sees latency; these readings say why: whether every replica was past the
-saturation guard's queue depth (the guard sheds only then), or whether some replica sat
+The client sees latency; these readings say why: how often every replica had at least
+the saturation guard's queue depth waiting (the guard also counts what its router sent
+since its last reading, so it may shed a little earlier), or whether some replica sat
 idle while others queued (the tail is where the requests went, not too many of them).
 """
 
@@ -15,8 +16,9 @@ from dataclasses import dataclass
 
 import httpx
 
+from router.catalog import Deployment, Timeouts
 from router.providers.base import EngineLoad
-from router.providers.vllm_metrics import parse_load
+from router.providers.openai_compatible import VLLM
 
 # Several readings per engine step at the simulated GPU's speed, few enough to cost the
 # machine nothing beside the load.
@@ -49,21 +51,29 @@ class EngineStats:
         return cls(saturated=saturated / len(complete), some_idle=idle / len(complete))
 
 
-async def _read(http: httpx.AsyncClient, base_url: str, model: str) -> EngineLoad | None:
-    try:
-        response = await http.get(base_url.removesuffix("/v1") + "/metrics")
-    except httpx.HTTPError:
-        return None
-    return parse_load(response.text, model) if response.status_code == 200 else None
-
-
 async def sample(engines: list[tuple[str, str]], stop: asyncio.Event) -> list[Reading]:
     """Readings of ``engines`` (base URL, model) every ``SAMPLE_SECONDS`` until ``stop``."""
     readings: list[Reading] = []
-    async with httpx.AsyncClient(timeout=SAMPLE_SECONDS * 4) as http:
+    # A reading later than a few samples' worth says nothing about its moment.
+    late = SAMPLE_SECONDS * 4
+    timeouts = Timeouts(connect=late, first_token=late, idle=late, total=late)
+    async with httpx.AsyncClient() as http:
+        adapters = [
+            VLLM(
+                Deployment(
+                    name=f"engine-{i}",
+                    provider="vllm",
+                    base_url=url,
+                    model=model,
+                    timeouts=timeouts,
+                ),
+                http,
+            )
+            for i, (url, model) in enumerate(engines)
+        ]
         while not stop.is_set():
             at = time.perf_counter()
-            loads = await asyncio.gather(*(_read(http, url, model) for url, model in engines))
+            loads = await asyncio.gather(*(adapter.load() for adapter in adapters))
             readings.append(Reading(at, tuple(loads)))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), SAMPLE_SECONDS)

@@ -103,8 +103,8 @@ def _overload(cell: dict[str, Any], depth: int) -> list[str]:
         f"At {over_name} load (targets: TTFT p99 <= 2x {target_name}'s, as the median of the "
         f"rounds' ratios; no time-out; shed p99 <= 50 ms). Engines: the share of the "
         f"engines' readings (every {SAMPLE_SECONDS:g} s) in which every replica had at least "
-        f"{depth} waiting - the guard sheds nothing before - and in which some replica had "
-        "nothing running or waiting:",
+        f"{depth} waiting (the guard's lowest threshold; the guard also counts what it sent "
+        "since its last reading) and in which some replica had nothing running or waiting:",
         "",
         *out,
     ]

@@ -42,8 +42,8 @@ class RunStats:
     # Every core's busy share over the run, in %: the simulators and the load itself share
     # the machine with the gateway, and a saturated machine delays what the client times.
     machine_busy: float = 0.0
-    # Shares of the engines' readings over the run (engines.py): every replica past the
-    # guard's depth; some replica idle. None when no reading had every replica.
+    # Shares of the engines' readings over the run (engines.py): every replica with the
+    # guard's depth waiting; some replica idle. None when no reading had every replica.
     saturated: float | None = None
     some_idle: float | None = None
 
