@@ -17,7 +17,7 @@ from router.catalog import BreakerPolicy, LoadPolicy, ModelEntry, Strategy
 from router.providers.base import PRIORITY_HINT, EngineLoad, Operation
 from router.providers.openai_compatible import VLLM
 from router.providers.vllm_metrics import parse_load
-from router.routing.affinity import prefix_key
+from router.routing.affinity import Prefix, prefix_key
 from router.routing.balancer import Balancer
 from router.routing.deployment import DeploymentState
 from router.routing.placement import rank
@@ -84,6 +84,21 @@ def test_the_families_around_the_gauges_do_not_change_the_reading() -> None:
     )
     text = f"# TYPE vllm:time_to_first_token_seconds histogram\n{histogram}{VLLM_METRICS}"
     assert parse_load(text, "qwen") == parse_load(VLLM_METRICS, "qwen")
+
+
+def test_the_kv_caches_size_is_read_from_vllms_cache_config_info() -> None:
+    info = (
+        "# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig\n"
+        "# TYPE vllm:cache_config_info gauge\n"
+        'vllm:cache_config_info{block_size="16",enable_prefix_caching="True",'
+        'num_gpu_blocks="450"} 1.0\n'
+    )
+    load = parse_load(info + VLLM_METRICS, "qwen")
+    assert load is not None
+    assert load.cache_tokens == 450 * 16
+    unsized = parse_load(info.replace('"450"', '"None"') + VLLM_METRICS, "qwen")
+    assert unsized is not None
+    assert unsized.cache_tokens is None
 
 
 def test_metrics_without_the_queue_gauges_say_nothing() -> None:
@@ -164,18 +179,32 @@ def _chat(system: str, *turns: str) -> dict[str, Any]:
     return {"model": "chat", "messages": messages}
 
 
+def _key(body: dict[str, Any]) -> int:
+    prefix = prefix_key(body)
+    assert prefix is not None
+    return prefix.key
+
+
 def test_every_turn_of_a_conversation_shares_its_prefix_key() -> None:
-    first = prefix_key(_chat(SYSTEM, "hello"))
-    later = prefix_key(_chat(SYSTEM, "hello", "and another question"))
+    first = _key(_chat(SYSTEM, "hello"))
+    later = _key(_chat(SYSTEM, "hello", "and another question"))
     assert first == later
-    assert first != prefix_key(_chat("A different system prompt. " * 40, "hello"))
+    assert first != _key(_chat("A different system prompt. " * 40, "hello"))
 
 
 def test_the_prefix_key_reads_every_apis_fields() -> None:
     messages = {"system": [{"type": "text", "text": SYSTEM}], "messages": []}
     responses = {"instructions": SYSTEM, "input": "hi"}
-    assert prefix_key(messages) == prefix_key(responses) == prefix_key({"prompt": SYSTEM})
+    assert _key(messages) == _key(responses) == _key({"prompt": SYSTEM})
     assert prefix_key({"messages": []}) is None
+
+
+def test_a_prefix_carries_the_whole_prompts_size() -> None:
+    short, long = prefix_key(_chat(SYSTEM, "hi")), prefix_key(_chat(SYSTEM, "hi", "x" * 4000))
+    assert short is not None
+    assert long is not None
+    assert short.tokens == -(-(len(SYSTEM) + 2) // 4)
+    assert long.tokens == short.tokens + 1000
 
 
 # --- choosing ----------------------------------------------------------------------------
@@ -265,10 +294,76 @@ def test_a_busy_batch_keeps_the_home_and_a_queue_moves_the_prefix() -> None:
     assert balancer().choose(group, key, NOW) is not home
 
 
+# --- where a spilled prefix finds room ---------------------------------------------------
+
+# Each engine's KV cache holds three of these prefixes.
+CACHE = 3 * 2000
+
+
+def _cache_load(waiting: int = 0) -> EngineLoad:
+    return EngineLoad(running=4, waiting=waiting, kv_usage=1.0, cache_tokens=CACHE)
+
+
+def _spill_order(
+    group: list[DeploymentState], key: Prefix, home: DeploymentState
+) -> list[DeploymentState]:
+    others = [d for d in group if d is not home]
+    return sorted(others, key=lambda d: -rank(key.key, d))
+
+
+def _fill(state: DeploymentState, tag: str) -> None:
+    for i in range(3):
+        state.resident.sent(Prefix(hash((tag, i)), 2000), CACHE)
+
+
+def test_the_residency_keeps_the_most_recent_prefixes_that_fit_the_cache() -> None:
+    state = states(1)[0]
+    a, b, c, d = (Prefix(n, 2000) for n in range(4))
+    for p in (a, b, c):
+        state.resident.sent(p, CACHE)
+    assert not state.resident.has_room(d, CACHE)
+    assert state.resident.has_room(a, CACHE)  # it holds that one
+    state.resident.sent(a, CACHE)  # a is the most recent now: b goes first
+    state.resident.sent(d, CACHE)
+    assert 1 not in state.resident
+    assert all(p.key in state.resident for p in (a, c, d))
+    # A server that does not report its cache's size is taken to have room.
+    assert state.resident.has_room(Prefix(9, 10**9), None)
+
+
+def test_a_spill_passes_over_an_engine_whose_cache_has_no_room_for_the_prefix() -> None:
+    group = states(4, load=_cache_load())
+    key = Prefix(_key(_chat(SYSTEM, "hi")), 2000)
+    home = balancer().choose(group, key, NOW)
+    second, third, _ = _spill_order(group, key, home)
+    _fill(second, "second's own")
+    home.observe_load(_cache_load(waiting=10), NOW)
+    assert balancer().choose(group, key, NOW) is third
+    # An engine that holds the prefix already takes it, its cache full or not.
+    _fill(third, "third's own")
+    second.resident.sent(key, CACHE)
+    assert balancer().choose(group, key, NOW) is second
+
+
+def test_with_no_room_anywhere_a_prefix_stays_home_until_its_backlog_is_long() -> None:
+    group = states(4, load=_cache_load())
+    key = Prefix(_key(_chat(SYSTEM, "hi")), 2000)
+    home = balancer().choose(group, key, NOW)
+    second, third, fourth = _spill_order(group, key, home)
+    for d in (second, third, fourth):
+        _fill(d, d.name)
+    # Past the bound (1.5x the average backlog, at least 2), not past 8.
+    home.observe_load(_cache_load(waiting=POLICY.evicting_spill_backlog - 1), NOW)
+    assert balancer().choose(group, key, NOW) is home
+    # Past it: the first engine within the bound, evicting or not.
+    home.acquire()
+    assert balancer().choose(group, key, NOW) is second
+
+
 # --- placing prefixes ---------------------------------------------------------------------
 
 
-def _keys(count: int, prefix: str = "tenant") -> list[int]:
+def _keys(count: int, prefix: str = "tenant") -> list[Prefix]:
     keys = [prefix_key(_chat(f"{prefix} {i} " * 200, "hi")) for i in range(count)]
     return [k for k in keys if k is not None]
 
@@ -276,7 +371,7 @@ def _keys(count: int, prefix: str = "tenant") -> list[int]:
 def test_prefixes_are_spread_evenly_where_hashing_alone_is_lopsided() -> None:
     keys = _keys(12)
     group = states(4, load=idle())
-    hashed = Counter(max(group, key=lambda d: rank(k, d)).name for k in keys)
+    hashed = Counter(max(group, key=lambda d: rank(k.key, d)).name for k in keys)
     assert max(hashed.values()) >= 5  # what rendezvous hashing alone does with these
     shared = balancer()
     homes = Counter(shared.choose(group, k, NOW).name for k in keys)

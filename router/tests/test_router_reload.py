@@ -15,6 +15,7 @@ import pytest
 
 from router.catalog import Strategy
 from router.providers.base import EngineLoad
+from router.routing.affinity import Prefix
 from router.routing.breaker import BreakerState
 from router.state import RouterState
 from tests.support.routerkit import (
@@ -79,7 +80,10 @@ def test_a_reload_moves_no_prefix(clock: FakeClock) -> None:
     route = first.routes["chat"]
     for state in route.deployments:
         state.observe_load(EngineLoad(running=0, waiting=0, kv_usage=0.0), clock())
-    homes = {k: route.balancer.choose(route.deployments, k, clock()).name for k in range(1, 13)}
+    homes = {
+        k: route.balancer.choose(route.deployments, Prefix(k, 100), clock()).name
+        for k in range(1, 13)
+    }
     window = {"load": {"affinity_window_seconds": 30}}
     reloaded = fake_catalog(*deployments, strategy=Strategy.LOAD_AWARE, routing=window)
     second, _ = build_table(reloaded, clock, previous=first)
@@ -87,7 +91,10 @@ def test_a_reload_moves_no_prefix(clock: FakeClock) -> None:
     assert again.balancer.placement is route.balancer.placement
     assert again.balancer.placement.window == 30
     # Asked in another order, a fresh placement would put them elsewhere.
-    later = {k: again.balancer.choose(again.deployments, k, clock()).name for k in reversed(homes)}
+    later = {
+        k: again.balancer.choose(again.deployments, Prefix(k, 100), clock()).name
+        for k in reversed(homes)
+    }
     assert later == homes
 
 

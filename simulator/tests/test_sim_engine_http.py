@@ -130,3 +130,20 @@ async def test_the_engine_queues_streams_and_caches(engine_sim: Any) -> None:
 
 async def _is_zero(http: httpx.AsyncClient, name: str) -> bool:
     return await _gauge(http, name) == 0
+
+
+async def test_the_kv_caches_size_is_on_metrics_as_vllm_reports_it(
+    simulator_factory: Callable[[dict[str, str]], Any],
+) -> None:
+    sim = simulator_factory({"SIM_ENGINE": "true", "SIM_ENGINE_KV_BLOCKS": "450"})
+    async with httpx.AsyncClient(base_url=sim.url) as http:
+        text = (await http.get("/metrics")).text
+    (info,) = [
+        sample
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "vllm:cache_config_info"
+    ]
+    assert info.value == 1
+    assert info.labels["num_gpu_blocks"] == "450"
+    assert info.labels["block_size"] == "16"

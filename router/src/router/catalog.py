@@ -226,6 +226,11 @@ class LoadPolicy(_Strict):
     # evicts another prefix where it lands.
     affinity_bound: float = Field(default=1.5, ge=1.0)
     affinity_floor: int = Field(default=2, ge=1)
+    # A prefix past its home's bound where no engine within the bound has room for it
+    # in its KV cache stays home until the home's backlog (with this request) passes
+    # this: a spill there evicts prefixes that engine's own requests reuse, and each
+    # of them pays a prefill in turn (routing/load_aware.py).
+    evicting_spill_backlog: int = Field(default=8, ge=1)
     # A prefix not seen for this long loses its home (routing/placement.py), freeing its
     # share of the engines for the prefixes in use.
     affinity_window_seconds: float = Field(default=60.0, gt=0)

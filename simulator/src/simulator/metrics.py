@@ -8,6 +8,8 @@ work against the simulator:
 - ``vllm:kv_cache_usage_perc`` (gauge, 0 to 1) and, as vLLM before 0.11 named it,
   ``vllm:gpu_cache_usage_perc``
 - ``vllm:prefix_cache_queries_total``, ``vllm:prefix_cache_hits_total`` (counters, tokens)
+- ``vllm:cache_config_info`` (gauge, 1, the KV cache's settings as labels: ``block_size``,
+  ``num_gpu_blocks``, ``enable_prefix_caching``, as vLLM reports them once sized)
 - ``vllm:request_success_total`` (counter, also labelled ``finished_reason``)
 - ``vllm:prompt_tokens_total``, ``vllm:generation_tokens_total`` (counters)
 - ``vllm:time_to_first_token_seconds``, ``vllm:time_per_output_token_seconds``,
@@ -21,7 +23,7 @@ attribute look-ups per request.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -54,6 +56,7 @@ RUNNING = "vllm:num_requests_running"
 WAITING = "vllm:num_requests_waiting"
 KV_USAGE = "vllm:kv_cache_usage_perc"
 KV_USAGE_BEFORE_0_11 = "vllm:gpu_cache_usage_perc"
+CACHE_CONFIG = "vllm:cache_config_info"
 REQUEST_SUCCESS = "vllm:request_success"
 PROMPT_TOKENS = "vllm:prompt_tokens"
 GENERATION_TOKENS = "vllm:generation_tokens"
@@ -99,7 +102,8 @@ class ModelMetrics:
 
 
 class SimMetrics:
-    def __init__(self, models: Iterable[str]) -> None:
+    def __init__(self, models: Iterable[str], cache: Mapping[str, object]) -> None:
+        """``cache``: the KV cache's settings, reported as vLLM reports its CacheConfig."""
         self.registry = CollectorRegistry(auto_describe=True)
         labels = ["model_name", "engine"]
         self.running = Gauge(
@@ -177,6 +181,13 @@ class SimMetrics:
             buckets=E2E_BUCKETS,
             registry=self.registry,
         )
+        cache_labels = {name: str(value) for name, value in cache.items()}
+        Gauge(
+            CACHE_CONFIG,
+            "Information of the LLMEngine CacheConfig",
+            list(cache_labels),
+            registry=self.registry,
+        ).labels(**cache_labels).set(1)
         self.by_model = {model: ModelMetrics(self, model) for model in models}
         self.engine = next(iter(self.by_model.values()))
 

@@ -22,7 +22,6 @@ class SimState:
         self.initial_faults = settings.faults()
         self.faults: FaultConfig = self.initial_faults
         self.stats = Stats()
-        self.metrics = SimMetrics(settings.models)
         # Served model name -> its JSON string literal, for splicing into payloads.
         self.models: dict[str, bytes] = {model: orjson.dumps(model) for model in settings.models}
         self.created = int(time.time())
@@ -35,6 +34,15 @@ class SimState:
             f"Bearer {key}".encode() if key is not None else None
         )
         self.profile = settings.engine_profile()
+        profile = self.profile
+        self.metrics = SimMetrics(
+            settings.models,
+            {
+                "block_size": profile.block_size,
+                "num_gpu_blocks": profile.num_gpu_blocks,
+                "enable_prefix_caching": profile.enable_prefix_caching,
+            },
+        )
         # With the engine model, its scheduler's KV cache; without it, a cache that only
         # remembers prefixes, so instant answers report cached tokens too.
         self.engine: EngineLoop | None = None

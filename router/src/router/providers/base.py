@@ -49,6 +49,8 @@ class EngineLoad:
     waiting: int
     # Share of the KV cache in use, 0 to 1.
     kv_usage: float
+    # The KV cache's size in tokens, where the server reports it.
+    cache_tokens: int | None = None
 
 
 class Operation(StrEnum):

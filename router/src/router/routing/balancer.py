@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 
 from router.catalog import LoadPolicy, Strategy
 from router.routing import load_aware
+from router.routing.affinity import Prefix
 from router.routing.deployment import DeploymentState
 from router.routing.placement import Placement
 
@@ -53,9 +54,12 @@ class Balancer:
         self.placement.window = window
 
     def choose(
-        self, candidates: Sequence[DeploymentState], affinity: int | None = None, now: float = 0.0
+        self,
+        candidates: Sequence[DeploymentState],
+        affinity: Prefix | None = None,
+        now: float = 0.0,
     ) -> DeploymentState:
-        """One of ``candidates``; ``affinity`` (the request's prefix key) and ``now``
+        """One of ``candidates``; ``affinity`` (the request's prefix) and ``now``
         (the dispatcher's clock) matter to ``load_aware`` only."""
         if len(candidates) == 1:
             return candidates[0]

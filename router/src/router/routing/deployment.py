@@ -18,6 +18,7 @@ from router.catalog import BreakerPolicy, Deployment, HealthPolicy
 from router.providers.base import EngineLoad, Provider
 from router.providers.errors import ProviderError, ProviderRejected, ProviderTimeout
 from router.routing.breaker import CircuitBreaker
+from router.routing.residency import Residency
 
 # Weight of the newest sample in the time-to-first-token average.
 EWMA_ALPHA = 0.3
@@ -87,6 +88,8 @@ class DeploymentState:
         self.load: EngineLoad | None = None
         self.load_at = float("-inf")
         self.sent_since_load = 0
+        # The prefixes this router sent the engine that its KV cache likely holds.
+        self.resident = Residency()
         # A stable number for the name: the same on every router replica (not hash()).
         self.ring_key = int.from_bytes(
             hashlib.blake2b(deployment.name.encode(), digest_size=8).digest(), "big"

@@ -49,6 +49,7 @@ from router.catalog import LoadPolicy, RetryPolicy
 from router.providers.base import Completion, CompletionStream, Headers, Provider
 from router.providers.bridge import Bridge
 from router.providers.errors import ProviderError, ProviderRateLimited
+from router.routing.affinity import Prefix
 from router.routing.deployment import DeploymentState, Lease
 from router.routing.saturation import overloaded
 from router.routing.table import Route
@@ -84,10 +85,10 @@ class RoutingCounters:
 @dataclass(frozen=True, slots=True)
 class Hints:
     """What the router knows of a request beyond its body: the key's plan priority, and
-    the prompt's prefix key where the alias balances by it (``routing/affinity.py``)."""
+    the prompt's prefix where the alias balances by it (``routing/affinity.py``)."""
 
     priority: Priority = Priority.NORMAL
-    affinity: int | None = None
+    affinity: Prefix | None = None
 
 
 @functools.cache
@@ -143,7 +144,7 @@ class Attempts:
         bridge: Bridge,
         clock: Callable[[], float],
         counters: RoutingCounters,
-        affinity: int | None = None,
+        affinity: Prefix | None = None,
     ) -> None:
         self.route = route
         self.affinity = affinity
