@@ -25,9 +25,6 @@ class Residency:
         self._tokens: OrderedDict[int, int] = OrderedDict()
         self._total = 0
 
-    def __contains__(self, key: int) -> bool:
-        return key in self._tokens
-
     def sent(self, prefix: Prefix, capacity: int | None) -> None:
         """A request with ``prefix`` went to the engine, whose cache holds ``capacity``
         tokens (None: unknown)."""
