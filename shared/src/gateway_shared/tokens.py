@@ -38,7 +38,8 @@ def _text_chars(value: Any) -> int:
     return 0
 
 
-def _tokens(chars: int) -> int:
+def tokens_of_chars(chars: int) -> int:
+    """The estimate for ``chars`` characters of text (rounded up)."""
     return -(-chars // CHARS_PER_TOKEN)
 
 
@@ -53,6 +54,6 @@ def estimate_prompt_tokens(body: dict[str, Any]) -> int:
     items = body.get("messages", body.get("input"))
     if isinstance(items, list) and items and all(isinstance(i, dict) for i in items):
         chars += sum(_text_chars(i) for i in items)
-        return _tokens(chars) + MESSAGE_OVERHEAD * len(items)
+        return tokens_of_chars(chars) + MESSAGE_OVERHEAD * len(items)
     source = body.get("prompt", items if items is not None else "")
-    return max(1, _tokens(chars + _text_chars(source)))
+    return max(1, tokens_of_chars(chars + _text_chars(source)))

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from gateway_shared.tokens import CHARS_PER_TOKEN, MESSAGE_OVERHEAD
+from gateway_shared.tokens import MESSAGE_OVERHEAD, tokens_of_chars
 from router.providers.messages_answer import text_of
 from router.providers.messages_request import as_object
 
@@ -132,4 +132,4 @@ def count_input_tokens(body: dict[str, Any]) -> int:
                 units += _json_units(tool.get("input_schema") or {})
             else:
                 units += _json_units(tool)
-    return max(1, -(-units // CHARS_PER_TOKEN) + tokens)
+    return max(1, tokens_of_chars(units) + tokens)

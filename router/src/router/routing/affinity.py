@@ -16,7 +16,7 @@ import hashlib
 from typing import Any, NamedTuple
 
 from gateway_shared.bodies import texts
-from gateway_shared.tokens import CHARS_PER_TOKEN
+from gateway_shared.tokens import tokens_of_chars
 
 PREFIX_CHARS = 1024
 
@@ -43,4 +43,4 @@ def prefix_key(body: dict[str, Any]) -> Prefix | None:
     if not size:
         return None
     digest = hashlib.blake2b("".join(parts).encode(), digest_size=8).digest()
-    return Prefix(int.from_bytes(digest, "big"), -(-size // CHARS_PER_TOKEN))
+    return Prefix(int.from_bytes(digest, "big"), tokens_of_chars(size))
