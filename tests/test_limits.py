@@ -540,9 +540,13 @@ async def test_a_primary_killed_under_load_fails_over(
     await eventually(replayed, timeout=10, interval=0.1, what="every kept settlement replayed")
     # A settlement the old primary acknowledged but had not replicated is lost with it,
     # and its request's lease stays until it expires; so does that of an admission it ran
-    # whose answer the kill lost. Both are calls in flight to it: at most one per client.
-    leases_left = await redis.zcard(KeyLayout(key_id).inflight)
-    assert leases_left <= clients, leases_left
+    # whose answer the kill lost. Both are calls in flight to it: at most one per client,
+    # and none of them settled: a settled request's lease is always gone with it.
+    layout = KeyLayout(key_id)
+    leases = [rid.decode() for rid in await redis.zrange(layout.inflight, 0, -1)]
+    assert len(leases) <= clients, leases
+    assert not [rid for rid in leases if await redis.exists(layout.settled(rid))], leases
+    leases_left = len(leases)
     served = sum(a.tokens for a in answers)
     day = (await read_usage(redis, key_id))["day"]
     charged = day["prompt_tokens"] + day["completion_tokens"]
