@@ -32,6 +32,7 @@ from tests.support.limits import (
     chat,
     stream_usage,
 )
+from tests.support.metrics import metric
 from tests.support.tcp_proxy import TcpProxy, tcp_proxy
 from tests.support.waiting import eventually
 
@@ -445,12 +446,7 @@ async def test_usage_equals_what_was_served_across_a_redis_cut(
     # its reservation until its lease expires: at most one request's worst case per 503.
     left_behind = day["charged_and_reserved_tokens"] - sum(served)
     assert 0 <= left_behind <= len(refused) * (50 + 100), (left_behind, len(refused))
-    metrics = httpx.get(lstack.services["policy"].url + "/metrics").text
-    replayed = next(
-        float(line.split()[1])
-        for line in metrics.splitlines()
-        if line.startswith("gateway_policy_settlements_replayed_total ")
-    )
+    replayed = metric(lstack.services["policy"].url, "gateway_policy_settlements_replayed_total")
     assert replayed > 0  # the cut did break settlements: this test exercised the replay
     await client.close()
 
@@ -531,11 +527,9 @@ async def test_a_primary_killed_under_load_fails_over(
     failed = [a for a in answers if a.status != 200]
     back = max((a.ended for a in failed), default=killed_at) - killed_at
     slowest = max(a.ended - a.started for a in answers)
-    policy_metrics = lstack.services["policy"].url + "/metrics"
 
     async def replayed() -> bool:
-        kept = httpx.get(policy_metrics).text
-        return "\ngateway_policy_settlements_kept 0.0\n" in kept
+        return metric(lstack.services["policy"].url, "gateway_policy_settlements_kept") == 0
 
     await eventually(replayed, timeout=10, interval=0.1, what="every kept settlement replayed")
     # A settlement the old primary acknowledged but had not replicated is lost with it,
@@ -546,7 +540,6 @@ async def test_a_primary_killed_under_load_fails_over(
     leases = [rid.decode() for rid in await redis.zrange(layout.inflight, 0, -1)]
     assert len(leases) <= clients, leases
     assert not [rid for rid in leases if await redis.exists(layout.settled(rid))], leases
-    leases_left = len(leases)
     served = sum(a.tokens for a in answers)
     day = (await read_usage(redis, key_id))["day"]
     charged = day["prompt_tokens"] + day["completion_tokens"]
@@ -557,7 +550,7 @@ async def test_a_primary_killed_under_load_fails_over(
         f"back to full service {back:.2f} s after the kill (node timeout "
         f"{cluster.node_timeout_ms} ms); slowest answer {slowest:.2f} s; tokens served "
         f"{served}, charged {charged}, lost {served - charged} (bound {bound}); leases left "
-        f"{leases_left}"
+        f"{len(leases)}"
     )
     assert {a.status for a in answers} <= {200, 503}  # fail-closed in the window, no 500
     assert {a.code for a in failed} <= {"rate_limiter_unavailable", "key_store_unavailable"}

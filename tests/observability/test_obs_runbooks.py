@@ -24,11 +24,11 @@ import httpx
 import pytest
 import redis
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from gateway_shared.plans import Plan
 from tests.conftest import create_key
 from tests.support.limits import Caller, add_policy_replica
+from tests.support.metrics import metric
 from tests.support.routing import CONSECUTIVE_FAILURES, RoutingStack
 from tests.support.waiting import wait_until
 
@@ -93,17 +93,6 @@ def ask(
     if response.status_code == 200:
         return 200, None
     return response.status_code, response.json()["error"]["code"]
-
-
-def metric(url: str, name: str, **labels: str) -> float:
-    """A service's samples of ``name`` with these labels, added up."""
-    text = httpx.get(url + "/metrics", timeout=5).text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name and labels.items() <= sample.labels.items()
-    )
 
 
 @pytest.fixture(scope="module")
