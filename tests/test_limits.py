@@ -25,6 +25,7 @@ from gateway_shared.redis_client import RedisClient, connect
 from policy.usage import KeyLayout, read_usage
 from tests.conftest import create_key, gateway_cli
 from tests.support.limits import (
+    PATIENT_REDIS,
     WINDOW_SECONDS,
     AdmissionLog,
     Caller,
@@ -68,12 +69,8 @@ def limits_stack(
         workdir,
         ports=ports,
         catalog_path=_catalog(workdir / "catalog.yaml", ports.simulator),
-        # Twelve callers on a small shared machine: Redis answers late, not never. The
-        # outages here refuse or reset connections, which fail at once whatever the timeout.
-        extra_env={
-            "POLICY_RATE_WINDOW_SECONDS": str(WINDOW_SECONDS),
-            "POLICY_REDIS_TIMEOUT_SECONDS": "2",
-        },
+        # Up to 50 callers; the outages here refuse or reset connections.
+        extra_env={"POLICY_RATE_WINDOW_SECONDS": str(WINDOW_SECONDS)} | PATIENT_REDIS,
         redis_url=cluster.url if cluster else None,
     )
     with contextlib.ExitStack() as cleanup:

@@ -30,7 +30,7 @@ from gateway_shared.plans import CachePlan, Plan
 from gateway_shared.wire.identity import Api
 from policy.usage import KeyLayout, read_usage
 from tests.conftest import create_key, gateway_cli
-from tests.support.limits import Caller, add_policy_replica
+from tests.support.limits import PATIENT_REDIS, Caller, add_policy_replica
 from tests.support.openapi import schema_errors, stream_event_component
 from tests.support.waiting import eventually, wait_until
 
@@ -68,8 +68,7 @@ def mstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         workdir,
         ports=ports,
         catalog_path=_catalog(workdir / "catalog.yaml", ports.simulator),
-        # 50 callers on a small shared machine: Redis answers late, not never.
-        extra_env={"POLICY_REDIS_TIMEOUT_SECONDS": "2"},
+        extra_env=PATIENT_REDIS,  # 50 callers
     )
     try:
         stack.start()
